@@ -1,0 +1,193 @@
+/**
+ * DO NOT EDIT: generated from src/catalog/schemas.ts by scripts/generate-types.ts.
+ * Run `npm run generate -w packages/webhooks` after changing a schema.
+ */
+/* eslint-disable */
+
+/** `data` of `agent.created`. */
+export interface AgentCreatedData {
+  agent_id: string;
+  agent_name: string;
+  user_id: string;
+  created_at: string;
+}
+
+/** `data` of `agent.updated`. */
+export interface AgentUpdatedData {
+  agent_id: string;
+  agent_name: string;
+  user_id: string;
+  updated_at: string;
+  /**
+   * The fields that changed: field name → { from, to }.
+   */
+  changes?: {
+    [k: string]:
+      | {
+          from: unknown;
+          to: unknown;
+        }
+      | undefined;
+  };
+}
+
+/** `data` of `agent.deleted`. */
+export interface AgentDeletedData {
+  agent_id: string;
+  user_id: string;
+  deleted_at: string;
+  agent_name?: string;
+}
+
+/** `data` of `agent.deployed`. */
+export interface AgentDeployedData {
+  agent_id: string;
+  deployment_id: string;
+  /**
+   * Free text, e.g. `production`.
+   */
+  environment: string;
+  user_id: string;
+  deployed_at: string;
+  version?: string;
+}
+
+/** `data` of `agent.undeployed`. */
+export interface AgentUndeployedData {
+  agent_id: string;
+  deployment_id: string;
+  environment: string;
+  user_id: string;
+  undeployed_at: string;
+  reason?: string;
+}
+
+/** `data` of `conversation.started`. */
+export interface ConversationStartedData {
+  conversation_id: string;
+  agent_id: string;
+  user_id: string;
+  started_at: string;
+  /**
+   * Free text, e.g. `web`, `api`.
+   */
+  channel?: string;
+}
+
+/** `data` of `conversation.message`. */
+export interface ConversationMessageData {
+  conversation_id: string;
+  agent_id: string;
+  message_id: string;
+  message: string;
+  user_id: string;
+  timestamp: string;
+  role?: 'user' | 'agent' | 'system';
+}
+
+/** `data` of `conversation.ended`. */
+export interface ConversationEndedData {
+  conversation_id: string;
+  agent_id: string;
+  user_id: string;
+  ended_at: string;
+  message_count?: number;
+  duration_seconds?: number;
+  reason?: string;
+}
+
+/** `data` of `usage.threshold`. */
+export interface UsageThresholdData {
+  user_id: string;
+  /**
+   * Free text, e.g. `messages`, `tokens`.
+   */
+  metric: string;
+  threshold_percent: number;
+  current: number;
+  limit: number;
+  period_start: string;
+  period_end: string;
+}
+
+/** `data` of `usage.limit`. */
+export interface UsageLimitData {
+  user_id: string;
+  metric: string;
+  current: number;
+  limit: number;
+  period_start: string;
+  period_end: string;
+}
+
+/** `data` of `error.occurred`. */
+export interface ErrorOccurredData {
+  error_id: string;
+  code: string;
+  message: string;
+  severity: 'info' | 'warning' | 'error' | 'critical';
+  occurred_at: string;
+  agent_id?: string;
+  conversation_id?: string;
+}
+
+/** `data` of `error.resolved`. */
+export interface ErrorResolvedData {
+  error_id: string;
+  resolved_at: string;
+  agent_id?: string;
+  resolution?: string;
+}
+
+/** `data` of `webhook.test`. */
+export interface WebhookTestData {
+  webhook_id: string;
+  message: string;
+}
+
+/** Every event type name of the catalog. */
+export type EventName =
+  | 'agent.created'
+  | 'agent.updated'
+  | 'agent.deleted'
+  | 'agent.deployed'
+  | 'agent.undeployed'
+  | 'conversation.started'
+  | 'conversation.message'
+  | 'conversation.ended'
+  | 'usage.threshold'
+  | 'usage.limit'
+  | 'error.occurred'
+  | 'error.resolved'
+  | 'webhook.test';
+
+/** The `data` type of each event, keyed by event name. */
+export interface EventMap {
+  'agent.created': AgentCreatedData;
+  'agent.updated': AgentUpdatedData;
+  'agent.deleted': AgentDeletedData;
+  'agent.deployed': AgentDeployedData;
+  'agent.undeployed': AgentUndeployedData;
+  'conversation.started': ConversationStartedData;
+  'conversation.message': ConversationMessageData;
+  'conversation.ended': ConversationEndedData;
+  'usage.threshold': UsageThresholdData;
+  'usage.limit': UsageLimitData;
+  'error.occurred': ErrorOccurredData;
+  'error.resolved': ErrorResolvedData;
+  'webhook.test': WebhookTestData;
+}
+
+/** The envelope of one event: `{ id, event, timestamp, data }`. */
+export interface WebhookEvent<N extends EventName = EventName> {
+  /** The event id, `evt_…`; the same on every retry: dedupe on it. */
+  id: string;
+  /** The event type. */
+  event: N;
+  /** RFC 3339 UTC time when the event was accepted. */
+  timestamp: string;
+  data: EventMap[N];
+}
+
+/** Any event of the catalog, discriminated on `event`. */
+export type AgentFactoryEvent = { [N in EventName]: WebhookEvent<N> }[EventName];

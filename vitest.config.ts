@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // Workspace packages resolve to their TypeScript sources, so tests need no build.
+    conditions: ['source'],
+  },
+  ssr: {
+    resolve: { conditions: ['source'], externalConditions: ['source'] },
+  },
+  test: {
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+    ],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    typecheck: {
+      enabled: true,
+      include: ['packages/*/test/**/*.test-d.ts', 'apps/*/test/**/*.test-d.ts'],
+    },
+  },
+});
