@@ -1,0 +1,373 @@
+/**
+ * The store: every byte of state the service keeps, behind one interface so that SQLite
+ * (`sqlite/`) and PostgreSQL (`postgres/`) are interchangeable and pass one contract suite
+ * (`test/store-contract.ts`).
+ *
+ * Terms (see ARCHITECTURE.md):
+ * - account: a tenant. Every other row belongs to exactly one account, and every method that
+ *   reads or changes account data takes `accountId` and never crosses it.
+ * - webhook (endpoint): where an account wants events sent, which events, and the secret.
+ * - event: one thing that happened, accepted by `POST /v1/events`; its envelope is serialized
+ *   once (`body`) and never changes.
+ * - delivery: one event × one webhook; `pending` until `succeeded` or `failed`.
+ * - attempt: one HTTP request of a delivery, with its outcome.
+ *
+ * Rules that every implementation keeps:
+ * - Times are epoch milliseconds in and out, always passed in by the caller (the injected
+ *   clock); a store never reads the wall clock.
+ * - Secrets and custom header values arrive already encrypted (`*Enc` fields): the store never
+ *   sees plaintext and never holds the encryption key.
+ * - The store decides nothing about retries: the delivery engine computes the next state and
+ *   the store persists it (`completeAttempts`).
+ * - Lists are newest first, by id (ULIDs sort by creation time); `cursor` is the last id of the
+ *   previous page, and `nextCursor` is null on the last page.
+ */
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+export type AttemptTrigger = 'scheduled' | 'manual' | 'recover' | 'test';
+export type AttemptError =
+  | 'timeout'
+  | 'connection_refused'
+  | 'dns_error'
+  | 'tls_error'
+  | 'redirect'
+  | 'response_status'
+  | 'blocked_address'
+  | 'endpoint_disabled'
+  | 'connection_error';
+export type DisabledReason = 'gone' | 'manual';
+
+export interface Page<T> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+export interface PageQuery {
+  /** 1–250, validated by the API. */
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  accountId: string;
+  /** SHA-256 hex of the whole key; the key itself is never stored. */
+  keyHash: string;
+  /** The first characters of the key, for people to recognise it (`afk_ab12…`). */
+  prefix: string;
+  createdAt: number;
+}
+
+export interface WebhookRow {
+  id: string;
+  accountId: string;
+  name: string;
+  url: string;
+  /** Event names, `agent.*`-style wildcards or `*`. */
+  events: string[];
+  active: boolean;
+  disabledReason: DisabledReason | null;
+  description: string | null;
+  /** Encrypted JSON object of custom header name → value; null when there are none. */
+  headersEnc: string | null;
+  /** Header names only, so answers can list them masked without decrypting. */
+  headerNames: string[];
+  metadata: Record<string, string>;
+  secretEnc: string;
+  /** The secret before the last rotation, still signing until `previousSecretExpiresAt`. */
+  previousSecretEnc: string | null;
+  previousSecretExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  lastDeliveryAt: number | null;
+  lastDeliveryStatus: DeliveryStatus | null;
+}
+
+/** Fields `PATCH /v1/webhooks/{id}` may change; absent means unchanged. */
+export type WebhookPatch = Partial<
+  Pick<
+    WebhookRow,
+    | 'name'
+    | 'url'
+    | 'events'
+    | 'active'
+    | 'disabledReason'
+    | 'description'
+    | 'headersEnc'
+    | 'headerNames'
+    | 'metadata'
+  >
+>;
+
+export interface EventRow {
+  id: string;
+  accountId: string;
+  /** The event type, e.g. `agent.created`. */
+  event: string;
+  /** Epoch ms when the event was accepted (the envelope's `timestamp`). */
+  timestamp: number;
+  /** The serialized envelope `{id, event, timestamp, data}`: the exact bytes every delivery sends. */
+  body: string;
+  /** How many deliveries fan-out created. */
+  deliveries: number;
+}
+
+export interface EventDetail extends EventRow {
+  deliveryIds: string[];
+}
+
+export interface NewEvent {
+  id: string;
+  event: string;
+  timestamp: number;
+  body: string;
+  /** Present when the request carried an `Idempotency-Key` (single) or `idempotency_key` (batch). */
+  idempotencyKey?: string | undefined;
+  /** Hash of the request that carried the key: the same key with another hash is a conflict. */
+  requestHash?: string | undefined;
+}
+
+export type InsertEventResult =
+  | { status: 'created'; event: EventRow }
+  /** The key was used before with the same request: the first event, answered again. */
+  | { status: 'replayed'; event: EventRow }
+  /** The key was used before (within 24 h) with another request. */
+  | { status: 'key_reused'; index: number }
+  /** The key's first request has not committed yet (another process). */
+  | { status: 'key_in_flight'; index: number };
+
+export interface DeliveryRow {
+  id: string;
+  accountId: string;
+  eventId: string;
+  event: string;
+  webhookId: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** True while an attempt is running (a live lease). */
+  inFlight: boolean;
+}
+
+export interface AttemptRow {
+  id: string;
+  deliveryId: string;
+  /** 1 for the first attempt of the delivery, 2.. after. */
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: AttemptError | null;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+  /** At most 4 KiB. */
+  responseBody: string | null;
+  trigger: AttemptTrigger;
+  succeeded: boolean;
+}
+
+export interface DeliveryDetail extends DeliveryRow {
+  /** Oldest first. */
+  attempts: AttemptRow[];
+}
+
+export interface EventFilter {
+  event?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+}
+
+export interface DeliveryFilter extends EventFilter {
+  webhookId?: string | undefined;
+  eventId?: string | undefined;
+  status?: DeliveryStatus | undefined;
+}
+
+/** One delivery taken by a worker, with everything needed to send it without another query. */
+export interface ClaimedDelivery {
+  id: string;
+  accountId: string;
+  eventId: string;
+  event: string;
+  /** Epoch ms the event was accepted: the retry window counts from here. */
+  eventTimestamp: number;
+  body: string;
+  attemptCount: number;
+  /** What asked for this attempt: the schedule, a manual retry, a recover, or the test action. */
+  trigger: AttemptTrigger;
+  /** Set for manual/recover attempts on a pending delivery: its due time before the request. */
+  resumeAt: number | null;
+  /** The status the delivery had before a manual/recover attempt. */
+  statusBefore: DeliveryStatus;
+  /** Null when the webhook was deleted after the delivery was created. */
+  webhook: {
+    id: string;
+    url: string;
+    active: boolean;
+    headersEnc: string | null;
+    secretEnc: string;
+    previousSecretEnc: string | null;
+    previousSecretExpiresAt: number | null;
+  } | null;
+}
+
+export interface ClaimOptions {
+  now: number;
+  /** At most this many deliveries. */
+  limit: number;
+  /** Identifies the claiming worker; its leases can be released or renewed together. */
+  owner: string;
+  /** The lease lasts until `now + leaseMs`; an expired lease may be claimed again. */
+  leaseMs: number;
+  /** At most this many live leases per webhook, counted across all workers. */
+  endpointConcurrency: number;
+}
+
+/** What one attempt did and the state the engine decided for its delivery. */
+export interface AttemptOutcome {
+  deliveryId: string;
+  accountId: string;
+  webhookId: string;
+  attempt: AttemptRow;
+  /** `attemptCount` becomes `attempt.number`. */
+  status: DeliveryStatus;
+  /** Null unless `status` is pending. */
+  nextAttemptAt: number | null;
+  /** Set when the attempt disables the webhook (410 Gone). */
+  disableWebhook?: DisabledReason | undefined;
+  now: number;
+}
+
+export interface StatsQuery {
+  since: number;
+  until: number;
+  bucketMs: number;
+}
+
+export interface WebhookStats {
+  /** Attempts started in the window, their outcome and duration percentiles. */
+  attempts: number;
+  succeededAttempts: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  /** Deliveries created in each bucket, by current status, oldest bucket first, gaps filled. */
+  buckets: { start: number; succeeded: number; failed: number; pending: number }[];
+}
+
+export interface Store {
+  /** Creates or updates the schema (numbered migrations); safe to call from many processes. */
+  migrate(): Promise<void>;
+  /** Throws when the database cannot be reached: `/readyz`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Accounts and API keys.
+  createAccount(account: AccountRow): Promise<void>;
+  getAccount(id: string): Promise<AccountRow | undefined>;
+  createApiKey(key: ApiKeyRow): Promise<void>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
+
+  // Webhooks.
+  createWebhook(webhook: WebhookRow): Promise<void>;
+  getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined>;
+  listWebhooks(accountId: string, page: PageQuery): Promise<Page<WebhookRow>>;
+  /** Undefined when there is no such webhook in the account. */
+  updateWebhook(
+    accountId: string,
+    id: string,
+    patch: WebhookPatch,
+    now: number,
+  ): Promise<WebhookRow | undefined>;
+  /** Replaces the secret; the old one keeps signing until `previousSecretExpiresAt`. */
+  rotateSecret(
+    accountId: string,
+    id: string,
+    rotation: {
+      secretEnc: string;
+      previousSecretEnc: string | null;
+      previousSecretExpiresAt: number | null;
+    },
+    now: number,
+  ): Promise<WebhookRow | undefined>;
+  /** Deletes the webhook and fails its pending deliveries; their log stays. False when absent. */
+  deleteWebhook(accountId: string, id: string, now: number): Promise<boolean>;
+
+  // Events and fan-out.
+  /**
+   * Stores events and their deliveries, one per active webhook whose `events` match, due now,
+   * in one transaction: when it resolves, all of it is durable. All-or-nothing: a key conflict
+   * on any item stores none of them and answers that item's index.
+   */
+  insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]>;
+  getEvent(accountId: string, id: string): Promise<EventDetail | undefined>;
+  listEvents(accountId: string, filter: EventFilter, page: PageQuery): Promise<Page<EventRow>>;
+  /** Drops idempotency keys older than `before`. */
+  purgeIdempotencyKeys(before: number): Promise<number>;
+
+  // Delivery log.
+  getDelivery(accountId: string, id: string): Promise<DeliveryDetail | undefined>;
+  listDeliveries(
+    accountId: string,
+    filter: DeliveryFilter,
+    page: PageQuery,
+  ): Promise<Page<DeliveryRow>>;
+  /**
+   * Makes the delivery due now for one attempt with this trigger (manual retry). `in_flight`
+   * while an attempt runs; undefined when there is no such delivery.
+   */
+  requestAttempt(
+    accountId: string,
+    id: string,
+    trigger: 'manual',
+    now: number,
+  ): Promise<DeliveryRow | 'in_flight' | undefined>;
+  /** Makes every failed delivery of the webhook created in [since, until] due now (trigger recover). */
+  recoverDeliveries(
+    accountId: string,
+    webhookId: string,
+    since: number,
+    until: number,
+    now: number,
+  ): Promise<number>;
+  /**
+   * The test action: stores a `webhook.test` (or sample) event and one delivery to this webhook
+   * only, already leased by `owner`, so no worker takes it; the caller sends it and completes it.
+   */
+  insertTestDelivery(
+    accountId: string,
+    webhookId: string,
+    event: NewEvent,
+    delivery: { id: string; owner: string; leaseMs: number },
+    now: number,
+  ): Promise<ClaimedDelivery>;
+
+  // The delivery engine.
+  /**
+   * Leases up to `limit` due deliveries (pending, `nextAttemptAt <= now`, no live lease), oldest
+   * due first, never more than `endpointConcurrency` live leases per webhook.
+   */
+  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** Records attempts and the new delivery states, and releases their leases, in one transaction. */
+  completeAttempts(outcomes: AttemptOutcome[]): Promise<void>;
+  /** Extends live leases of `owner` (heartbeat while attempts run). */
+  renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void>;
+  /** Releases leases without recording an attempt (shutdown): the deliveries are due again. */
+  releaseLeases(owner: string, deliveryIds?: string[]): Promise<void>;
+  /** The earliest `nextAttemptAt` of a pending delivery without a live lease, or null. */
+  nextDueAt(now: number): Promise<number | null>;
+  /** Pending deliveries, for the metrics gauge. */
+  countPending(): Promise<number>;
+
+  // Stats.
+  webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;
+}
