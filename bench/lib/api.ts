@@ -1,0 +1,44 @@
+/** The few API calls a benchmark makes, through the public HTTP API only. */
+import { Pool } from 'undici';
+
+export class Api {
+  private readonly pool: Pool;
+  constructor(
+    readonly url: string,
+    private readonly key: string,
+  ) {
+    this.pool = new Pool(url, { connections: 16, pipelining: 1 });
+  }
+
+  async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
+    const res = await this.pool.request({
+      method,
+      path,
+      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${method} ${path} → ${res.statusCode}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  as(key: string): Api {
+    return new Api(this.url, key);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Creates an account and `n` webhooks on the given receivers; answers the account's API. */
+export async function setupAccount(admin: Api, receiverUrls: string[]): Promise<Api> {
+  const account = await admin.call<{ id: string; api_key: string }>('POST', '/v1/accounts', {
+    name: `bench ${Date.now()}`,
+  });
+  const api = admin.as(account.api_key);
+  for (const [i, url] of receiverUrls.entries()) {
+    await api.call('POST', '/v1/webhooks', { name: `bench ${i}`, url, events: ['*'] });
+  }
+  return api;
+}

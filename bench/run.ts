@@ -1,0 +1,356 @@
+/**
+ * `npm run bench` — end-to-end delivery benchmark (issue 5). Prints a table and writes
+ * `bench-results.json`. `--quick` runs in under two minutes; `--full` builds a 1,000,000 backlog.
+ * `--only a,b` picks scenarios (ceiling, throughput, latency, isolation, backlog, retry);
+ * `--layouts sqlite,pg,pg-split` picks layouts. Every figure is given absolute and as a ratio to
+ * the ceiling measured in the same run, since this machine is shared and noisy.
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { Api, setupAccount } from './lib/api.js';
+import { type LayoutName, startLayout } from './lib/layouts.js';
+import { ceiling, postBatches, postSteady, waitForDeliveries, wallNow } from './lib/load.js';
+import { type Receiver, repoRoot, startReceiver } from './lib/processes.js';
+import { round, summarize } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    layouts: { type: 'string', default: 'sqlite,pg,pg-split' },
+    'pg-url': {
+      type: 'string',
+      default: process.env.AF_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+  },
+});
+
+const size = args.quick
+  ? {
+      fo1: 5_000,
+      fo10: 500,
+      latencySeconds: 3,
+      isolation: 500,
+      backlog: 20_000,
+      retry: 50,
+      ceiling: 10_000,
+    }
+  : {
+      fo1: 20_000,
+      fo10: 2_000,
+      latencySeconds: 10,
+      isolation: 2_000,
+      backlog: args.full ? 1_000_000 : 200_000,
+      retry: 200,
+      ceiling: 20_000,
+    };
+const scenarios = new Set(
+  (args.only ?? 'ceiling,throughput,latency,isolation,backlog,retry').split(','),
+);
+const layouts = args.layouts!.split(',') as LayoutName[];
+const pgUrl = args['pg-url']!;
+const DRAIN_TIMEOUT = 300_000;
+
+interface Row {
+  scenario: string;
+  layout: string;
+  [metric: string]: string | number | boolean | null;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = {
+  started_at: new Date().toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    memory_gb: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  mode: args.quick ? 'quick' : args.full ? 'full' : 'default',
+  rows,
+};
+
+function log(msg: string) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+async function receivers(n: number, mode: 'ok' | 'blackhole' | 'fail-first' = 'ok') {
+  return Promise.all(Array.from({ length: n }, () => startReceiver(mode)));
+}
+
+async function withLayout<T>(
+  layout: LayoutName,
+  env: Record<string, string>,
+  fn: (l: Awaited<ReturnType<typeof startLayout>>, admin: Api) => Promise<T>,
+): Promise<T> {
+  const running = await startLayout(layout, pgUrl, env);
+  const admin = new Api(running.url, running.adminKey);
+  try {
+    return await fn(running, admin);
+  } finally {
+    await admin.close();
+    await running.stop();
+  }
+}
+
+let ceiling1 = 0;
+let ceiling10 = 0;
+
+async function runCeiling() {
+  const one = await receivers(1);
+  ceiling1 = await ceiling(one, size.ceiling);
+  one.forEach((r) => {
+    r.stop();
+  });
+  const ten = await receivers(10);
+  ceiling10 = await ceiling(ten, size.ceiling);
+  ten.forEach((r) => {
+    r.stop();
+  });
+  rows.push({
+    scenario: 'ceiling',
+    layout: 'none',
+    per_s: round(ceiling1, 0),
+    detail: '1 receiver',
+  });
+  rows.push({
+    scenario: 'ceiling',
+    layout: 'none',
+    per_s: round(ceiling10, 0),
+    detail: '10 receivers',
+  });
+  log(`ceiling: ${ceiling1.toFixed(0)}/s (1 receiver), ${ceiling10.toFixed(0)}/s (10 receivers)`);
+}
+
+async function runThroughput(layout: LayoutName, fanOut: number, events: number) {
+  const recv = await receivers(fanOut);
+  try {
+    await withLayout(layout, {}, async (running, admin) => {
+      const api = await setupAccount(
+        admin,
+        recv.map((r) => r.url),
+      );
+      const started = wallNow();
+      await postBatches(api, events);
+      const posted = wallNow();
+      const res = await waitForDeliveries(recv, events * fanOut, DRAIN_TIMEOUT);
+      const seconds = (res.lastAt - started) / 1000;
+      const perS = res.received / seconds;
+      const ref = fanOut === 1 ? ceiling1 : ceiling10;
+      rows.push({
+        scenario: `throughput fan-out ${fanOut}`,
+        layout,
+        events,
+        deliveries: res.received,
+        complete: res.complete,
+        duplicates: res.duplicates,
+        per_s: round(perS, 0),
+        ratio: ref ? round(perS / ref, 2) : null,
+        ingest_per_s: round((events * 1000) / (posted - started), 0),
+        peak_rss_mb: round(Math.max(...running.processes.map((p) => p.peakRss())) / 2 ** 20),
+      });
+      log(
+        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut})`,
+      );
+      await api.close();
+    });
+  } finally {
+    recv.forEach((r) => {
+      r.stop();
+    });
+  }
+}
+
+async function runLatency(layout: LayoutName) {
+  const recv = await receivers(1);
+  try {
+    await withLayout(layout, {}, async (_running, admin) => {
+      const api = await setupAccount(admin, [recv[0]!.url]);
+      const total = await postSteady(api, 500, size.latencySeconds);
+      const res = await waitForDeliveries(recv, total, 60_000);
+      const s = summarize(res.latencies);
+      rows.push({
+        scenario: 'latency 500 ev/s',
+        layout,
+        deliveries: res.received,
+        p50_ms: round(s.p50),
+        p90_ms: round(s.p90),
+        p99_ms: round(s.p99),
+        max_ms: round(s.max),
+      });
+      log(
+        `latency ${layout}: p50 ${s.p50?.toFixed(1)} p90 ${s.p90?.toFixed(1)} p99 ${s.p99?.toFixed(1)} ms`,
+      );
+      await api.close();
+    });
+  } finally {
+    recv.forEach((r) => {
+      r.stop();
+    });
+  }
+}
+
+async function runIsolation(layout: LayoutName) {
+  const healthy = await receivers(10);
+  const holes = await receivers(2, 'blackhole');
+  try {
+    await withLayout(layout, {}, async (_running, admin) => {
+      const measure = async (urls: string[]) => {
+        await Promise.all(healthy.map((r) => r.reset()));
+        const api = await setupAccount(admin, urls);
+        const started = wallNow();
+        await postBatches(api, size.isolation);
+        const res = await waitForDeliveries(healthy, size.isolation * 10, DRAIN_TIMEOUT);
+        await api.close();
+        return res.received / ((res.lastAt - started) / 1000);
+      };
+      const alone = await measure(healthy.map((r) => r.url));
+      const beside = await measure([...healthy.map((r) => r.url), ...holes.map((r) => r.url)]);
+      rows.push({
+        scenario: 'isolation (10 healthy + 2 black holes)',
+        layout,
+        healthy_alone_per_s: round(alone, 0),
+        healthy_beside_per_s: round(beside, 0),
+        ratio: round(beside / alone, 2),
+      });
+      log(
+        `isolation ${layout}: ${alone.toFixed(0)}/s alone, ${beside.toFixed(0)}/s beside black holes`,
+      );
+    });
+  } finally {
+    [...healthy, ...holes].forEach((r) => {
+      r.stop();
+    });
+  }
+}
+
+async function runBacklog() {
+  const recv = await receivers(1);
+  try {
+    // Workers stopped: the api process alone accepts the backlog, then one worker drains it.
+    const running = await startLayout('pg-split', pgUrl, {}, { workers: 0 });
+    const admin = new Api(running.url, running.adminKey);
+    try {
+      const api = await setupAccount(admin, [recv[0]!.url]);
+      const t0 = wallNow();
+      await postBatches(api, size.backlog, 4);
+      log(`backlog: ${size.backlog} pending in ${((wallNow() - t0) / 1000).toFixed(1)} s`);
+      const dbBytes = await running.dbSizeBytes();
+      const started = wallNow();
+      const [worker] = await running.addWorkers(1);
+      const res = await waitForDeliveries(recv, size.backlog, 1_800_000);
+      const seconds = (res.lastAt - started) / 1000;
+      rows.push({
+        scenario: `backlog ${size.backlog.toLocaleString('en')}`,
+        layout: 'pg api + 1 worker',
+        deliveries: res.received,
+        drain_per_s: round(res.received / seconds, 0),
+        worker_peak_rss_mb: round(worker!.peakRss() / 2 ** 20),
+        api_peak_rss_mb: round(running.processes[0]!.peakRss() / 2 ** 20),
+        db_mb: round(dbBytes / 2 ** 20),
+      });
+      log(
+        `backlog drained at ${(res.received / seconds).toFixed(0)}/s, worker peak RSS ${(worker!.peakRss() / 2 ** 20).toFixed(0)} MB`,
+      );
+      await api.close();
+    } finally {
+      await admin.close();
+      await running.stop();
+    }
+  } finally {
+    recv.forEach((r) => {
+      r.stop();
+    });
+  }
+}
+
+async function runRetryTiming(layout: LayoutName) {
+  const flaky = await startReceiver('fail-first');
+  const busy = await receivers(1);
+  const baseMs = 2000;
+  try {
+    await withLayout(
+      layout,
+      { AF_RETRY_BASE_DELAY: `${baseMs}ms`, AF_RETRY_JITTER: '0' },
+      async (_running, admin) => {
+        const flakyApi = await setupAccount(admin, [flaky.url]);
+        const busyApi = await setupAccount(admin, [busy[0]!.url]);
+        const load = postBatches(busyApi, size.retry * 50, 2);
+        await postBatches(flakyApi, size.retry, 1);
+        await waitForDeliveries([flaky], size.retry, 120_000);
+        await load;
+        const lateness: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: { data: { id: string }[]; next_cursor: string | null } = await flakyApi.call(
+            'GET',
+            `/v1/deliveries?limit=250${cursor ? `&cursor=${cursor}` : ''}`,
+          );
+          for (const d of page.data) {
+            const detail = await flakyApi.call<{
+              attempts: { started_at: string; duration_ms: number }[];
+            }>('GET', `/v1/deliveries/${d.id}`);
+            const [a1, a2] = detail.attempts;
+            if (a1 && a2)
+              lateness.push(
+                Date.parse(a2.started_at) - (Date.parse(a1.started_at) + a1.duration_ms + baseMs),
+              );
+          }
+          cursor = page.next_cursor;
+        } while (cursor);
+        const s = summarize(lateness);
+        rows.push({
+          scenario: 'retry lateness (under load)',
+          layout,
+          retries: s.n,
+          p50_ms: round(s.p50),
+          p99_ms: round(s.p99),
+          max_ms: round(s.max),
+        });
+        log(`retry lateness ${layout}: p50 ${s.p50} ms, p99 ${s.p99} ms over ${s.n} retries`);
+        await flakyApi.close();
+        await busyApi.close();
+      },
+    );
+  } finally {
+    flaky.stop();
+    busy.forEach((r: Receiver) => {
+      r.stop();
+    });
+  }
+}
+
+async function main() {
+  log(`mode ${results.mode}; layouts ${layouts.join(', ')}; repo ${repoRoot}`);
+  if (scenarios.has('ceiling') || scenarios.has('throughput')) await runCeiling();
+  for (const layout of layouts) {
+    if (scenarios.has('throughput')) {
+      await runThroughput(layout, 1, size.fo1);
+      await runThroughput(layout, 10, size.fo10);
+    }
+    if (scenarios.has('latency') && layout !== 'pg-split') await runLatency(layout);
+    if (scenarios.has('isolation') && layout !== 'pg-split') await runIsolation(layout);
+    if (scenarios.has('retry') && layout !== 'pg-split') await runRetryTiming(layout);
+  }
+  if (scenarios.has('backlog') && layouts.some((l) => l !== 'sqlite')) await runBacklog();
+
+  results.finished_at = new Date().toISOString();
+  writeFileSync(`${repoRoot}/bench-results.json`, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(formatTable(rows));
+  console.log(`\nwritten: ${repoRoot}bench-results.json`);
+}
+
+function formatTable(data: Row[]): string {
+  const lines: string[] = [];
+  for (const row of data) {
+    const { scenario, layout, ...metrics } = row;
+    const cells = Object.entries(metrics).map(([k, v]) => `${k}=${v}`);
+    lines.push(`${scenario.padEnd(40)} ${String(layout).padEnd(18)} ${cells.join('  ')}`);
+  }
+  return lines.join('\n');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
