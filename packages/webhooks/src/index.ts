@@ -11,7 +11,15 @@ export {
   eventSchemas,
   isEventName,
 } from './catalog/index.js';
+export {
+  BODY_ALREADY_PARSED_MESSAGE,
+  type VerificationErrorCode,
+  verificationErrorCodes,
+  verificationErrorStatus,
+  WebhookVerificationError,
+} from './errors.js';
 export type * from './generated/events.js';
+export type { HeadersGetter, HeadersInput, HeadersRecord } from './headers.js';
 export {
   type SignatureHeaders,
   type SignPayloadInput,
@@ -20,3 +28,12 @@ export {
   signStandard,
   standardWebhooksKey,
 } from './sign.js';
+export {
+  type ConstructEventOptions,
+  constructEvent,
+  type RawBodyInput,
+  type SecretsInput,
+  type VerifyOptions,
+  verifySignature,
+  verifyStandardWebhook,
+} from './verify.js';

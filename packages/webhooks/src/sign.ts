@@ -11,14 +11,17 @@ import { hmacSha256 } from './hmac.js';
 
 const WHSEC_PREFIX = 'whsec_';
 
-/** The signature headers of one delivery attempt (SPEC §3), lower-case names. */
-export interface SignatureHeaders {
+/**
+ * The signature headers of one delivery attempt (SPEC §3), lower-case names. A type alias, not
+ * an interface, so that it is assignable to a plain header record.
+ */
+export type SignatureHeaders = {
   'x-agentfactory-signature': string;
   'x-agentfactory-timestamp': string;
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 export interface SignPayloadInput {
   /** The exact bytes that will be sent. */
