@@ -1,0 +1,339 @@
+/**
+ * Configuration: the one module that reads `process.env` (and a `.env` file). Every variable of
+ * SPEC §6, its default and its parser are in the `DEFAULTS` table below; a bad value throws a
+ * `ConfigError` naming the variable, which the CLI prints before exiting 1.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** A configuration value is wrong: the message names the variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+export type AppEnv = 'development' | 'production';
+export type Role = 'all' | 'api' | 'worker';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** What the delivery engine needs (the shape of `DeliveryConfig` in `delivery/config.ts`). */
+export interface DeliverySettings {
+  timeoutMs: number;
+  maxRetries: number;
+  baseDelayMs: number;
+  factor: number;
+  windowMs: number;
+  jitter: number;
+  endpointConcurrency: number;
+  allowPrivateNetworks: boolean;
+  userAgent: string;
+}
+
+export interface Config {
+  env: AppEnv;
+  port: number;
+  host: string;
+  /** Unset: embedded SQLite in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Absolute. */
+  dataDir: string;
+  /** `<dataDir>/agentfactory.db`. */
+  databasePath: string;
+  adminKey: string;
+  /** 32 bytes, base64. */
+  encryptionKey: string;
+  /** Which of the two keys were generated into the data dir (development on SQLite). */
+  generatedKeys: { admin: boolean; encryption: boolean };
+  allowPrivateNetworks: boolean;
+  /** Largest accepted event `data`, serialized, in bytes. */
+  maxPayloadBytes: number;
+  role: Role;
+  logLevel: LogLevel;
+  version: string;
+  delivery: DeliverySettings;
+}
+
+/**
+ * Every variable and its default. `null` means "no default": the rule in the SPEC applies
+ * (generated in development on SQLite, required otherwise).
+ */
+export const DEFAULTS = {
+  PORT: '3000',
+  HOST: '127.0.0.1',
+  DATABASE_URL: null,
+  AF_DATA_DIR: './.agentfactory',
+  AF_ADMIN_KEY: null,
+  AF_ENCRYPTION_KEY: null,
+  AF_ENV: 'development',
+  /** `true` in development, `false` in production. */
+  AF_ALLOW_PRIVATE_NETWORKS: null,
+  AF_DELIVERY_TIMEOUT: '5s',
+  AF_MAX_RETRIES: '3',
+  AF_RETRY_BASE_DELAY: '5m',
+  AF_RETRY_FACTOR: '12',
+  AF_RETRY_WINDOW: '24h',
+  AF_RETRY_JITTER: '0.1',
+  AF_MAX_PAYLOAD: '256kb',
+  AF_ENDPOINT_CONCURRENCY: '10',
+  AF_ROLE: 'all',
+  AF_LOG_LEVEL: 'info',
+} as const satisfies Record<string, string | null>;
+
+export type Variable = keyof typeof DEFAULTS;
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** `250ms`, `5s`, `5m`, `24h`, `7d` → milliseconds. Throws a plain Error on anything else. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/i.exec(text.trim());
+  if (!m) throw new Error(`expected a duration such as 250ms, 5s, 5m or 24h, got "${text}"`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+}
+
+/** `512`, `512b`, `256kb`, `5mb` (1024-based) → bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(text.trim());
+  if (!m) throw new Error(`expected a size such as 256kb or 5mb, got "${text}"`);
+  return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+/** Formats milliseconds back as the shortest exact duration (`86400000` → `24h`). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
+
+/** The server package's version, for the `User-Agent` header (works from `src/` and `dist/`). */
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Reads `.env` from the working directory into `process.env` (never overriding set values). */
+function loadDotEnv(): void {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+}
+
+/**
+ * Parses and validates the configuration. With the default `env` (`process.env`) a `.env` file
+ * in the working directory is read first. In development on SQLite, a missing admin or
+ * encryption key is generated into `AF_DATA_DIR` (mode 0600) and reused at the next start.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  if (env === process.env) loadDotEnv();
+  const raw = (name: Variable): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const get = (name: Variable): string => raw(name) ?? (DEFAULTS[name] as string);
+  const parse = <T>(name: Variable, fn: (text: string) => T): T => {
+    try {
+      return fn(get(name));
+    } catch (err) {
+      throw new ConfigError(name, (err as Error).message);
+    }
+  };
+  const int = (name: Variable, min: number, max: number) =>
+    parse(name, (t) => {
+      const n = Number(t);
+      if (!/^\d+$/.test(t) || n < min || n > max)
+        throw new Error(`expected an integer from ${min} to ${max}, got "${t}"`);
+      return n;
+    });
+  const num = (name: Variable, min: number, max: number) =>
+    parse(name, (t) => {
+      const n = Number(t);
+      if (!Number.isFinite(n) || n < min || n > max)
+        throw new Error(`expected a number from ${min} to ${max}, got "${t}"`);
+      return n;
+    });
+  const duration = (name: Variable, min: number) =>
+    parse(name, (t) => {
+      const ms = parseDuration(t);
+      if (ms < min) throw new Error(`must be at least ${formatDuration(min)}, got "${t}"`);
+      return ms;
+    });
+  const oneOf = <T extends string>(name: Variable, values: readonly T[]): T =>
+    parse(name, (t) => {
+      const v = t.toLowerCase() as T;
+      if (!values.includes(v)) throw new Error(`expected one of ${values.join(', ')}, got "${t}"`);
+      return v;
+    });
+
+  const appEnv = oneOf<AppEnv>('AF_ENV', ['development', 'production']);
+  const production = appEnv === 'production';
+  const port = int('PORT', 0, 65535);
+  const host = get('HOST');
+  const databaseUrl = raw('DATABASE_URL');
+  const dataDirText = get('AF_DATA_DIR');
+  const dataDir = isAbsolute(dataDirText) ? dataDirText : resolve(process.cwd(), dataDirText);
+  const allowPrivateNetworks =
+    raw('AF_ALLOW_PRIVATE_NETWORKS') === undefined
+      ? !production
+      : parse('AF_ALLOW_PRIVATE_NETWORKS', (t) => {
+          const v = t.toLowerCase();
+          if (['true', '1', 'yes'].includes(v)) return true;
+          if (['false', '0', 'no'].includes(v)) return false;
+          throw new Error(`expected true or false, got "${t}"`);
+        });
+  const timeoutMs = duration('AF_DELIVERY_TIMEOUT', 1);
+  const maxRetries = int('AF_MAX_RETRIES', 0, 100);
+  const baseDelayMs = duration('AF_RETRY_BASE_DELAY', 1);
+  const factor = num('AF_RETRY_FACTOR', 1, 1000);
+  const windowMs = duration('AF_RETRY_WINDOW', 1);
+  const jitter = num('AF_RETRY_JITTER', 0, 1);
+  const maxPayloadBytes = parse('AF_MAX_PAYLOAD', (t) => {
+    const n = parseSize(t);
+    if (n < 1024 || n > 4 * 1024 * 1024) throw new Error(`must be from 1kb to 4mb, got "${t}"`);
+    return n;
+  });
+  const endpointConcurrency = int('AF_ENDPOINT_CONCURRENCY', 1, 1000);
+  const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
+  const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
+
+  let adminKey = raw('AF_ADMIN_KEY');
+  let encryptionKey = raw('AF_ENCRYPTION_KEY');
+  if (adminKey !== undefined && adminKey.length < 16)
+    throw new ConfigError('AF_ADMIN_KEY', 'must be at least 16 characters');
+  if (encryptionKey !== undefined && !isKey32(encryptionKey))
+    throw new ConfigError(
+      'AF_ENCRYPTION_KEY',
+      'must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)',
+    );
+
+  const shared = databaseUrl !== undefined || production;
+  const why = databaseUrl !== undefined ? 'with DATABASE_URL' : 'when AF_ENV=production';
+  if (shared && adminKey === undefined) throw new ConfigError('AF_ADMIN_KEY', `is required ${why}`);
+  if (shared && encryptionKey === undefined)
+    throw new ConfigError('AF_ENCRYPTION_KEY', `is required ${why}`);
+  if (databaseUrl !== undefined)
+    throw new ConfigError(
+      'DATABASE_URL',
+      'PostgreSQL is not supported yet; unset DATABASE_URL to use the embedded SQLite database',
+    );
+  if (role !== 'all')
+    throw new ConfigError(
+      'AF_ROLE',
+      `"${role}" needs PostgreSQL (DATABASE_URL), which is not supported yet; use AF_ROLE=all`,
+    );
+
+  const generatedKeys = { admin: false, encryption: false };
+  if (adminKey === undefined) {
+    adminKey = readOrCreateKeyFile(dataDir, 'admin-key', () => `afk_admin_${token(32)}`);
+    generatedKeys.admin = true;
+  }
+  if (encryptionKey === undefined) {
+    encryptionKey = readOrCreateKeyFile(dataDir, 'encryption-key', () =>
+      randomBytes(32).toString('base64'),
+    );
+    if (!isKey32(encryptionKey))
+      throw new ConfigError(
+        'AF_ENCRYPTION_KEY',
+        `the generated key in ${join(dataDir, 'encryption-key')} is not 32 bytes of base64`,
+      );
+    generatedKeys.encryption = true;
+  }
+
+  const version = readVersion();
+  return {
+    env: appEnv,
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    databasePath: join(dataDir, 'agentfactory.db'),
+    adminKey,
+    encryptionKey,
+    generatedKeys,
+    allowPrivateNetworks,
+    maxPayloadBytes,
+    role,
+    logLevel,
+    version,
+    delivery: {
+      timeoutMs,
+      maxRetries,
+      baseDelayMs,
+      factor,
+      windowMs,
+      jitter,
+      endpointConcurrency,
+      allowPrivateNetworks,
+      userAgent: `AgentFactory-Webhooks/${version}`,
+    },
+  };
+}
+
+/** What the CLI's client commands read from the environment. */
+export interface ClientEnv {
+  apiKey: string | undefined;
+  adminKey: string | undefined;
+  dataDir: string;
+  port: string;
+}
+
+/** The environment of the CLI's client commands (`trigger`, `accounts create`, …). */
+export function loadClientEnv(env: Env = process.env): ClientEnv {
+  if (env === process.env) loadDotEnv();
+  const dataDirText = env.AF_DATA_DIR?.trim() || DEFAULTS.AF_DATA_DIR;
+  return {
+    apiKey: env.AF_API_KEY?.trim() || undefined,
+    adminKey: env.AF_ADMIN_KEY?.trim() || undefined,
+    dataDir: isAbsolute(dataDirText) ? dataDirText : resolve(process.cwd(), dataDirText),
+    port: env.PORT?.trim() || DEFAULTS.PORT,
+  };
+}
+
+function isKey32(text: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, 'base64').length === 32;
+}
+
+/** Random URL-safe text of `bytes` random bytes. */
+export function token(bytes: number): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+function readOrCreateKeyFile(dataDir: string, name: string, make: () => string): string {
+  const path = join(dataDir, name);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, `${make()}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  } catch (err) {
+    // Another process created it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return readFileSync(path, 'utf8').trim();
+}

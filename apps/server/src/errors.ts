@@ -1,0 +1,224 @@
+/**
+ * The API's errors (SPEC §5): each class carries a stable `code` and its HTTP status, and
+ * `errorHandler` is the one place that turns any thrown error — ours, Fastify's or an
+ * unexpected one — into `{"error": {code, message, details?}}`.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface ErrorDetail {
+  /** A JSON Pointer into the request body (or the query parameter's name, `/limit`). */
+  path: string;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'invalid_json'
+  | 'validation_error'
+  | 'url_not_allowed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_in_flight'
+  | 'delivery_in_flight'
+  | 'payload_too_large'
+  | 'unknown_event_type'
+  | 'schema_violation'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal_error';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidJsonError extends ApiError {
+  constructor(message = 'The request body is not valid JSON.') {
+    super(400, 'invalid_json', message);
+  }
+}
+
+export class ValidationError extends ApiError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super(400, 'validation_error', message, details);
+  }
+  /** One malformed field: the message is repeated as its detail. */
+  static field(path: string, message: string): ValidationError {
+    return new ValidationError(message, [{ path, message }]);
+  }
+}
+
+export class UrlNotAllowedError extends ApiError {
+  constructor(message: string) {
+    super(400, 'url_not_allowed', message, [{ path: '/url', message }]);
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  constructor(message = 'A valid API key is required: `Authorization: Bearer <api key>`.') {
+    super(401, 'unauthorized', message);
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  constructor(what = 'resource') {
+    super(404, 'not_found', `No such ${what}.`);
+  }
+}
+
+export class ConflictError extends ApiError {
+  constructor(
+    code: 'idempotency_key_reused' | 'idempotency_key_in_flight' | 'delivery_in_flight',
+    message: string,
+    details?: ErrorDetail[],
+  ) {
+    super(409, code, message, details);
+  }
+}
+
+export class PayloadTooLargeError extends ApiError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super(413, 'payload_too_large', message, details);
+  }
+}
+
+export class UnknownEventTypeError extends ApiError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super(422, 'unknown_event_type', message, details);
+  }
+}
+
+export class SchemaViolationError extends ApiError {
+  constructor(message: string, details: ErrorDetail[]) {
+    super(422, 'schema_violation', message, details);
+  }
+}
+
+export class UnavailableError extends ApiError {
+  constructor(
+    message = 'The database is unreachable; try again shortly.',
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(503, 'unavailable', message);
+  }
+}
+
+interface AjvLikeError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv errors → details whose paths are JSON Pointers, `prefix` prepended (`/data`). */
+export function ajvDetails(errors: readonly AjvLikeError[], prefix = ''): ErrorDetail[] {
+  return errors.map((e) => {
+    let path = `${prefix}${e.instancePath ?? ''}`;
+    let message = e.message ?? 'is invalid';
+    const p = e.params ?? {};
+    if (e.keyword === 'required' && typeof p.missingProperty === 'string') {
+      path = `${path}/${escapePointer(p.missingProperty)}`;
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') {
+      path = `${path}/${escapePointer(p.additionalProperty)}`;
+      message = 'is not a known field';
+    } else if (e.keyword === 'enum' && Array.isArray(p.allowedValues)) {
+      message = `must be one of ${p.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    return { path: path === '' ? '/' : path, message };
+  });
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function summarize(details: ErrorDetail[]): string {
+  const first = details[0];
+  if (!first) return 'The request is invalid.';
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+  return `${first.path} ${first.message}${more}`;
+}
+
+type FastifyValidationError = FastifyError & {
+  validation?: AjvLikeError[];
+  validationContext?: string;
+};
+
+/** Maps every error to the SPEC §5 shape. Unexpected errors are logged and answered as 500. */
+export function errorHandler(
+  error: FastifyValidationError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const api = toApiError(error);
+  if (api.status >= 500 && !(api instanceof UnavailableError)) {
+    request.log.error({ err: error }, 'unexpected error');
+  }
+  if (api instanceof UnavailableError) reply.header('retry-after', String(api.retryAfterSeconds));
+  return reply.code(api.status).send(errorBody(api));
+}
+
+export function errorBody(api: ApiError): {
+  error: { code: string; message: string; details?: ErrorDetail[] };
+} {
+  return {
+    error: {
+      code: api.code,
+      message: api.message,
+      ...(api.details && api.details.length > 0 ? { details: api.details } : {}),
+    },
+  };
+}
+
+export function toApiError(error: FastifyValidationError): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error.validation) {
+    const context = error.validationContext ?? 'body';
+    const details = ajvDetails(error.validation);
+    if (context !== 'body') {
+      for (const d of details) d.message = `${d.message} (${context})`;
+    }
+    return new ValidationError(summarize(details), details);
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidJsonError(
+        error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'The request body is empty; send a JSON object.'
+          : 'The request body is not valid JSON.',
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidJsonError(
+        'Send the request body as JSON with `Content-Type: application/json`.',
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError('The request body is too large.');
+    case 'FST_ERR_NOT_FOUND':
+      return new NotFoundError('route');
+  }
+  if (error instanceof SyntaxError) return new InvalidJsonError();
+  const status = error.statusCode;
+  if (status === 413) return new PayloadTooLargeError('The request body is too large.');
+  if (status === 404) return new NotFoundError('route');
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ValidationError(error.message);
+  }
+  return new ApiError(500, 'internal_error', 'Something went wrong on our side.');
+}

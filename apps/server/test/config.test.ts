@@ -1,0 +1,156 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseDuration, parseSize } from '../src/config.js';
+
+const dirs: string[] = [];
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'af-config-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ AF_DATA_DIR: dataDir(), ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has the SPEC §6 defaults', () => {
+    const dir = dataDir();
+    const c = loadConfig({ AF_DATA_DIR: dir });
+    expect(c).toMatchObject({
+      env: 'development',
+      port: 3000,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      dataDir: dir,
+      databasePath: join(dir, 'agentfactory.db'),
+      allowPrivateNetworks: true,
+      maxPayloadBytes: 256 * 1024,
+      role: 'all',
+      logLevel: 'info',
+      delivery: {
+        timeoutMs: 5000,
+        maxRetries: 3,
+        baseDelayMs: 5 * 60_000,
+        factor: 12,
+        windowMs: 24 * 3_600_000,
+        jitter: 0.1,
+        endpointConcurrency: 10,
+        allowPrivateNetworks: true,
+      },
+    });
+    expect(c.delivery.userAgent).toMatch(/^AgentFactory-Webhooks\/\d+\.\d+\.\d+/);
+  });
+
+  it('generates both keys into the data dir (0600) in development and reuses them', () => {
+    const dir = dataDir();
+    const first = loadConfig({ AF_DATA_DIR: dir });
+    expect(first.generatedKeys).toEqual({ admin: true, encryption: true });
+    expect(Buffer.from(first.encryptionKey, 'base64')).toHaveLength(32);
+    for (const name of ['admin-key', 'encryption-key']) {
+      expect(statSync(join(dir, name)).mode & 0o777).toBe(0o600);
+    }
+    expect(readFileSync(join(dir, 'admin-key'), 'utf8').trim()).toBe(first.adminKey);
+    const second = loadConfig({ AF_DATA_DIR: dir });
+    expect(second.adminKey).toBe(first.adminKey);
+    expect(second.encryptionKey).toBe(first.encryptionKey);
+  });
+
+  it('uses keys from the environment without generating', () => {
+    const c = loadConfig({
+      AF_DATA_DIR: dataDir(),
+      AF_ADMIN_KEY: 'admin-key-0123456789',
+      AF_ENCRYPTION_KEY: KEY,
+    });
+    expect(c.generatedKeys).toEqual({ admin: false, encryption: false });
+    expect(c.adminKey).toBe('admin-key-0123456789');
+  });
+
+  it('parses durations and sizes', () => {
+    const c = loadConfig({
+      AF_DATA_DIR: dataDir(),
+      AF_DELIVERY_TIMEOUT: '250ms',
+      AF_RETRY_BASE_DELAY: '200ms',
+      AF_RETRY_WINDOW: '5m',
+      AF_MAX_PAYLOAD: '1mb',
+      AF_RETRY_FACTOR: '2',
+      AF_RETRY_JITTER: '0',
+    });
+    expect(c.delivery).toMatchObject({
+      timeoutMs: 250,
+      baseDelayMs: 200,
+      windowMs: 300_000,
+      factor: 2,
+      jitter: 0,
+    });
+    expect(c.maxPayloadBytes).toBe(1024 * 1024);
+    expect(parseDuration('24h')).toBe(86_400_000);
+    expect(parseDuration('5s')).toBe(5000);
+    expect(parseSize('256kb')).toBe(262_144);
+    expect(parseSize('512')).toBe(512);
+  });
+
+  it('production: requires both keys and disallows private networks by default', () => {
+    expect(configError({ AF_ENV: 'production' }).variable).toBe('AF_ADMIN_KEY');
+    expect(
+      configError({ AF_ENV: 'production', AF_ADMIN_KEY: 'admin-key-0123456789' }).variable,
+    ).toBe('AF_ENCRYPTION_KEY');
+    const c = loadConfig({
+      AF_DATA_DIR: dataDir(),
+      AF_ENV: 'production',
+      AF_ADMIN_KEY: 'admin-key-0123456789',
+      AF_ENCRYPTION_KEY: KEY,
+    });
+    expect(c.allowPrivateNetworks).toBe(false);
+    expect(c.delivery.allowPrivateNetworks).toBe(false);
+  });
+
+  it('DATABASE_URL requires both keys, then says PostgreSQL is not supported yet', () => {
+    expect(configError({ DATABASE_URL: 'postgres://x' }).variable).toBe('AF_ADMIN_KEY');
+    const err = configError({
+      DATABASE_URL: 'postgres://x',
+      AF_ADMIN_KEY: 'admin-key-0123456789',
+      AF_ENCRYPTION_KEY: KEY,
+    });
+    expect(err.variable).toBe('DATABASE_URL');
+    expect(err.message).toMatch(/PostgreSQL/);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['AF_ENV', 'staging'],
+    ['AF_ALLOW_PRIVATE_NETWORKS', 'maybe'],
+    ['AF_DELIVERY_TIMEOUT', '5'],
+    ['AF_DELIVERY_TIMEOUT', 'five seconds'],
+    ['AF_MAX_RETRIES', '-1'],
+    ['AF_RETRY_BASE_DELAY', '5x'],
+    ['AF_RETRY_FACTOR', 'x'],
+    ['AF_RETRY_WINDOW', '24'],
+    ['AF_RETRY_JITTER', '2'],
+    ['AF_MAX_PAYLOAD', '256 gigabytes'],
+    ['AF_ENDPOINT_CONCURRENCY', '0'],
+    ['AF_ROLE', 'everything'],
+    ['AF_ROLE', 'worker'],
+    ['AF_LOG_LEVEL', 'loud'],
+    ['AF_ENCRYPTION_KEY', 'c2hvcnQ='],
+    ['AF_ADMIN_KEY', 'short'],
+  ])('a bad %s (%s) names the variable', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.variable).toBe(name);
+    expect(err.message.startsWith(`${name}:`)).toBe(true);
+  });
+});
