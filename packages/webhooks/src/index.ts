@@ -12,6 +12,13 @@ export {
   isEventName,
 } from './catalog/index.js';
 export {
+  type DedupeClaim,
+  type DedupeStore,
+  DONE_TTL_MS,
+  MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
+} from './dedupe/index.js';
+export {
   BODY_ALREADY_PARSED_MESSAGE,
   type VerificationErrorCode,
   verificationErrorCodes,
@@ -29,6 +36,11 @@ export {
   standardWebhooksKey,
 } from './sign.js';
 export {
+  generateTestHeaders,
+  type TestRequest,
+  type TestRequestOptions,
+} from './testing.js';
+export {
   type ConstructEventOptions,
   constructEvent,
   type RawBodyInput,
@@ -37,3 +49,16 @@ export {
   verifySignature,
   verifyStandardWebhook,
 } from './verify.js';
+export {
+  type AnyEventHandler,
+  type AnyWebhookEvent,
+  type ErrorContext,
+  type ErrorHandler,
+  type EventHandler,
+  type EventOf,
+  type UnknownWebhookEvent,
+  type WebhookRequest,
+  type WebhookResponse,
+  Webhooks,
+  type WebhooksOptions,
+} from './webhooks.js';
