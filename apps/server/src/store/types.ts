@@ -37,6 +37,9 @@ export type AttemptError =
   | 'connection_error';
 export type DisabledReason = 'gone' | 'manual';
 
+/** How long an `Idempotency-Key` answers with its first event (SPEC §5): older keys are free again. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
@@ -299,7 +302,10 @@ export interface Store {
     },
     now: number,
   ): Promise<WebhookRow | undefined>;
-  /** Deletes the webhook and fails its pending deliveries; their log stays. False when absent. */
+  /**
+   * Deletes the webhook and fails its pending deliveries (`last_error` `endpoint_disabled`, no
+   * attempt recorded); their log stays. False when absent.
+   */
   deleteWebhook(accountId: string, id: string, now: number): Promise<boolean>;
 
   // Events and fan-out.
@@ -307,6 +313,9 @@ export interface Store {
    * Stores events and their deliveries, one per active webhook whose `events` match, due now,
    * in one transaction: when it resolves, all of it is durable. All-or-nothing: a key conflict
    * on any item stores none of them and answers that item's index.
+   * Without a conflict the answer has one result per input, in order; on a conflict it holds
+   * exactly one element, the conflict (`key_reused` / `key_in_flight` with its `index`).
+   * A key whose first use is older than `IDEMPOTENCY_KEY_TTL_MS` counts as unused.
    */
   insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]>;
   getEvent(accountId: string, id: string): Promise<EventDetail | undefined>;
@@ -357,7 +366,11 @@ export interface Store {
    * due first, never more than `endpointConcurrency` live leases per webhook.
    */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-  /** Records attempts and the new delivery states, and releases their leases, in one transaction. */
+  /**
+   * Records attempts and the new delivery states, and releases their leases, in one transaction.
+   * Also sets the webhook's `lastDeliveryAt` (the attempt's start) and `lastDeliveryStatus`
+   * (`succeeded` when the attempt succeeded, else `failed`), and disables it on `disableWebhook`.
+   */
   completeAttempts(outcomes: AttemptOutcome[]): Promise<void>;
   /** Extends live leases of `owner` (heartbeat while attempts run). */
   renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void>;

@@ -1,0 +1,904 @@
+/**
+ * The Store contract: every implementation (SQLite now, PostgreSQL later) runs these same tests
+ * through `storeContract(name, makeStore)`. They talk only to the `Store` interface, so a second
+ * implementation passes or fails on behaviour, not on SQL.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../src/ids.js';
+import type {
+  AttemptOutcome,
+  AttemptRow,
+  ClaimedDelivery,
+  NewEvent,
+  Store,
+  WebhookRow,
+} from '../src/store/types.js';
+import { IDEMPOTENCY_KEY_TTL_MS } from '../src/store/types.js';
+
+export type MakeStore = () => Promise<Store> | Store;
+
+const T0 = Date.UTC(2024, 0, 15, 10, 30);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+export function storeContract(name: string, makeStore: MakeStore): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let acctA: string;
+    let acctB: string;
+
+    beforeEach(async () => {
+      store = await makeStore();
+      await store.migrate();
+      acctA = newId('acct');
+      acctB = newId('acct');
+      await store.createAccount({ id: acctA, name: 'A', createdAt: T0 });
+      await store.createAccount({ id: acctB, name: 'B', createdAt: T0 });
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    function webhook(accountId: string, over: Partial<WebhookRow> = {}): WebhookRow {
+      return {
+        id: newId('wh'),
+        accountId,
+        name: 'hook',
+        url: 'https://example.test/hook',
+        events: ['*'],
+        active: true,
+        disabledReason: null,
+        description: null,
+        headersEnc: null,
+        headerNames: [],
+        metadata: {},
+        secretEnc: 'enc-secret',
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: T0,
+        updatedAt: T0,
+        lastDeliveryAt: null,
+        lastDeliveryStatus: null,
+        ...over,
+      };
+    }
+
+    async function addWebhook(accountId: string, over: Partial<WebhookRow> = {}) {
+      const w = webhook(accountId, over);
+      await store.createWebhook(w);
+      return w;
+    }
+
+    function newEvent(event = 'agent.created', over: Partial<NewEvent> = {}): NewEvent {
+      const id = newId('evt');
+      return {
+        id,
+        event,
+        timestamp: T0,
+        body: JSON.stringify({ id, event, timestamp: new Date(T0).toISOString(), data: {} }),
+        ...over,
+      };
+    }
+
+    async function publish(accountId: string, event = 'agent.created', now = T0) {
+      const [r] = await store.insertEvents(accountId, [newEvent(event, { timestamp: now })], now);
+      if (r?.status !== 'created') throw new Error('expected created');
+      return r.event;
+    }
+
+    function claimOpts(over: Partial<Parameters<Store['claimDue']>[0]> = {}) {
+      return {
+        now: T0,
+        limit: 100,
+        owner: 'w1',
+        leaseMs: 30_000,
+        endpointConcurrency: 10,
+        ...over,
+      };
+    }
+
+    function outcome(
+      c: ClaimedDelivery,
+      over: Partial<AttemptOutcome> = {},
+      attempt: Partial<AttemptRow> = {},
+    ): AttemptOutcome {
+      return {
+        deliveryId: c.id,
+        accountId: c.accountId,
+        webhookId: c.webhook?.id ?? 'wh_gone',
+        status: 'succeeded',
+        nextAttemptAt: null,
+        now: T0 + 100,
+        attempt: {
+          id: newId('att'),
+          deliveryId: c.id,
+          number: c.attemptCount + 1,
+          startedAt: T0,
+          durationMs: 42,
+          statusCode: 200,
+          error: null,
+          requestHeaders: { 'x-custom': '••••' },
+          responseHeaders: { 'content-type': 'text/plain' },
+          responseBody: 'ok',
+          trigger: c.trigger,
+          succeeded: true,
+          ...attempt,
+        },
+        ...over,
+      };
+    }
+
+    describe('lifecycle', () => {
+      it('migrates twice without harm and answers ping', async () => {
+        await store.migrate();
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('accounts and API keys', () => {
+      it('creates and reads accounts; unknown ids are undefined', async () => {
+        expect(await store.getAccount(acctA)).toEqual({ id: acctA, name: 'A', createdAt: T0 });
+        expect(await store.getAccount(newId('acct'))).toBeUndefined();
+      });
+
+      it('finds API keys by hash only', async () => {
+        const key = {
+          id: newId('key'),
+          accountId: acctA,
+          keyHash: 'a'.repeat(64),
+          prefix: 'afk_ab12',
+          createdAt: T0,
+        };
+        await store.createApiKey(key);
+        expect(await store.findApiKeyByHash(key.keyHash)).toEqual(key);
+        expect(await store.findApiKeyByHash('b'.repeat(64))).toBeUndefined();
+      });
+    });
+
+    describe('webhooks', () => {
+      it('round-trips every field', async () => {
+        const w = await addWebhook(acctA, {
+          events: ['agent.*', 'usage.limit'],
+          description: 'd',
+          headersEnc: 'enc-headers',
+          headerNames: ['X-Team'],
+          metadata: { team: 'core' },
+          previousSecretEnc: 'enc-old',
+          previousSecretExpiresAt: T0 + HOUR,
+        });
+        expect(await store.getWebhook(acctA, w.id)).toEqual(w);
+      });
+
+      it("hides another account's webhooks from every method", async () => {
+        const w = await addWebhook(acctA);
+        expect(await store.getWebhook(acctB, w.id)).toBeUndefined();
+        expect((await store.listWebhooks(acctB, { limit: 50 })).data).toEqual([]);
+        expect(await store.updateWebhook(acctB, w.id, { name: 'x' }, T0)).toBeUndefined();
+        expect(
+          await store.rotateSecret(
+            acctB,
+            w.id,
+            { secretEnc: 'x', previousSecretEnc: null, previousSecretExpiresAt: null },
+            T0,
+          ),
+        ).toBeUndefined();
+        expect(await store.deleteWebhook(acctB, w.id, T0)).toBe(false);
+        expect((await store.getWebhook(acctA, w.id))?.name).toBe('hook');
+      });
+
+      it('lists newest first with a cursor', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await addWebhook(acctA, { name: `h${i}` })).id);
+        await addWebhook(acctB);
+        const p1 = await store.listWebhooks(acctA, { limit: 2 });
+        expect(p1.data.map((w) => w.id)).toEqual([ids[4], ids[3]]);
+        expect(p1.nextCursor).toBe(ids[3]);
+        const p2 = await store.listWebhooks(acctA, { limit: 2, cursor: p1.nextCursor! });
+        expect(p2.data.map((w) => w.id)).toEqual([ids[2], ids[1]]);
+        const p3 = await store.listWebhooks(acctA, { limit: 2, cursor: p2.nextCursor! });
+        expect(p3.data.map((w) => w.id)).toEqual([ids[0]]);
+        expect(p3.nextCursor).toBeNull();
+      });
+
+      it('updates only the given fields and stamps updatedAt', async () => {
+        const w = await addWebhook(acctA, { description: 'keep' });
+        const u = await store.updateWebhook(
+          acctA,
+          w.id,
+          {
+            url: 'https://example.test/new',
+            events: ['agent.deployed'],
+            active: false,
+            disabledReason: 'manual',
+            metadata: { a: 'b' },
+            headersEnc: 'h2',
+            headerNames: ['X-A'],
+          },
+          T0 + 5,
+        );
+        expect(u).toMatchObject({
+          url: 'https://example.test/new',
+          events: ['agent.deployed'],
+          active: false,
+          disabledReason: 'manual',
+          description: 'keep',
+          metadata: { a: 'b' },
+          headersEnc: 'h2',
+          headerNames: ['X-A'],
+          updatedAt: T0 + 5,
+          createdAt: T0,
+        });
+        const cleared = await store.updateWebhook(
+          acctA,
+          w.id,
+          { description: null, headersEnc: null, headerNames: [], disabledReason: null },
+          T0 + 6,
+        );
+        expect(cleared).toMatchObject({ description: null, headersEnc: null, headerNames: [] });
+        expect(cleared?.disabledReason).toBeNull();
+      });
+
+      it('rotates the secret keeping the previous one with its expiry', async () => {
+        const w = await addWebhook(acctA);
+        const r = await store.rotateSecret(
+          acctA,
+          w.id,
+          { secretEnc: 'new', previousSecretEnc: 'enc-secret', previousSecretExpiresAt: T0 + HOUR },
+          T0 + 1,
+        );
+        expect(r).toMatchObject({
+          secretEnc: 'new',
+          previousSecretEnc: 'enc-secret',
+          previousSecretExpiresAt: T0 + HOUR,
+          updatedAt: T0 + 1,
+        });
+      });
+
+      it('delete fails pending deliveries and keeps their log', async () => {
+        const w = await addWebhook(acctA);
+        const e = await publish(acctA);
+        expect(await store.deleteWebhook(acctA, w.id, T0 + 10)).toBe(true);
+        expect(await store.getWebhook(acctA, w.id)).toBeUndefined();
+        expect(await store.deleteWebhook(acctA, w.id, T0 + 10)).toBe(false);
+        const detail = await store.getEvent(acctA, e.id);
+        const d = await store.getDelivery(acctA, detail!.deliveryIds[0]!);
+        expect(d).toMatchObject({ status: 'failed', nextAttemptAt: null, webhookId: w.id });
+        expect(await store.claimDue(claimOpts({ now: T0 + 20 }))).toEqual([]);
+        expect(await store.countPending()).toBe(0);
+      });
+    });
+
+    describe('events and fan-out', () => {
+      it('fans out to active matching webhooks only, incl. wildcards', async () => {
+        const all = await addWebhook(acctA, { events: ['*'] });
+        const agent = await addWebhook(acctA, { events: ['agent.*'] });
+        const exact = await addWebhook(acctA, { events: ['agent.deployed'] });
+        await addWebhook(acctA, { events: ['conversation.*'] });
+        await addWebhook(acctA, { events: ['*'], active: false, disabledReason: 'manual' });
+        await addWebhook(acctB, { events: ['*'] });
+        const e = await publish(acctA, 'agent.deployed');
+        expect(e.deliveries).toBe(3);
+        const detail = await store.getEvent(acctA, e.id);
+        expect(detail?.deliveryIds).toHaveLength(3);
+        const page = await store.listDeliveries(acctA, { eventId: e.id }, { limit: 50 });
+        expect(page.data.map((d) => d.webhookId).sort()).toEqual(
+          [all.id, agent.id, exact.id].sort(),
+        );
+        for (const d of page.data) {
+          expect(d).toMatchObject({
+            status: 'pending',
+            attemptCount: 0,
+            nextAttemptAt: T0,
+            event: 'agent.deployed',
+            eventId: e.id,
+            lastStatusCode: null,
+            lastError: null,
+            inFlight: false,
+          });
+        }
+        expect((await store.listDeliveries(acctB, {}, { limit: 50 })).data).toEqual([]);
+      });
+
+      it('stores the body byte for byte and an event without matches', async () => {
+        const ev = newEvent('error.resolved', { body: '{"a":"é ✓","b":[1,2]}' });
+        const [r] = await store.insertEvents(acctA, [ev], T0);
+        expect(r).toMatchObject({ status: 'created', event: { deliveries: 0, body: ev.body } });
+        const got = await store.getEvent(acctA, ev.id);
+        expect(got).toEqual({
+          id: ev.id,
+          accountId: acctA,
+          event: 'error.resolved',
+          timestamp: T0,
+          body: ev.body,
+          deliveries: 0,
+          deliveryIds: [],
+        });
+        expect(await store.getEvent(acctB, ev.id)).toBeUndefined();
+      });
+
+      it('inserts a batch in order', async () => {
+        await addWebhook(acctA);
+        const evs = [newEvent('agent.created'), newEvent('usage.limit'), newEvent('agent.deleted')];
+        const res = await store.insertEvents(acctA, evs, T0);
+        expect(res.map((r) => r.status)).toEqual(['created', 'created', 'created']);
+        expect(res.map((r) => (r.status === 'created' ? r.event.id : ''))).toEqual(
+          evs.map((e) => e.id),
+        );
+        expect(await store.countPending()).toBe(3);
+      });
+
+      it('replays an idempotency key with the same request and refuses another', async () => {
+        await addWebhook(acctA);
+        const first = newEvent('agent.created', { idempotencyKey: 'k1', requestHash: 'h1' });
+        const [a] = await store.insertEvents(acctA, [first], T0);
+        expect(a?.status).toBe('created');
+        const again = newEvent('agent.created', { idempotencyKey: 'k1', requestHash: 'h1' });
+        const [b] = await store.insertEvents(acctA, [again], T0 + MIN);
+        expect(b).toMatchObject({ status: 'replayed', event: { id: first.id, deliveries: 1 } });
+        const other = newEvent('agent.created', { idempotencyKey: 'k1', requestHash: 'h2' });
+        expect(await store.insertEvents(acctA, [other], T0 + MIN)).toEqual([
+          { status: 'key_reused', index: 0 },
+        ]);
+        // Keys are per account.
+        const [c] = await store.insertEvents(
+          acctB,
+          [newEvent('agent.created', { idempotencyKey: 'k1', requestHash: 'h2' })],
+          T0 + MIN,
+        );
+        expect(c?.status).toBe('created');
+        expect(await store.getEvent(acctA, again.id)).toBeUndefined();
+        expect(await store.countPending()).toBe(1);
+      });
+
+      it('a key conflict in a batch stores nothing and names the index', async () => {
+        await addWebhook(acctA);
+        await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k', requestHash: 'h' })],
+          T0,
+        );
+        const batch = [
+          newEvent('agent.created'),
+          newEvent('agent.created', { idempotencyKey: 'k2', requestHash: 'x' }),
+          newEvent('agent.created', { idempotencyKey: 'k', requestHash: 'other' }),
+        ];
+        expect(await store.insertEvents(acctA, batch, T0 + 1)).toEqual([
+          { status: 'key_reused', index: 2 },
+        ]);
+        for (const e of batch) expect(await store.getEvent(acctA, e.id)).toBeUndefined();
+        // k2 was not kept either: it creates now.
+        const [r] = await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k2', requestHash: 'y' })],
+          T0 + 2,
+        );
+        expect(r?.status).toBe('created');
+      });
+
+      it('forgets keys after 24 h and purges old keys', async () => {
+        await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k', requestHash: 'h' })],
+          T0,
+        );
+        const later = T0 + IDEMPOTENCY_KEY_TTL_MS + 1;
+        const [r] = await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k', requestHash: 'other' })],
+          later,
+        );
+        expect(r?.status).toBe('created');
+        await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'old', requestHash: 'h' })],
+          T0,
+        );
+        expect(await store.purgeIdempotencyKeys(T0 + 1)).toBe(1);
+      });
+
+      it('lists events newest first with filters and a cursor', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          ids.push((await publish(acctA, i % 2 ? 'usage.limit' : 'agent.created', T0 + i)).id);
+        }
+        await publish(acctB, 'agent.created', T0);
+        const all = await store.listEvents(acctA, {}, { limit: 3 });
+        expect(all.data.map((e) => e.id)).toEqual([ids[3], ids[2], ids[1]]);
+        const rest = await store.listEvents(acctA, {}, { limit: 3, cursor: all.nextCursor! });
+        expect(rest.data.map((e) => e.id)).toEqual([ids[0]]);
+        expect(rest.nextCursor).toBeNull();
+        const usage = await store.listEvents(acctA, { event: 'usage.limit' }, { limit: 50 });
+        expect(usage.data.map((e) => e.id)).toEqual([ids[3], ids[1]]);
+        const range = await store.listEvents(
+          acctA,
+          { since: T0 + 1, until: T0 + 2 },
+          { limit: 50 },
+        );
+        expect(range.data.map((e) => e.id)).toEqual([ids[2], ids[1]]);
+      });
+    });
+
+    describe('delivery log', () => {
+      it('filters deliveries and pages newest first', async () => {
+        const w1 = await addWebhook(acctA);
+        const w2 = await addWebhook(acctA, { events: ['agent.*'] });
+        const e1 = await publish(acctA, 'agent.created', T0);
+        const e2 = await publish(acctA, 'usage.limit', T0 + HOUR);
+        const byHook = await store.listDeliveries(acctA, { webhookId: w1.id }, { limit: 50 });
+        expect(byHook.data.map((d) => d.eventId)).toEqual([e2.id, e1.id]);
+        const byHook2 = await store.listDeliveries(acctA, { webhookId: w2.id }, { limit: 50 });
+        expect(byHook2.data.map((d) => d.eventId)).toEqual([e1.id]);
+        const byType = await store.listDeliveries(acctA, { event: 'usage.limit' }, { limit: 50 });
+        expect(byType.data).toHaveLength(1);
+        const since = await store.listDeliveries(acctA, { since: T0 + 1 }, { limit: 50 });
+        expect(since.data.map((d) => d.eventId)).toEqual([e2.id]);
+        const until = await store.listDeliveries(acctA, { until: T0 }, { limit: 50 });
+        expect(until.data).toHaveLength(2);
+        const p1 = await store.listDeliveries(acctA, {}, { limit: 2 });
+        expect(p1.nextCursor).not.toBeNull();
+        const p2 = await store.listDeliveries(acctA, {}, { limit: 2, cursor: p1.nextCursor! });
+        expect(p2.data).toHaveLength(1);
+        expect(p2.nextCursor).toBeNull();
+        expect(new Set([...p1.data, ...p2.data].map((d) => d.id)).size).toBe(3);
+        expect(p1.data[0]!.id > p1.data[1]!.id).toBe(true);
+        const pending = await store.listDeliveries(acctA, { status: 'pending' }, { limit: 50 });
+        expect(pending.data).toHaveLength(3);
+        const failed = await store.listDeliveries(acctA, { status: 'failed' }, { limit: 50 });
+        expect(failed.data).toHaveLength(0);
+        expect(await store.getDelivery(acctB, p1.data[0]!.id)).toBeUndefined();
+      });
+    });
+
+    describe('claim and complete', () => {
+      it('claims due deliveries oldest first with everything needed to send', async () => {
+        const w = await addWebhook(acctA, {
+          headersEnc: 'h',
+          previousSecretEnc: 'old',
+          previousSecretExpiresAt: T0 + HOUR,
+        });
+        const e1 = await publish(acctA, 'agent.created', T0 - 2000);
+        const e2 = await publish(acctA, 'agent.deleted', T0 - 1000);
+        await publish(acctA, 'agent.updated', T0 + 1000); // not due yet
+        const claimed = await store.claimDue(claimOpts());
+        expect(claimed.map((c) => c.eventId)).toEqual([e1.id, e2.id]);
+        const body = (await store.getEvent(acctA, e1.id))!.body;
+        expect(claimed[0]).toEqual({
+          id: expect.stringMatching(/^dlv_/),
+          accountId: acctA,
+          eventId: e1.id,
+          event: 'agent.created',
+          eventTimestamp: T0 - 2000,
+          body,
+          attemptCount: 0,
+          trigger: 'scheduled',
+          resumeAt: null,
+          statusBefore: 'pending',
+          webhook: {
+            id: w.id,
+            url: w.url,
+            active: true,
+            headersEnc: 'h',
+            secretEnc: 'enc-secret',
+            previousSecretEnc: 'old',
+            previousSecretExpiresAt: T0 + HOUR,
+          },
+        });
+        // Leased: nobody else gets them, and they show as in flight.
+        expect(await store.claimDue(claimOpts({ owner: 'w2' }))).toEqual([]);
+        const d = await store.getDelivery(acctA, claimed[0]!.id);
+        expect(d?.inFlight).toBe(true);
+      });
+
+      it('respects the limit', async () => {
+        await addWebhook(acctA);
+        for (let i = 0; i < 5; i++) await publish(acctA, 'agent.created', T0 - 5 + i);
+        expect(await store.claimDue(claimOpts({ limit: 3 }))).toHaveLength(3);
+        expect(await store.claimDue(claimOpts({ limit: 3, owner: 'w2' }))).toHaveLength(2);
+        expect(await store.claimDue(claimOpts({ limit: 0 }))).toEqual([]);
+      });
+
+      it('never exceeds the per-webhook cap across workers, and others still flow', async () => {
+        const slow = await addWebhook(acctA, { events: ['usage.limit'] });
+        const fast = await addWebhook(acctA, { events: ['agent.created'] });
+        for (let i = 0; i < 20; i++) await publish(acctA, 'usage.limit', T0 - 1000 + i);
+        await publish(acctA, 'agent.created', T0);
+        const first = await store.claimDue(claimOpts({ endpointConcurrency: 3 }));
+        const count = (cs: ClaimedDelivery[], id: string) =>
+          cs.filter((c) => c.webhook?.id === id).length;
+        expect(count(first, slow.id)).toBe(3);
+        expect(count(first, fast.id)).toBe(1);
+        const second = await store.claimDue(claimOpts({ endpointConcurrency: 3, owner: 'w2' }));
+        expect(second).toEqual([]);
+        // Completing one frees one slot.
+        await store.completeAttempts([outcome(first[0]!)]);
+        const third = await store.claimDue(claimOpts({ endpointConcurrency: 3, owner: 'w2' }));
+        expect(third).toHaveLength(1);
+        expect(third[0]!.webhook?.id).toBe(slow.id);
+      });
+
+      it('reaches other webhooks behind a large capped backlog', async () => {
+        const slow = await addWebhook(acctA, { events: ['usage.limit'] });
+        const fast = await addWebhook(acctA, { events: ['agent.created'] });
+        await store.insertEvents(
+          acctA,
+          Array.from({ length: 1500 }, (_, i) =>
+            newEvent('usage.limit', { timestamp: T0 - 10_000 + i }),
+          ),
+          T0 - 10_000,
+        );
+        const e = await publish(acctA, 'agent.created', T0);
+        const first = await store.claimDue(claimOpts({ endpointConcurrency: 2, limit: 10 }));
+        expect(first.filter((c) => c.webhook?.id === slow.id)).toHaveLength(2);
+        const second = await store.claimDue(claimOpts({ endpointConcurrency: 2, limit: 10 }));
+        // The first claim got the fast one already or this one does, never more slow ones.
+        const fastClaims = [...first, ...second].filter((c) => c.webhook?.id === fast.id);
+        expect(fastClaims.map((c) => c.eventId)).toEqual([e.id]);
+        expect(second.filter((c) => c.webhook?.id === slow.id)).toHaveLength(0);
+      });
+
+      it('claims again after a lease expires, and the dead worker no longer counts', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts({ leaseMs: 1000, endpointConcurrency: 1 }));
+        expect(c).toBeDefined();
+        expect(
+          await store.claimDue(claimOpts({ now: T0 + 999, owner: 'w2', endpointConcurrency: 1 })),
+        ).toEqual([]);
+        const again = await store.claimDue(
+          claimOpts({ now: T0 + 1000, owner: 'w2', endpointConcurrency: 1 }),
+        );
+        expect(again.map((x) => x.id)).toEqual([c!.id]);
+      });
+
+      it('renews and releases leases of one owner only', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        await publish(acctA);
+        const claimed = await store.claimDue(claimOpts({ leaseMs: 1000 }));
+        const ids = claimed.map((c) => c.id);
+        await store.renewLeases('w1', ids, T0 + 10_000);
+        await store.renewLeases('someone-else', ids, T0 + 1);
+        expect(await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }))).toEqual([]);
+        await store.releaseLeases('someone-else');
+        expect(await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }))).toEqual([]);
+        await store.releaseLeases('w1', [ids[0]!]);
+        const one = await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }));
+        expect(one.map((c) => c.id)).toEqual([ids[0]]);
+        await store.releaseLeases('w1');
+        const two = await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w3' }));
+        expect(two.map((c) => c.id)).toEqual([ids[1]]);
+        expect((await store.getDelivery(acctA, ids[1]!))?.attemptCount).toBe(0);
+      });
+
+      it('completes a batch: attempts, states, webhook last delivery, lease released', async () => {
+        const w = await addWebhook(acctA);
+        await publish(acctA);
+        await publish(acctA);
+        const [a, b] = await store.claimDue(claimOpts());
+        await store.completeAttempts([
+          outcome(a!, {}, { responseBody: 'x'.repeat(4096) }),
+          outcome(
+            b!,
+            { status: 'pending', nextAttemptAt: T0 + 5 * MIN },
+            {
+              statusCode: 500,
+              error: 'response_status',
+              succeeded: false,
+              startedAt: T0 + 50,
+            },
+          ),
+        ]);
+        const da = await store.getDelivery(acctA, a!.id);
+        expect(da).toMatchObject({
+          status: 'succeeded',
+          attemptCount: 1,
+          nextAttemptAt: null,
+          lastStatusCode: 200,
+          lastError: null,
+          inFlight: false,
+          updatedAt: T0 + 100,
+        });
+        expect(da!.attempts).toHaveLength(1);
+        expect(da!.attempts[0]).toMatchObject({
+          number: 1,
+          startedAt: T0,
+          durationMs: 42,
+          statusCode: 200,
+          error: null,
+          requestHeaders: { 'x-custom': '••••' },
+          responseHeaders: { 'content-type': 'text/plain' },
+          responseBody: 'x'.repeat(4096),
+          trigger: 'scheduled',
+          succeeded: true,
+          deliveryId: a!.id,
+        });
+        const db = await store.getDelivery(acctA, b!.id);
+        expect(db).toMatchObject({
+          status: 'pending',
+          attemptCount: 1,
+          nextAttemptAt: T0 + 5 * MIN,
+          lastStatusCode: 500,
+          lastError: 'response_status',
+          inFlight: false,
+        });
+        const hook = await store.getWebhook(acctA, w.id);
+        expect(hook).toMatchObject({ lastDeliveryAt: T0 + 50, lastDeliveryStatus: 'failed' });
+        // Not due until its retry time.
+        expect(await store.claimDue(claimOpts({ now: T0 + 5 * MIN - 1 }))).toEqual([]);
+        expect(await store.nextDueAt(T0 + 200)).toBe(T0 + 5 * MIN);
+        const [retry] = await store.claimDue(claimOpts({ now: T0 + 5 * MIN }));
+        expect(retry).toMatchObject({ id: b!.id, attemptCount: 1, trigger: 'scheduled' });
+        await store.completeAttempts([
+          outcome(
+            retry!,
+            { status: 'failed' },
+            { statusCode: null, error: 'timeout', succeeded: false },
+          ),
+        ]);
+        const final = await store.getDelivery(acctA, b!.id);
+        expect(final).toMatchObject({ status: 'failed', attemptCount: 2, nextAttemptAt: null });
+        expect(final!.attempts.map((x) => x.number)).toEqual([1, 2]);
+        expect(final!.attempts[1]!.statusCode).toBeNull();
+      });
+
+      it('disables the webhook on a gone outcome; inactive webhooks still get claimed', async () => {
+        const w = await addWebhook(acctA);
+        await publish(acctA);
+        await publish(acctA, 'agent.created', T0 + 1);
+        const [c] = await store.claimDue(claimOpts({ limit: 1 }));
+        await store.completeAttempts([
+          outcome(
+            c!,
+            { status: 'failed', disableWebhook: 'gone', now: T0 + 7 },
+            { statusCode: 410, error: 'response_status', succeeded: false },
+          ),
+        ]);
+        expect(await store.getWebhook(acctA, w.id)).toMatchObject({
+          active: false,
+          disabledReason: 'gone',
+          updatedAt: T0 + 7,
+        });
+        // The other pending delivery is claimed with the webhook shown inactive, so the engine
+        // can fail it with endpoint_disabled.
+        const [next] = await store.claimDue(claimOpts({ now: T0 + 10 }));
+        expect(next?.webhook).toMatchObject({ id: w.id, active: false });
+        // New events skip the inactive webhook.
+        expect((await publish(acctA, 'agent.created', T0 + 20)).deliveries).toBe(0);
+      });
+
+      it('claims a delivery of a deleted webhook with webhook null (completed in flight)', async () => {
+        const w = await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts());
+        await store.deleteWebhook(acctA, w.id, T0 + 1);
+        // The in-flight attempt completes with a retry; the next claim sees no webhook.
+        await store.completeAttempts([
+          outcome(
+            c!,
+            { status: 'pending', nextAttemptAt: T0 + 10 },
+            { succeeded: false, statusCode: 500, error: 'response_status' },
+          ),
+        ]);
+        const [again] = await store.claimDue(claimOpts({ now: T0 + 10 }));
+        expect(again?.id).toBe(c!.id);
+        expect(again?.webhook).toBeNull();
+      });
+
+      it('reports the next due time and counts pending', async () => {
+        expect(await store.nextDueAt(T0)).toBeNull();
+        await addWebhook(acctA);
+        await publish(acctA, 'agent.created', T0 + 500);
+        await publish(acctA, 'agent.created', T0 + 100);
+        expect(await store.nextDueAt(T0)).toBe(T0 + 100);
+        expect(await store.countPending()).toBe(2);
+        const [c] = await store.claimDue(claimOpts({ now: T0 + 100, leaseMs: 1000 }));
+        // A leased delivery is not "due".
+        expect(await store.nextDueAt(T0 + 100)).toBe(T0 + 500);
+        expect(await store.countPending()).toBe(2);
+        await store.completeAttempts([outcome(c!)]);
+        expect(await store.countPending()).toBe(1);
+      });
+    });
+
+    describe('manual attempts, recover and the test action', () => {
+      it('requestAttempt: in flight, queued now, and the previous state kept', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts());
+        expect(await store.requestAttempt(acctA, c!.id, 'manual', T0 + 1)).toBe('in_flight');
+        expect(await store.requestAttempt(acctB, c!.id, 'manual', T0 + 1)).toBeUndefined();
+        expect(await store.requestAttempt(acctA, newId('dlv'), 'manual', T0 + 1)).toBeUndefined();
+        await store.completeAttempts([
+          outcome(c!, { status: 'failed' }, { succeeded: false, statusCode: 500 }),
+        ]);
+        const row = await store.requestAttempt(acctA, c!.id, 'manual', T0 + HOUR);
+        expect(row).toMatchObject({ id: c!.id, status: 'pending', nextAttemptAt: T0 + HOUR });
+        // Asking twice before it runs keeps the first request's state.
+        await store.requestAttempt(acctA, c!.id, 'manual', T0 + HOUR + 1);
+        const [m] = await store.claimDue(claimOpts({ now: T0 + HOUR + 1 }));
+        expect(m).toMatchObject({
+          id: c!.id,
+          trigger: 'manual',
+          statusBefore: 'failed',
+          resumeAt: null,
+          attemptCount: 1,
+        });
+        await store.completeAttempts([
+          outcome(m!, { status: 'failed' }, { succeeded: false, statusCode: 500, number: 2 }),
+        ]);
+        const d = await store.getDelivery(acctA, c!.id);
+        expect(d!.attempts.map((a) => a.trigger)).toEqual(['scheduled', 'manual']);
+        expect(d).toMatchObject({ status: 'failed', attemptCount: 2 });
+      });
+
+      it('requestAttempt on a pending delivery keeps its schedule as resumeAt', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts());
+        await store.completeAttempts([
+          outcome(
+            c!,
+            { status: 'pending', nextAttemptAt: T0 + HOUR },
+            { succeeded: false, statusCode: 500 },
+          ),
+        ]);
+        await store.requestAttempt(acctA, c!.id, 'manual', T0 + MIN);
+        const [m] = await store.claimDue(claimOpts({ now: T0 + MIN }));
+        expect(m).toMatchObject({
+          trigger: 'manual',
+          statusBefore: 'pending',
+          resumeAt: T0 + HOUR,
+        });
+        // The engine puts it back on its schedule after a failed manual attempt.
+        await store.completeAttempts([
+          outcome(
+            m!,
+            { status: 'pending', nextAttemptAt: T0 + HOUR },
+            { succeeded: false, number: 2, trigger: 'manual' },
+          ),
+        ]);
+        const [s] = await store.claimDue(claimOpts({ now: T0 + HOUR }));
+        expect(s).toMatchObject({ trigger: 'scheduled', resumeAt: null, attemptCount: 2 });
+      });
+
+      it('recovers failed deliveries of one webhook in a time range', async () => {
+        const w = await addWebhook(acctA);
+        const other = await addWebhook(acctA);
+        await publish(acctA, 'agent.created', T0);
+        await publish(acctA, 'agent.created', T0 + HOUR);
+        const claimed = await store.claimDue(claimOpts({ now: T0 + HOUR }));
+        expect(claimed).toHaveLength(4);
+        await store.completeAttempts(
+          claimed.map((c) =>
+            outcome(c, { status: 'failed' }, { succeeded: false, statusCode: 500 }),
+          ),
+        );
+        expect(await store.recoverDeliveries(acctB, w.id, T0, T0 + HOUR, T0 + 2 * HOUR)).toBe(0);
+        expect(await store.recoverDeliveries(acctA, w.id, T0, T0 + 1, T0 + 2 * HOUR)).toBe(1);
+        const again = await store.claimDue(claimOpts({ now: T0 + 2 * HOUR }));
+        expect(again).toHaveLength(1);
+        expect(again[0]).toMatchObject({
+          trigger: 'recover',
+          statusBefore: 'failed',
+          webhook: { id: w.id },
+        });
+        expect(await store.recoverDeliveries(acctA, other.id, T0, T0 + HOUR, T0 + 2 * HOUR)).toBe(
+          2,
+        );
+      });
+
+      it('inserts a test delivery already leased, even to an inactive webhook', async () => {
+        const w = await addWebhook(acctA, { active: false, disabledReason: 'manual' });
+        const ev = newEvent('webhook.test');
+        const dlv = newId('dlv');
+        const c = await store.insertTestDelivery(
+          acctA,
+          w.id,
+          ev,
+          { id: dlv, owner: 'api', leaseMs: 10_000 },
+          T0,
+        );
+        expect(c).toMatchObject({
+          id: dlv,
+          eventId: ev.id,
+          event: 'webhook.test',
+          body: ev.body,
+          trigger: 'test',
+          attemptCount: 0,
+          webhook: { id: w.id, active: false },
+        });
+        expect(await store.claimDue(claimOpts({ owner: 'worker' }))).toEqual([]);
+        await store.completeAttempts([outcome(c)]);
+        const d = await store.getDelivery(acctA, dlv);
+        expect(d).toMatchObject({ status: 'succeeded', event: 'webhook.test', attemptCount: 1 });
+        expect(d!.attempts[0]!.trigger).toBe('test');
+        expect((await store.getEvent(acctA, ev.id))?.deliveryIds).toEqual([dlv]);
+        await expect(
+          store.insertTestDelivery(
+            acctB,
+            w.id,
+            newEvent('webhook.test'),
+            { id: newId('dlv'), owner: 'api', leaseMs: 1 },
+            T0,
+          ),
+        ).rejects.toThrow();
+      });
+    });
+
+    describe('stats', () => {
+      it('computes attempts, success, percentiles and filled buckets in the window', async () => {
+        const w = await addWebhook(acctA, { events: ['agent.*'] });
+        const other = await addWebhook(acctA, { events: ['usage.limit'] });
+        // Deliveries: 2 in bucket 0, 1 in bucket 2, none in bucket 1.
+        await publish(acctA, 'agent.created', T0);
+        await publish(acctA, 'agent.created', T0 + 10 * MIN);
+        await publish(acctA, 'agent.created', T0 + 2 * HOUR + 1);
+        await publish(acctA, 'usage.limit', T0);
+        const claimed = await store.claimDue(claimOpts({ now: T0 + 3 * HOUR }));
+        const mine = claimed
+          .filter((c) => c.webhook?.id === w.id)
+          .sort((a, b) => a.eventTimestamp - b.eventTimestamp);
+        expect(mine).toHaveLength(3);
+        await store.completeAttempts([
+          outcome(mine[0]!, {}, { durationMs: 10, startedAt: T0 + 1 }),
+          outcome(
+            mine[1]!,
+            { status: 'failed' },
+            { durationMs: 30, startedAt: T0 + 2, succeeded: false, statusCode: 500 },
+          ),
+          // Outside the window: not counted in attempts.
+          outcome(
+            mine[2]!,
+            { status: 'pending', nextAttemptAt: T0 + 4 * HOUR },
+            {
+              durationMs: 999,
+              startedAt: T0 + 3 * HOUR + 5,
+              succeeded: false,
+              statusCode: 503,
+            },
+          ),
+          ...claimed
+            .filter((c) => c.webhook?.id === other.id)
+            .map((c) => outcome(c, {}, { durationMs: 5000 })),
+        ]);
+        for (let i = 0; i < 8; i++) {
+          // More attempts on the first delivery: durations 100..800.
+          await store.completeAttempts([
+            outcome(mine[0]!, {}, { durationMs: (i + 1) * 100, startedAt: T0 + 100 + i }),
+          ]);
+        }
+        const s = await store.webhookStats(acctA, w.id, {
+          since: T0,
+          until: T0 + 3 * HOUR,
+          bucketMs: HOUR,
+        });
+        // Durations in window: 10, 30, 100..800 → 10 attempts, 9 succeeded.
+        expect(s.attempts).toBe(10);
+        expect(s.succeededAttempts).toBe(9);
+        expect(s.p50Ms).toBe(300); // nearest rank: ceil(0.5*10)=5th of 10,30,100,200,300… → 300
+        expect(s.p95Ms).toBe(800); // ceil(0.95*10)=10th → 800
+        expect(s.buckets).toEqual([
+          { start: T0, succeeded: 1, failed: 1, pending: 0 },
+          { start: T0 + HOUR, succeeded: 0, failed: 0, pending: 0 },
+          { start: T0 + 2 * HOUR, succeeded: 0, failed: 0, pending: 1 },
+        ]);
+        const empty = await store.webhookStats(acctB, w.id, {
+          since: T0,
+          until: T0 + 2 * HOUR,
+          bucketMs: HOUR,
+        });
+        expect(empty).toEqual({
+          attempts: 0,
+          succeededAttempts: 0,
+          p50Ms: null,
+          p95Ms: null,
+          buckets: [
+            { start: T0, succeeded: 0, failed: 0, pending: 0 },
+            { start: T0 + HOUR, succeeded: 0, failed: 0, pending: 0 },
+          ],
+        });
+      });
+    });
+  });
+}

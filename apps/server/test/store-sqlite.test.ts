@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { storeContract } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'af-store-'));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+storeContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
+
+describe('sqlite specifics', () => {
+  it('reopening the file releases leases left by a killed process', async () => {
+    const path = join(dir, 'reopen.db');
+    const a = createSqliteStore({ path });
+    await a.migrate();
+    await a.createAccount({ id: 'acct_1', name: 'x', createdAt: 0 });
+    await a.createWebhook({
+      id: 'wh_1',
+      accountId: 'acct_1',
+      name: 'h',
+      url: 'http://127.0.0.1:1/',
+      events: ['*'],
+      active: true,
+      disabledReason: null,
+      description: null,
+      headersEnc: null,
+      headerNames: [],
+      metadata: {},
+      secretEnc: 's',
+      previousSecretEnc: null,
+      previousSecretExpiresAt: null,
+      createdAt: 0,
+      updatedAt: 0,
+      lastDeliveryAt: null,
+      lastDeliveryStatus: null,
+    });
+    await a.insertEvents(
+      'acct_1',
+      [{ id: 'evt_1', event: 'agent.created', timestamp: 0, body: '{}' }],
+      0,
+    );
+    const claim = { now: 0, limit: 10, owner: 'dead', leaseMs: 3_600_000, endpointConcurrency: 10 };
+    expect(await a.claimDue(claim)).toHaveLength(1);
+    await a.close(); // the process "dies" holding the lease
+    const b = createSqliteStore({ path });
+    await b.migrate();
+    expect(await b.claimDue({ ...claim, owner: 'next', now: 1 })).toHaveLength(1);
+    await b.close();
+  });
+
+  it('records applied migrations and survives a second migrate from another handle', async () => {
+    const path = join(dir, 'migrate.db');
+    const a = createSqliteStore({ path });
+    const b = createSqliteStore({ path });
+    await Promise.all([a.migrate(), b.migrate()]);
+    await a.ping();
+    await a.close();
+    await b.close();
+  });
+});
