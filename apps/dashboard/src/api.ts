@@ -1,0 +1,229 @@
+/**
+ * The dashboard's only way to the service: the public HTTP API of SPEC §5, same origin,
+ * `Authorization: Bearer <api key>`. Types mirror the documented resources.
+ */
+
+export interface Webhook {
+  id: string;
+  name: string;
+  url: string;
+  events: string[];
+  active: boolean;
+  disabled_reason: null | 'gone' | 'manual';
+  description: string | null;
+  headers: Record<string, string> | null;
+  metadata: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+  last_delivery_at: string | null;
+  last_delivery_status: null | 'pending' | 'succeeded' | 'failed';
+}
+
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export interface WebhookInput {
+  name: string;
+  url: string;
+  events: string[];
+  active: boolean;
+  description?: string | null;
+  secret?: string;
+}
+
+export interface SecretInfo {
+  secret: string;
+  previous_secret_expires_at: string | null;
+}
+
+export interface TestResult {
+  delivery_id: string;
+  success: boolean;
+  status_code: number | null;
+  duration_ms: number | null;
+  response_body: string | null;
+  error: string | null;
+}
+
+export interface StatsBucket {
+  start: string;
+  succeeded: number;
+  failed: number;
+  pending: number;
+}
+
+export interface Stats {
+  window: string;
+  success_rate: number | null;
+  attempts: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  buckets: StatsBucket[];
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface Attempt {
+  id: string;
+  number: number;
+  started_at: string;
+  duration_ms: number | null;
+  status_code: number | null;
+  error: string | null;
+  request_headers: Record<string, string> | null;
+  response_headers: Record<string, string> | null;
+  response_body: string | null;
+  trigger: 'scheduled' | 'manual' | 'recover' | 'test';
+}
+
+export interface Delivery {
+  id: string;
+  event_id: string;
+  event: string;
+  webhook_id: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  attempts?: Attempt[];
+}
+
+export interface EventRecord {
+  id: string;
+  event: string;
+  timestamp: string;
+  data: unknown;
+  deliveries: number;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** An answer of the API that is not a success, or a network failure (`status` 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Called when the API answers 401 to a signed-in request: the key is no longer valid. */
+let onUnauthorized: (() => void) | undefined;
+export function setUnauthorizedHandler(handler: (() => void) | undefined): void {
+  onUnauthorized = handler;
+}
+
+type Query = Record<string, string | number | null | undefined>;
+
+function withQuery(path: string, query?: Query): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+async function request<T>(
+  key: string,
+  method: string,
+  path: string,
+  options: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(withQuery(path, options.query), {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error;
+    throw new ApiError(
+      0,
+      'network_error',
+      'The service could not be reached. Check that it is running, then try again.',
+    );
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const error = (json as { error?: { code?: string; message?: string; details?: ErrorDetail[] } })
+      ?.error;
+    if (response.status === 401 && onUnauthorized) onUnauthorized();
+    throw new ApiError(
+      response.status,
+      error?.code ?? `http_${response.status}`,
+      error?.message ?? `The service answered ${response.status} ${response.statusText}.`,
+      Array.isArray(error?.details) ? error.details : [],
+    );
+  }
+  return json as T;
+}
+
+/** A client bound to one API key. */
+export function createApi(key: string) {
+  const enc = encodeURIComponent;
+  return {
+    listWebhooks: (query: { limit?: number; cursor?: string | null } = {}) =>
+      request<Page<Webhook>>(key, 'GET', '/v1/webhooks', { query }),
+    getWebhook: (id: string) => request<Webhook>(key, 'GET', `/v1/webhooks/${enc(id)}`),
+    createWebhook: (input: WebhookInput) =>
+      request<CreatedWebhook>(key, 'POST', '/v1/webhooks', { body: input }),
+    updateWebhook: (id: string, patch: Partial<Omit<WebhookInput, 'secret'>>) =>
+      request<Webhook>(key, 'PATCH', `/v1/webhooks/${enc(id)}`, { body: patch }),
+    deleteWebhook: (id: string) => request<void>(key, 'DELETE', `/v1/webhooks/${enc(id)}`),
+    getSecret: (id: string) => request<SecretInfo>(key, 'GET', `/v1/webhooks/${enc(id)}/secret`),
+    rotateSecret: (id: string, body: { grace_period_seconds: number; secret?: string }) =>
+      request<SecretInfo>(key, 'POST', `/v1/webhooks/${enc(id)}/secret/rotate`, { body }),
+    testWebhook: (id: string, event?: string) =>
+      request<TestResult>(key, 'POST', `/v1/webhooks/${enc(id)}/test`, {
+        body: event ? { event } : {},
+      }),
+    recover: (id: string, body: { since: string; until?: string }) =>
+      request<{ deliveries: number }>(key, 'POST', `/v1/webhooks/${enc(id)}/recover`, { body }),
+    stats: (id: string) =>
+      request<Stats>(key, 'GET', `/v1/webhooks/${enc(id)}/stats`, {
+        query: { window: '24h', bucket: '1h' },
+      }),
+    listDeliveries: (query: {
+      webhook_id?: string;
+      status?: string;
+      event?: string;
+      cursor?: string | null;
+      limit?: number;
+    }) => request<Page<Delivery>>(key, 'GET', '/v1/deliveries', { query }),
+    getDelivery: (id: string) => request<Delivery>(key, 'GET', `/v1/deliveries/${enc(id)}`),
+    retryDelivery: (id: string) =>
+      request<Delivery>(key, 'POST', `/v1/deliveries/${enc(id)}/retry`),
+    getEvent: (id: string) => request<EventRecord>(key, 'GET', `/v1/events/${enc(id)}`),
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;

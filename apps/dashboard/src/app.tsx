@@ -1,0 +1,116 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { createApi, setUnauthorizedHandler } from './api.js';
+import { ApiContext } from './api-context.js';
+import { DeliveryPage } from './pages/delivery.js';
+import { EventCatalogPage } from './pages/event-catalog.js';
+import { SignInPage } from './pages/sign-in.js';
+import { WebhookDetailPage } from './pages/webhook-detail.js';
+import { WebhookCreatePage, WebhookEditPage } from './pages/webhook-form.js';
+import { WebhookListPage } from './pages/webhook-list.js';
+import { paths, type Route, useRoute } from './router.js';
+import { clearKey, loadKey, saveKey } from './session.js';
+
+export function App() {
+  const [key, setKey] = useState<string | null>(loadKey);
+  const [notice, setNotice] = useState<string>();
+  const route = useRoute();
+
+  const signOut = useCallback((message?: string) => {
+    clearKey();
+    setKey(null);
+    setNotice(message);
+  }, []);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() =>
+      signOut('Your API key is no longer accepted (it may have been revoked). Sign in again.'),
+    );
+    return () => setUnauthorizedHandler(undefined);
+  }, [signOut]);
+
+  const api = useMemo(() => (key ? createApi(key) : null), [key]);
+
+  if (!api) {
+    return (
+      <SignInPage
+        notice={notice}
+        onSignedIn={(newKey) => {
+          saveKey(newKey);
+          setNotice(undefined);
+          setKey(newKey);
+        }}
+      />
+    );
+  }
+
+  return (
+    <ApiContext.Provider value={api}>
+      <header className="topbar">
+        <a className="brand" href={paths.webhooks}>
+          Agent Factory
+        </a>
+        <nav aria-label="Main">
+          <a href={paths.webhooks} aria-current={isWebhookRoute(route) ? 'page' : undefined}>
+            Webhooks
+          </a>
+          <a href={paths.catalog} aria-current={route.name === 'catalog' ? 'page' : undefined}>
+            Event catalog
+          </a>
+          <button type="button" className="link" onClick={() => signOut('You are signed out.')}>
+            Sign out
+          </button>
+        </nav>
+      </header>
+      <main>
+        <Breadcrumbs route={route} />
+        <Page route={route} />
+      </main>
+    </ApiContext.Provider>
+  );
+}
+
+function isWebhookRoute(route: Route): boolean {
+  return route.name !== 'catalog' && route.name !== 'not-found';
+}
+
+function Breadcrumbs({ route }: { route: Route }) {
+  if (!isWebhookRoute(route)) return null;
+  return (
+    <nav aria-label="Breadcrumb" className="breadcrumbs">
+      <span>Settings</span> › <span>Integrations</span> ›{' '}
+      {route.name === 'webhooks' ? (
+        <span aria-current="page">Webhooks</span>
+      ) : (
+        <a href={paths.webhooks}>Webhooks</a>
+      )}
+    </nav>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.name) {
+    case 'webhooks':
+      return <WebhookListPage />;
+    case 'new-webhook':
+      return <WebhookCreatePage />;
+    case 'webhook':
+      return <WebhookDetailPage key={route.id} id={route.id} />;
+    case 'edit-webhook':
+      return <WebhookEditPage key={route.id} id={route.id} />;
+    case 'delivery':
+      return (
+        <DeliveryPage key={route.deliveryId} webhookId={route.id} deliveryId={route.deliveryId} />
+      );
+    case 'catalog':
+      return <EventCatalogPage />;
+    case 'not-found':
+      return (
+        <section>
+          <h1>Page not found</h1>
+          <p>
+            <a href={paths.webhooks}>Go to your webhooks</a>
+          </p>
+        </section>
+      );
+  }
+}

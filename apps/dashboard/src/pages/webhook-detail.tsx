@@ -1,0 +1,191 @@
+import { useCallback, useRef, useState } from 'react';
+import type { Webhook } from '../api.js';
+import { useApi } from '../api-context.js';
+import { CopyButton } from '../components/copy-button.js';
+import { DeliveriesTable } from '../components/deliveries-table.js';
+import { DeliveryChart } from '../components/delivery-chart.js';
+import { ErrorMessage } from '../components/error-message.js';
+import { Loading, PageTitle } from '../components/page-title.js';
+import { RecoverPanel } from '../components/recover-panel.js';
+import { SecretPanel } from '../components/secret-panel.js';
+import { ActiveBadge, DeliveryBadge } from '../components/status.js';
+import { TestPanel } from '../components/test-panel.js';
+import { Time } from '../components/time.js';
+import { navigate, paths } from '../router.js';
+import { useLoad } from '../use-load.js';
+
+export function WebhookDetailPage({ id }: { id: string }) {
+  const api = useApi();
+  const webhook = useLoad(() => api.getWebhook(id), [api, id]);
+  const [refreshToken, setRefreshToken] = useState(0);
+  const stats = useLoad(() => api.stats(id), [api, id, refreshToken]);
+  const reloadWebhook = webhook.reload;
+  const reloadStats = stats.reload;
+  const onDeliveriesChanged = useCallback(() => {
+    void reloadWebhook();
+    void reloadStats();
+  }, [reloadWebhook, reloadStats]);
+  const refreshAll = useCallback(() => {
+    setRefreshToken((n) => n + 1);
+    void reloadWebhook();
+  }, [reloadWebhook]);
+
+  if (!webhook.data) {
+    return (
+      <section>
+        <PageTitle>Webhook</PageTitle>
+        <ErrorMessage error={webhook.error} title="Could not load this webhook." />
+        {webhook.loading ? <Loading what="the webhook" /> : null}
+      </section>
+    );
+  }
+  const wh = webhook.data;
+
+  return (
+    <section className="detail">
+      <div className="page-head">
+        <PageTitle>{wh.name}</PageTitle>
+        <ActiveBadge webhook={wh} />
+      </div>
+      <Overview webhook={wh} onChange={webhook.setData} />
+      <section className="card" aria-labelledby="chart-title">
+        <h2 id="chart-title">Last 24 hours</h2>
+        <ErrorMessage error={stats.error} title="Could not load the statistics." />
+        {stats.data ? <DeliveryChart stats={stats.data} /> : <Loading what="statistics" />}
+      </section>
+      <TestPanel webhookId={id} onSent={refreshAll} />
+      <DeliveriesTable webhookId={id} refreshToken={refreshToken} onChange={onDeliveriesChanged} />
+      <RecoverPanel webhookId={id} onRecovered={refreshAll} />
+      <SecretPanel webhookId={id} />
+      <DangerZone webhook={wh} />
+    </section>
+  );
+}
+
+function Overview({ webhook, onChange }: { webhook: Webhook; onChange: (w: Webhook) => void }) {
+  const api = useApi();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+
+  async function setActive(active: boolean) {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onChange(await api.updateWebhook(webhook.id, { active }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="card" aria-label="Overview">
+      {webhook.disabled_reason === 'gone' ? (
+        <p className="warning">
+          Disabled automatically: your receiver answered <strong>410 Gone</strong>. Enable the
+          webhook when the URL accepts deliveries again, then recover the failed deliveries.
+        </p>
+      ) : null}
+      <dl className="overview">
+        <dt>Webhook ID</dt>
+        <dd>
+          <code>{webhook.id}</code> <CopyButton value={webhook.id} label="webhook ID" />
+        </dd>
+        <dt>Endpoint URL</dt>
+        <dd className="url">{webhook.url}</dd>
+        {webhook.description ? (
+          <>
+            <dt>Description</dt>
+            <dd>{webhook.description}</dd>
+          </>
+        ) : null}
+        <dt>Events</dt>
+        <dd>
+          {webhook.events.includes('*') ? (
+            'All events'
+          ) : (
+            <ul className="tags">
+              {webhook.events.map((e) => (
+                <li key={e}>
+                  <code>{e}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Last delivery</dt>
+        <dd>
+          <DeliveryBadge status={webhook.last_delivery_status} />{' '}
+          <Time iso={webhook.last_delivery_at} fallback="" />
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <Time iso={webhook.created_at} />
+        </dd>
+      </dl>
+      <div className="actions">
+        <a className="button secondary" href={paths.editWebhook(webhook.id)}>
+          Edit webhook
+        </a>
+        <button
+          type="button"
+          className="secondary"
+          disabled={busy}
+          onClick={() => void setActive(!webhook.active)}
+        >
+          {webhook.active ? 'Disable webhook' : 'Enable webhook'}
+        </button>
+      </div>
+      <ErrorMessage error={error} />
+    </section>
+  );
+}
+
+function DangerZone({ webhook }: { webhook: Webhook }) {
+  const api = useApi();
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+
+  async function remove() {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.deleteWebhook(webhook.id);
+      dialog.current?.close();
+      navigate(paths.webhooks);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="card danger" aria-labelledby="danger-title">
+      <h2 id="danger-title">Delete this webhook</h2>
+      <p className="help">
+        Deliveries stop at once; pending ones fail. The delivery log stays readable until it
+        expires.
+      </p>
+      <button type="button" className="danger" onClick={() => dialog.current?.showModal()}>
+        Delete webhook
+      </button>
+      <dialog ref={dialog} aria-labelledby="delete-title" aria-describedby="delete-desc">
+        <h2 id="delete-title">Delete “{webhook.name}”?</h2>
+        <p id="delete-desc">
+          This cannot be undone. Events will no longer be sent to <code>{webhook.url}</code>.
+        </p>
+        <ErrorMessage error={error} title="The webhook was not deleted." />
+        <div className="actions">
+          <button type="button" className="danger" disabled={busy} onClick={() => void remove()}>
+            Delete permanently
+          </button>
+          <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+        </div>
+      </dialog>
+    </section>
+  );
+}

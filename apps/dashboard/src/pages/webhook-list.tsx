@@ -1,0 +1,170 @@
+import { useState } from 'react';
+import type { Webhook } from '../api.js';
+import { useApi } from '../api-context.js';
+import { ErrorMessage } from '../components/error-message.js';
+import { Loading, PageTitle } from '../components/page-title.js';
+import { DeliveryBadge } from '../components/status.js';
+import { Time } from '../components/time.js';
+import { paths } from '../router.js';
+import { useLoad } from '../use-load.js';
+
+export function WebhookListPage() {
+  const api = useApi();
+  const [extra, setExtra] = useState<Webhook[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [moreError, setMoreError] = useState<unknown>();
+  const first = useLoad(async () => {
+    const page = await api.listWebhooks({});
+    setExtra([]);
+    setCursor(page.next_cursor);
+    return page.data;
+  }, [api]);
+
+  async function loadMore() {
+    if (!cursor) return;
+    try {
+      const page = await api.listWebhooks({ cursor });
+      setExtra((rows) => [...rows, ...page.data]);
+      setCursor(page.next_cursor);
+      setMoreError(undefined);
+    } catch (error) {
+      setMoreError(error);
+    }
+  }
+
+  const webhooks = first.data ? [...first.data, ...extra] : undefined;
+
+  return (
+    <section>
+      <div className="page-head">
+        <PageTitle>Webhooks</PageTitle>
+        <a className="button" href={paths.newWebhook}>
+          Create Webhook
+        </a>
+      </div>
+      <p className="lead">
+        Agent Factory sends a signed HTTP POST to each webhook when a subscribed event happens in
+        your account.
+      </p>
+      <ErrorMessage error={first.error} title="Could not load your webhooks." />
+      {first.loading && !webhooks ? <Loading what="webhooks" /> : null}
+      {webhooks && webhooks.length === 0 ? (
+        <div className="empty card">
+          <p>No webhooks yet.</p>
+          <p>
+            Create one to receive agent, conversation, usage and error events at your own URL.{' '}
+            <a href={paths.newWebhook}>Create your first webhook</a>
+          </p>
+        </div>
+      ) : null}
+      {webhooks && webhooks.length > 0 ? (
+        <div className="table-wrap">
+          <table>
+            <caption className="visually-hidden">Your webhooks and their health</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Events</th>
+                <th scope="col">Active</th>
+                <th scope="col">Last delivery</th>
+                <th scope="col">Success (24 h)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {webhooks.map((webhook) => (
+                <WebhookRow key={webhook.id} webhook={webhook} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <ErrorMessage error={moreError} title="Could not load more webhooks." />
+      {cursor ? (
+        <button type="button" className="secondary" onClick={loadMore}>
+          Load more webhooks
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+export function eventsSummary(events: string[]): string {
+  if (events.includes('*')) return 'All events';
+  if (events.length <= 3) return events.join(', ');
+  return `${events.slice(0, 2).join(', ')} and ${events.length - 2} more`;
+}
+
+function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
+  const api = useApi();
+  const [webhook, setWebhook] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const stats = useLoad(() => api.stats(webhook.id), [api, webhook.id]);
+
+  async function toggle() {
+    setBusy(true);
+    setError(undefined);
+    try {
+      setWebhook(await api.updateWebhook(webhook.id, { active: !webhook.active }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const rate = stats.data?.success_rate;
+  return (
+    <tr>
+      <td>
+        <a href={paths.webhook(webhook.id)} className="strong">
+          {webhook.name}
+        </a>
+        <div className="url">{webhook.url}</div>
+      </td>
+      <td title={webhook.events.join(', ')}>{eventsSummary(webhook.events)}</td>
+      <td>
+        <label className="switch">
+          <input
+            type="checkbox"
+            role="switch"
+            aria-checked={webhook.active}
+            checked={webhook.active}
+            disabled={busy}
+            onChange={toggle}
+            aria-label={`Active: ${webhook.name}`}
+          />
+          <span>
+            {webhook.active ? 'On' : webhook.disabled_reason === 'gone' ? 'Off (410)' : 'Off'}
+          </span>
+        </label>
+        <ErrorMessage error={error} />
+      </td>
+      <td>
+        <DeliveryBadge status={webhook.last_delivery_status} />{' '}
+        <Time iso={webhook.last_delivery_at} fallback="" />
+      </td>
+      <td>
+        {stats.error ? (
+          <span className="muted" title={(stats.error as Error).message}>
+            unavailable
+          </span>
+        ) : stats.loading && !stats.data ? (
+          <span className="muted">…</span>
+        ) : rate === null || rate === undefined ? (
+          <span className="muted">No attempts</span>
+        ) : (
+          <span>
+            {formatRate(rate)} <span className="muted">of {stats.data?.attempts}</span>
+          </span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** `success_rate` is a fraction 0–1. */
+export function formatRate(rate: number): string {
+  const percent = rate * 100;
+  return `${percent >= 99.95 || percent === 0 ? percent.toFixed(0) : percent.toFixed(1)}%`;
+}
