@@ -1,0 +1,115 @@
+import pg from 'pg';
+import { toStoreError } from './errors.js';
+
+export interface PostgresOptions {
+  /** `postgres://user@host:5432/db` */
+  url: string;
+  /** Schema holding the tables (created by `migrate()`); `public` by default. */
+  schema?: string | undefined;
+  /** Connections per process; 10 by default. */
+  poolSize?: number | undefined;
+  /** Giving up on a connection attempt; 5 s by default. */
+  connectTimeoutMs?: number | undefined;
+  /** Longest statement, enforced by the server and, for a silent network, by the client; 30 s. */
+  statementTimeoutMs?: number | undefined;
+  /** Called with errors of idle connections (the pool replaces them); ignored by default. */
+  onError?: ((err: Error) => void) | undefined;
+}
+
+const INT8 = 20;
+
+/** int8 (our epoch-ms columns and `count(*)`) as a JS number: every value fits below 2^53. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 && format !== 'binary') return (v: string) => Number(v);
+    // biome-ignore lint/suspicious/noExplicitAny: the overloads of pg.types are not assignable one to another.
+    return (pg.types.getTypeParser as any)(oid, format);
+  },
+};
+
+/** A lowercase SQL identifier, so a schema name can be put in SQL text without quoting rules. */
+export function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`invalid schema name ${JSON.stringify(schema)}: use [a-z_][a-z0-9_]*`);
+  }
+  return schema;
+}
+
+/** Settings of every connection the store opens (the pool and the LISTEN connection). */
+export function clientConfig(options: PostgresOptions): pg.ClientConfig {
+  const schema = checkSchemaName(options.schema ?? 'public');
+  const statementTimeout = options.statementTimeoutMs ?? 30_000;
+  return {
+    connectionString: options.url,
+    options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    statement_timeout: statementTimeout,
+    // The server cannot time out a statement it never receives: a dropped network is caught here.
+    query_timeout: statementTimeout + 5_000,
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    application_name: 'agentfactory-webhooks',
+    types,
+  };
+}
+
+export function createPool(options: PostgresOptions): pg.Pool {
+  const pool = new pg.Pool({
+    ...clientConfig(options),
+    max: options.poolSize ?? 10,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection that dies (server restart, network drop) emits here; without a listener
+  // the process would crash. The pool drops that client and opens a new one on the next query.
+  pool.on('error', (err) => options.onError?.(err));
+  return pool;
+}
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** One query on the pool; a lost connection becomes a `StoreUnavailableError`. */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(text, values);
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+/**
+ * Runs `fn` in a transaction on one connection: commit when it resolves, rollback when it throws.
+ * A connection that failed is destroyed rather than returned to the pool.
+ */
+export async function transaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toStoreError(err);
+  }
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('rollback');
+    } catch (rollbackErr) {
+      broken = rollbackErr as Error;
+    }
+    if (!broken && toStoreError(err) !== err) broken = err as Error;
+    throw toStoreError(err);
+  } finally {
+    client.release(broken ?? false);
+  }
+}

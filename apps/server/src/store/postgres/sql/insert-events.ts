@@ -1,0 +1,181 @@
+import type pg from 'pg';
+import { newId } from '../../../ids.js';
+import { matchesEvent } from '../../../webhooks/match.js';
+import {
+  type EventRow,
+  IDEMPOTENCY_KEY_TTL_MS,
+  type InsertEventResult,
+  type NewEvent,
+} from '../../types.js';
+import { transaction } from '../pool.js';
+import { eventRow, type Raw } from '../rows.js';
+
+/**
+ * How long a request waits for another process holding the same key before answering
+ * `key_in_flight`. The wait is what makes the race safe: a second insert of the same key blocks
+ * on the first one's uncommitted unique-index entry until it commits (then: replay or reuse) or
+ * rolls back (then: this one creates the event).
+ */
+const KEY_LOCK_TIMEOUT = '5s';
+
+/**
+ * Claims the key for this request: inserted, or taken over when the stored one is older than the
+ * TTL. No row back means a live key of a committed request.
+ */
+const claimKeySql = `
+  insert into idempotency_keys (account_id, key, request_hash, event_id, created_at)
+  values ($1, $2, $3, $4, $5)
+  on conflict (account_id, key) do update
+    set request_hash = excluded.request_hash, event_id = excluded.event_id,
+        created_at = excluded.created_at
+    where idempotency_keys.created_at <= $6
+  returning event_id`;
+
+const insertEventsSql = `
+  insert into events (id, account_id, event, timestamp, body, deliveries)
+  select u.id, $1, u.event, u.timestamp, u.body, u.deliveries
+  from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])
+    as u(id, event, timestamp, body, deliveries)
+  returning *`;
+
+const insertDeliveriesSql = `
+  insert into deliveries (id, account_id, event_id, event, webhook_id, status, next_attempt_at,
+    created_at, updated_at)
+  select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $2, $2, $2
+  from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(id, event_id, event, webhook_id)`;
+
+/** A key conflict: the whole batch is rolled back and this result answered alone. */
+class KeyConflict {
+  constructor(readonly result: InsertEventResult) {}
+}
+
+/**
+ * Stores events and their fan-out in one transaction (see `Store.insertEvents`). Wakes workers
+ * with `NOTIFY` when deliveries were created; the notification is sent at commit.
+ */
+export async function insertEvents(
+  pool: pg.Pool,
+  accountId: string,
+  events: NewEvent[],
+  now: number,
+  notify: (client: pg.PoolClient) => Promise<void>,
+): Promise<InsertEventResult[]> {
+  if (events.length === 0) return [];
+  try {
+    return await transaction(pool, (client) => run(client, accountId, events, now, notify));
+  } catch (err) {
+    if (err instanceof KeyConflict) return [err.result];
+    throw err;
+  }
+}
+
+async function run(
+  client: pg.PoolClient,
+  accountId: string,
+  events: NewEvent[],
+  now: number,
+  notify: (client: pg.PoolClient) => Promise<void>,
+): Promise<InsertEventResult[]> {
+  const results: (InsertEventResult | undefined)[] = new Array(events.length);
+  /** Item index → index of the earlier item of this batch with the same key and request. */
+  const sameAsEarlier = new Map<number, number>();
+  const firstByKey = new Map<string, number>();
+  events.forEach((e, i) => {
+    if (e.idempotencyKey === undefined) return;
+    const first = firstByKey.get(e.idempotencyKey);
+    if (first === undefined) firstByKey.set(e.idempotencyKey, i);
+    else if ((events[first]!.requestHash ?? '') === (e.requestHash ?? ''))
+      sameAsEarlier.set(i, first);
+    else throw new KeyConflict({ status: 'key_reused', index: i });
+  });
+
+  // Keys in sorted order: two batches sharing keys wait on each other, never deadlock.
+  const keyed = [...firstByKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (keyed.length > 0) await client.query(`set local lock_timeout = '${KEY_LOCK_TIMEOUT}'`);
+  for (const [key, i] of keyed) {
+    const e = events[i]!;
+    let claimed: pg.QueryResult;
+    try {
+      claimed = await client.query(claimKeySql, [
+        accountId,
+        key,
+        e.requestHash ?? '',
+        e.id,
+        now,
+        now - IDEMPOTENCY_KEY_TTL_MS,
+      ]);
+    } catch (err) {
+      // lock_not_available: the key's first request is still running in another process.
+      if ((err as { code?: string }).code === '55P03') {
+        throw new KeyConflict({ status: 'key_in_flight', index: i });
+      }
+      throw err;
+    }
+    if (claimed.rowCount === 1) continue;
+    const { rows } = await client.query<Raw>(
+      `select k.request_hash, e.* from idempotency_keys k
+       join events e on e.id = k.event_id
+       where k.account_id = $1 and k.key = $2`,
+      [accountId, key],
+    );
+    const prior = rows[0];
+    if (!prior || prior.request_hash !== (e.requestHash ?? '')) {
+      throw new KeyConflict({ status: 'key_reused', index: i });
+    }
+    results[i] = { status: 'replayed', event: eventRow(prior) };
+  }
+
+  const created = events
+    .map((e, i) => ({ e, i }))
+    .filter(({ i }) => results[i] === undefined && !sameAsEarlier.has(i));
+  if (created.length > 0) {
+    const { rows: webhooks } = await client.query<{ id: string; events: string[] }>(
+      'select id, events from webhooks where account_id = $1 and active and deleted_at is null',
+      [accountId],
+    );
+    const d = {
+      ids: [] as string[],
+      eventIds: [] as string[],
+      events: [] as string[],
+      hooks: [] as string[],
+    };
+    const counts = created.map(({ e }) => {
+      let n = 0;
+      for (const w of webhooks) {
+        if (!matchesEvent(w.events, e.event)) continue;
+        d.ids.push(newId('dlv', now));
+        d.eventIds.push(e.id);
+        d.events.push(e.event);
+        d.hooks.push(w.id);
+        n++;
+      }
+      return n;
+    });
+    const { rows } = await client.query<Raw>(insertEventsSql, [
+      accountId,
+      created.map(({ e }) => e.id),
+      created.map(({ e }) => e.event),
+      created.map(({ e }) => e.timestamp),
+      created.map(({ e }) => e.body),
+      counts,
+    ]);
+    const byId = new Map(rows.map((r) => [r.id as string, eventRow(r)]));
+    for (const { e, i } of created) results[i] = { status: 'created', event: byId.get(e.id)! };
+    if (d.ids.length > 0) {
+      await client.query(insertDeliveriesSql, [
+        accountId,
+        now,
+        d.ids,
+        d.eventIds,
+        d.events,
+        d.hooks,
+      ]);
+      await notify(client);
+    }
+  }
+  for (const [i, first] of sameAsEarlier) {
+    const earlier = results[first] as Extract<InsertEventResult, { event: EventRow }>;
+    results[i] = { status: 'replayed', event: earlier.event };
+  }
+  return results as InsertEventResult[];
+}
