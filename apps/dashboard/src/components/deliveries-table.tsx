@@ -8,9 +8,13 @@ import { Loading } from './page-title.js';
 import { DeliveryBadge, outcomeText } from './status.js';
 import { Time } from './time.js';
 
-/** While a shown delivery is pending the table refreshes itself, a bounded number of times. */
-const pollMs = 1000;
-const maxPolls = 60;
+/**
+ * The table refreshes itself: every second while a shown delivery is pending, every 5 s
+ * otherwise, and not while the tab is hidden; it stops after an hour without any interaction.
+ */
+const pendingPollMs = 1000;
+const idlePollMs = 5000;
+const maxPolls = 720;
 
 function mergeRows(first: Delivery[], rest: Delivery[]): Delivery[] {
   const seen = new Set(first.map((d) => d.id));
@@ -34,6 +38,7 @@ export function DeliveriesTable({
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>();
   const [actionError, setActionError] = useState<unknown>();
+  const [tick, setTick] = useState(0);
   const polls = useRef(0);
   const generation = useRef(0);
 
@@ -64,14 +69,21 @@ export function DeliveriesTable({
   }, [refresh, refreshToken]);
 
   const anyPending = rows?.some((d) => d.status === 'pending') ?? false;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick re-arms the timer after a hidden-tab skip.
   useEffect(() => {
-    if (!anyPending || loading || polls.current >= maxPolls) return;
-    const timer = setTimeout(() => {
-      polls.current++;
-      void refresh(false).then(onChange);
-    }, pollMs);
+    if (loading || polls.current >= maxPolls) return;
+    const timer = setTimeout(
+      () => {
+        if (document.hidden) return setTick((n) => n + 1);
+        polls.current++;
+        void refresh(false).then(() => {
+          if (anyPending) onChange();
+        });
+      },
+      anyPending ? pendingPollMs : idlePollMs,
+    );
     return () => clearTimeout(timer);
-  }, [anyPending, loading, refresh, onChange]);
+  }, [anyPending, loading, refresh, onChange, tick]);
 
   async function loadMore() {
     if (!cursor) return;
