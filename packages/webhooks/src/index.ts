@@ -2,6 +2,11 @@
  * @agentfactory/webhooks — verify, type and handle Agent Factory webhooks.
  * Zero runtime dependencies; Web Crypto only.
  */
+
+export * from './adapters/express/index.js';
+export * from './adapters/fastify/index.js';
+export * from './adapters/node/index.js';
+export * from './adapters/web/index.js';
 export {
   type EventTypeInfo,
   eventCatalog,
