@@ -90,9 +90,11 @@ class PgStore implements PostgresStore {
   private readonly pool: pg.Pool;
   private readonly schema: string;
   private readonly notifier: PgWorkNotifier;
+  private readonly keyWaitMs: number;
 
   constructor(options: PostgresOptions) {
     this.schema = checkSchemaName(options.schema ?? 'public');
+    this.keyWaitMs = options.idempotencyWaitMs ?? 5_000;
     this.pool = createPool(options);
     this.notifier = new PgWorkNotifier(options, this.schema);
   }
@@ -263,7 +265,7 @@ class PgStore implements PostgresStore {
   // Events and fan-out.
 
   insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]> {
-    return insertEvents(this.pool, accountId, events, now, this.notify);
+    return insertEvents(this.pool, accountId, events, now, this.notify, this.keyWaitMs);
   }
 
   async getEvent(accountId: string, id: string): Promise<EventDetail | undefined> {

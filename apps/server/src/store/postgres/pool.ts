@@ -12,6 +12,11 @@ export interface PostgresOptions {
   connectTimeoutMs?: number | undefined;
   /** Longest statement, enforced by the server and, for a silent network, by the client; 30 s. */
   statementTimeoutMs?: number | undefined;
+  /**
+   * How long an event with an `Idempotency-Key` waits for another request holding the same key
+   * to commit before answering `key_in_flight`; 5 s by default.
+   */
+  idempotencyWaitMs?: number | undefined;
   /** Called with errors of idle connections (the pool replaces them); ignored by default. */
   onError?: ((err: Error) => void) | undefined;
 }

@@ -11,14 +11,6 @@ import { transaction } from '../pool.js';
 import { eventRow, type Raw } from '../rows.js';
 
 /**
- * How long a request waits for another process holding the same key before answering
- * `key_in_flight`. The wait is what makes the race safe: a second insert of the same key blocks
- * on the first one's uncommitted unique-index entry until it commits (then: replay or reuse) or
- * rolls back (then: this one creates the event).
- */
-const KEY_LOCK_TIMEOUT = '5s';
-
-/**
  * Claims the key for this request: inserted, or taken over when the stored one is older than the
  * TTL. No row back means a live key of a committed request.
  */
@@ -59,10 +51,13 @@ export async function insertEvents(
   events: NewEvent[],
   now: number,
   notify: (client: pg.PoolClient) => Promise<void>,
+  keyWaitMs: number,
 ): Promise<InsertEventResult[]> {
   if (events.length === 0) return [];
   try {
-    return await transaction(pool, (client) => run(client, accountId, events, now, notify));
+    return await transaction(pool, (client) =>
+      run(client, accountId, events, now, notify, keyWaitMs),
+    );
   } catch (err) {
     if (err instanceof KeyConflict) return [err.result];
     throw err;
@@ -75,6 +70,7 @@ async function run(
   events: NewEvent[],
   now: number,
   notify: (client: pg.PoolClient) => Promise<void>,
+  keyWaitMs: number,
 ): Promise<InsertEventResult[]> {
   const results: (InsertEventResult | undefined)[] = new Array(events.length);
   /** Item index → index of the earlier item of this batch with the same key and request. */
@@ -91,7 +87,13 @@ async function run(
 
   // Keys in sorted order: two batches sharing keys wait on each other, never deadlock.
   const keyed = [...firstByKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (keyed.length > 0) await client.query(`set local lock_timeout = '${KEY_LOCK_TIMEOUT}'`);
+  // How long to wait for another process holding the same key before answering key_in_flight.
+  // The wait is what makes the race safe: a second insert of the same key blocks on the first
+  // one's uncommitted unique-index entry until it commits (then: replay, or key_reused) or rolls
+  // back (then: this request creates the event).
+  if (keyed.length > 0) {
+    await client.query(`set local lock_timeout = ${Math.max(1, Math.round(keyWaitMs))}`);
+  }
   for (const [key, i] of keyed) {
     const e = events[i]!;
     let claimed: pg.QueryResult;
