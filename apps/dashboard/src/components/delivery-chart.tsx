@@ -1,5 +1,5 @@
 import type { Stats } from '../api.js';
-import { formatRate } from '../pages/webhook-list.js';
+import { formatRate } from '../format.js';
 
 const width = 720;
 const height = 180;

@@ -1,9 +1,9 @@
 import { type FormEvent, useState } from 'react';
 import type { SecretInfo } from '../api.js';
 import { useApi } from '../api-context.js';
+import { formatUtc } from '../format.js';
 import { CopyButton } from './copy-button.js';
 import { ErrorMessage } from './error-message.js';
-import { formatUtc } from './time.js';
 
 const gracePeriods = [
   { seconds: 0, label: 'No grace period: the old secret stops working now' },

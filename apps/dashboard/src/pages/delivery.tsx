@@ -6,7 +6,8 @@ import { ErrorMessage } from '../components/error-message.js';
 import { HeadersTable } from '../components/headers-table.js';
 import { Loading, PageTitle } from '../components/page-title.js';
 import { DeliveryBadge, outcomeText } from '../components/status.js';
-import { formatUtc, Time } from '../components/time.js';
+import { Time } from '../components/time.js';
+import { formatUtc } from '../format.js';
 import { paths } from '../router.js';
 import { useLoad } from '../use-load.js';
 

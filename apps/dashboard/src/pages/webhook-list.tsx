@@ -5,6 +5,7 @@ import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
 import { DeliveryBadge } from '../components/status.js';
 import { Time } from '../components/time.js';
+import { eventsSummary, formatRate } from '../format.js';
 import { paths } from '../router.js';
 import { useLoad } from '../use-load.js';
 
@@ -88,12 +89,6 @@ export function WebhookListPage() {
   );
 }
 
-export function eventsSummary(events: string[]): string {
-  if (events.includes('*')) return 'All events';
-  if (events.length <= 3) return events.join(', ');
-  return `${events.slice(0, 2).join(', ')} and ${events.length - 2} more`;
-}
-
 function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
   const api = useApi();
   const [webhook, setWebhook] = useState(initial);
@@ -161,10 +156,4 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
       </td>
     </tr>
   );
-}
-
-/** `success_rate` is a fraction 0–1. */
-export function formatRate(rate: number): string {
-  const percent = rate * 100;
-  return `${percent >= 99.95 || percent === 0 ? percent.toFixed(0) : percent.toFixed(1)}%`;
 }
