@@ -123,12 +123,6 @@ export class ApiError extends Error {
   }
 }
 
-/** Called when the API answers 401 to a signed-in request: the key is no longer valid. */
-let onUnauthorized: (() => void) | undefined;
-export function setUnauthorizedHandler(handler: (() => void) | undefined): void {
-  onUnauthorized = handler;
-}
-
 type Query = Record<string, string | number | null | undefined>;
 
 function withQuery(path: string, query?: Query): string {
@@ -142,12 +136,12 @@ function withQuery(path: string, query?: Query): string {
 }
 
 async function request<T>(
-  key: string,
+  client: Client,
   method: string,
   path: string,
   options: { query?: Query; body?: unknown; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${client.key}` };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
   try {
@@ -176,7 +170,7 @@ async function request<T>(
   if (!response.ok) {
     const error = (json as { error?: { code?: string; message?: string; details?: ErrorDetail[] } })
       ?.error;
-    if (response.status === 401 && onUnauthorized) onUnauthorized();
+    if (response.status === 401) client.onUnauthorized?.();
     throw new ApiError(
       response.status,
       error?.code ?? `http_${response.status}`,
@@ -187,29 +181,36 @@ async function request<T>(
   return json as T;
 }
 
+interface Client {
+  key: string;
+  /** Called when the API answers 401: the key is no longer valid. */
+  onUnauthorized?: (() => void) | undefined;
+}
+
 /** A client bound to one API key. */
-export function createApi(key: string) {
+export function createApi(key: string, onUnauthorized?: () => void) {
+  const client: Client = { key, onUnauthorized };
   const enc = encodeURIComponent;
   return {
     listWebhooks: (query: { limit?: number; cursor?: string | null } = {}) =>
-      request<Page<Webhook>>(key, 'GET', '/v1/webhooks', { query }),
-    getWebhook: (id: string) => request<Webhook>(key, 'GET', `/v1/webhooks/${enc(id)}`),
+      request<Page<Webhook>>(client, 'GET', '/v1/webhooks', { query }),
+    getWebhook: (id: string) => request<Webhook>(client, 'GET', `/v1/webhooks/${enc(id)}`),
     createWebhook: (input: WebhookInput) =>
-      request<CreatedWebhook>(key, 'POST', '/v1/webhooks', { body: input }),
+      request<CreatedWebhook>(client, 'POST', '/v1/webhooks', { body: input }),
     updateWebhook: (id: string, patch: Partial<Omit<WebhookInput, 'secret'>>) =>
-      request<Webhook>(key, 'PATCH', `/v1/webhooks/${enc(id)}`, { body: patch }),
-    deleteWebhook: (id: string) => request<void>(key, 'DELETE', `/v1/webhooks/${enc(id)}`),
-    getSecret: (id: string) => request<SecretInfo>(key, 'GET', `/v1/webhooks/${enc(id)}/secret`),
+      request<Webhook>(client, 'PATCH', `/v1/webhooks/${enc(id)}`, { body: patch }),
+    deleteWebhook: (id: string) => request<void>(client, 'DELETE', `/v1/webhooks/${enc(id)}`),
+    getSecret: (id: string) => request<SecretInfo>(client, 'GET', `/v1/webhooks/${enc(id)}/secret`),
     rotateSecret: (id: string, body: { grace_period_seconds: number; secret?: string }) =>
-      request<SecretInfo>(key, 'POST', `/v1/webhooks/${enc(id)}/secret/rotate`, { body }),
+      request<SecretInfo>(client, 'POST', `/v1/webhooks/${enc(id)}/secret/rotate`, { body }),
     testWebhook: (id: string, event?: string) =>
-      request<TestResult>(key, 'POST', `/v1/webhooks/${enc(id)}/test`, {
+      request<TestResult>(client, 'POST', `/v1/webhooks/${enc(id)}/test`, {
         body: event ? { event } : {},
       }),
     recover: (id: string, body: { since: string; until?: string }) =>
-      request<{ deliveries: number }>(key, 'POST', `/v1/webhooks/${enc(id)}/recover`, { body }),
+      request<{ deliveries: number }>(client, 'POST', `/v1/webhooks/${enc(id)}/recover`, { body }),
     stats: (id: string) =>
-      request<Stats>(key, 'GET', `/v1/webhooks/${enc(id)}/stats`, {
+      request<Stats>(client, 'GET', `/v1/webhooks/${enc(id)}/stats`, {
         query: { window: '24h', bucket: '1h' },
       }),
     listDeliveries: (query: {
@@ -218,11 +219,11 @@ export function createApi(key: string) {
       event?: string;
       cursor?: string | null;
       limit?: number;
-    }) => request<Page<Delivery>>(key, 'GET', '/v1/deliveries', { query }),
-    getDelivery: (id: string) => request<Delivery>(key, 'GET', `/v1/deliveries/${enc(id)}`),
+    }) => request<Page<Delivery>>(client, 'GET', '/v1/deliveries', { query }),
+    getDelivery: (id: string) => request<Delivery>(client, 'GET', `/v1/deliveries/${enc(id)}`),
     retryDelivery: (id: string) =>
-      request<Delivery>(key, 'POST', `/v1/deliveries/${enc(id)}/retry`),
-    getEvent: (id: string) => request<EventRecord>(key, 'GET', `/v1/events/${enc(id)}`),
+      request<Delivery>(client, 'POST', `/v1/deliveries/${enc(id)}/retry`),
+    getEvent: (id: string) => request<EventRecord>(client, 'GET', `/v1/events/${enc(id)}`),
   };
 }
 

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { createApi, setUnauthorizedHandler } from './api.js';
+import { useCallback, useMemo, useState } from 'react';
+import { createApi } from './api.js';
 import { ApiContext } from './api-context.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
@@ -21,14 +21,17 @@ export function App() {
     setNotice(message);
   }, []);
 
-  useEffect(() => {
-    setUnauthorizedHandler(() =>
-      signOut('Your API key is no longer accepted (it may have been revoked). Sign in again.'),
-    );
-    return () => setUnauthorizedHandler(undefined);
-  }, [signOut]);
-
-  const api = useMemo(() => (key ? createApi(key) : null), [key]);
+  const api = useMemo(
+    () =>
+      key
+        ? createApi(key, () =>
+            signOut(
+              'Your API key is no longer accepted (it may have been revoked). Sign in again.',
+            ),
+          )
+        : null,
+    [key, signOut],
+  );
 
   if (!api) {
     return (
