@@ -1,0 +1,226 @@
+import { isIP } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
+import type { Clock } from '../clock.js';
+import { BlockedAddressError, checkAddress, createGuardedLookup } from '../security/ssrf.js';
+import type { AttemptError } from '../store/types.js';
+import { parseRetryAfter } from './retry-policy.js';
+
+/**
+ * One HTTP attempt, and nothing else: no retries, no state. It owns the undici `Agent` (keep-alive
+ * pools per origin) and the connection policy that must never be turned off: TLS 1.2+ with
+ * certificate validation, the SSRF guard on the address actually connected to, no redirects, a
+ * whole-request timeout (headers and body), and a response body read with a streaming cap so a
+ * receiver cannot make us buffer megabytes.
+ */
+export interface SendRequest {
+  url: string;
+  /** Sent in this order. */
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export interface SendResult {
+  /** Epoch ms (injected clock) when the request started. */
+  startedAt: number;
+  durationMs: number;
+  /** Null on network errors and timeouts before the status line. */
+  statusCode: number | null;
+  succeeded: boolean;
+  error: AttemptError | null;
+  responseHeaders: Record<string, string>;
+  /** First `maxResponseBytes` of the body, decoded as UTF-8; null when nothing was read. */
+  responseBody: string | null;
+  /** A parsed `Retry-After`, in ms. */
+  retryAfterMs: number | undefined;
+}
+
+export interface SenderOptions {
+  allowPrivateNetworks: boolean;
+  clock: Clock;
+  /** Default 4096 (SPEC §4). */
+  maxResponseBytes?: number;
+  /** Idle keep-alive sockets are closed after this; default 30 s. */
+  keepAliveTimeoutMs?: number;
+}
+
+/** Past the cap we read (and drop) up to this much more to keep the connection reusable. */
+const DRAIN_LIMIT = 64 * 1024;
+
+export class Sender {
+  private readonly agent: Agent;
+  private readonly clock: Clock;
+  private readonly maxBytes: number;
+
+  constructor(opts: SenderOptions) {
+    this.clock = opts.clock;
+    this.maxBytes = opts.maxResponseBytes ?? 4096;
+    const allowPrivate = opts.allowPrivateNetworks;
+    const connector = buildConnector({
+      lookup: createGuardedLookup(allowPrivate),
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+    } as buildConnector.BuildOptions);
+    this.agent = new Agent({
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
+      // The per-endpoint cap is enforced by the claim; a pool never queues behind itself.
+      connections: null,
+      pipelining: 1,
+      connect: (options, callback) => {
+        // `net.connect` skips the lookup for IP literals, so they are checked here.
+        const host = options.hostname.replace(/^\[|\]$/g, '');
+        if (isIP(host) !== 0) {
+          try {
+            checkAddress(host, allowPrivate);
+          } catch (err) {
+            callback(err as Error, null);
+            return;
+          }
+        }
+        connector(options, callback);
+      },
+    });
+  }
+
+  async send(req: SendRequest): Promise<SendResult> {
+    const startedAt = this.clock.now();
+    const t0 = performance.now();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, req.timeoutMs);
+    const result = (
+      statusCode: number | null,
+      error: AttemptError | null,
+      responseHeaders: Record<string, string> = {},
+      responseBody: string | null = null,
+    ): SendResult => ({
+      startedAt,
+      durationMs: Math.max(0, Math.round(performance.now() - t0)),
+      statusCode,
+      succeeded: error === null,
+      error,
+      responseHeaders,
+      responseBody,
+      retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], this.clock.now()),
+    });
+    try {
+      const res = await request(req.url, {
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        dispatcher: this.agent,
+        signal: controller.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      const headers = flattenHeaders(res.headers);
+      let body: string | null = null;
+      try {
+        body = await this.readCapped(res.body);
+      } catch (err) {
+        // The status arrived but the body did not finish in time: a timeout, not a success.
+        return result(res.statusCode, timedOut ? 'timeout' : mapError(err), headers, body);
+      }
+      if (timedOut) return result(res.statusCode, 'timeout', headers, body);
+      const s = res.statusCode;
+      const error: AttemptError | null =
+        s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? 'redirect' : 'response_status';
+      return result(s, error, headers, body);
+    } catch (err) {
+      return result(null, timedOut ? 'timeout' : mapError(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Reads up to the cap, drains a little more for keep-alive, destroys the rest. */
+  private async readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let seen = 0;
+    for await (const chunk of body) {
+      seen += chunk.length;
+      if (kept < this.maxBytes) {
+        const part = chunk.subarray(0, this.maxBytes - kept);
+        chunks.push(part);
+        kept += part.length;
+      }
+      if (seen > this.maxBytes + DRAIN_LIMIT) {
+        body.destroy();
+        break;
+      }
+    }
+    return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Closes at once, failing requests still running (shutdown past its grace). */
+  async destroy(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
+
+function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+  'EPROTO',
+  'HOSTNAME_MISMATCH',
+]);
+
+/** Maps a thrown network error to the attempt error codes of SPEC §5. */
+export function mapError(err: unknown): AttemptError {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    if (e instanceof BlockedAddressError) return 'blocked_address';
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (code === 'ERR_BLOCKED_ADDRESS') return 'blocked_address';
+      if (code === 'ECONNREFUSED') return 'connection_refused';
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code.startsWith('EAI_')) {
+        return 'dns_error';
+      }
+      if (
+        code === 'UND_ERR_HEADERS_TIMEOUT' ||
+        code === 'UND_ERR_BODY_TIMEOUT' ||
+        code === 'UND_ERR_CONNECT_TIMEOUT' ||
+        code === 'ETIMEDOUT'
+      ) {
+        return 'timeout';
+      }
+      if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
+        return 'tls_error';
+      }
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  // A plain message from OpenSSL without a code (rare) still says so.
+  if (err instanceof Error && /certificate|ssl|tls/i.test(err.message)) return 'tls_error';
+  return 'connection_error';
+}
