@@ -17,6 +17,14 @@ export interface Received {
 
 export type Handler = (req: Received, res: ServerResponse) => void | Promise<void>;
 
+/** A declarative answer: status (default 200), body (default 'ok'), headers, and a delay. */
+export interface Reply {
+  status?: number;
+  body?: string;
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
 export interface Receiver {
   url: string;
   port: number;
@@ -27,20 +35,19 @@ export interface Receiver {
   maxInFlight: () => number;
   connections: () => number;
   setHandler(h: Handler): void;
+  /** Used when no handler was given: decides each answer declaratively. */
+  respond: (req: Received) => Reply;
   /** Resolves once `n` requests have arrived (bounded by `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
 
 export async function startReceiver(
-  handler: Handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('ok');
-  },
+  handler?: Handler,
   host = '127.0.0.1',
   port = 0,
 ): Promise<Receiver> {
-  let current = handler;
+  let current: Handler = handler ?? replyWith(() => receiver.respond);
   const requests: Received[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   let inFlight = 0;
@@ -78,7 +85,8 @@ export async function startReceiver(
   });
   const addr = server.address() as AddressInfo;
   const h = host.includes(':') ? `[${host}]` : host;
-  return {
+  const receiver: Receiver = {
+    respond: () => ({}),
     url: `http://${h}:${addr.port}`,
     port: addr.port,
     server,
@@ -110,5 +118,16 @@ export async function startReceiver(
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
+  };
+  return receiver;
+}
+
+function replyWith(get: () => (req: Received) => Reply): Handler {
+  return async (req, res) => {
+    const r = get()(req);
+    if (r.delayMs) await new Promise((done) => setTimeout(done, r.delayMs));
+    if (res.destroyed) return;
+    res.writeHead(r.status ?? 200, { 'content-type': 'text/plain', ...r.headers });
+    res.end(r.body ?? 'ok');
   };
 }
