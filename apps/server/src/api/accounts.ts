@@ -1,0 +1,91 @@
+/** `/v1/accounts`: tenants and their API keys, with the admin key only (SPEC §5). */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import { generateApiKey, hashApiKey, keyPrefix } from '../security/api-keys.js';
+import type { Store } from '../store/types.js';
+import type { AppDeps } from './deps.js';
+import { CreateAccountBody, errorResponses, IdParams } from './schemas.js';
+
+const tags = ['accounts'];
+
+/** Creates an API key for the account; the key itself is answered once and stored hashed. */
+export async function createApiKey(
+  store: Store,
+  accountId: string,
+  now: number,
+): Promise<{ id: string; apiKey: string }> {
+  const apiKey = generateApiKey();
+  const id = newId('key', now);
+  await store.createApiKey({
+    id,
+    accountId,
+    keyHash: hashApiKey(apiKey),
+    prefix: keyPrefix(apiKey),
+    createdAt: now,
+  });
+  return { id, apiKey };
+}
+
+/** Creates an account and its first API key. */
+export async function createAccount(
+  store: Store,
+  name: string,
+  now: number,
+): Promise<{ id: string; name: string; apiKey: string; keyId: string }> {
+  const id = newId('acct', now);
+  await store.createAccount({ id, name, createdAt: now });
+  const key = await createApiKey(store, id, now);
+  return { id, name, apiKey: key.apiKey, keyId: key.id };
+}
+
+export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { store, clock } = deps;
+  const config = { access: 'admin' as const };
+
+  app.post<{ Body: Static<typeof CreateAccountBody> }>(
+    '/v1/accounts',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Create an account (admin key)',
+        description: 'Answers the account and its first API key, shown once.',
+        body: CreateAccountBody,
+        response: {
+          201: Type.Object({ id: Type.String(), name: Type.String(), api_key: Type.String() }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request, reply) => {
+      const account = await createAccount(store, request.body.name, clock.now());
+      return reply.code(201).send({ id: account.id, name: account.name, api_key: account.apiKey });
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/v1/accounts/:id/api-keys',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Create another API key for an account (admin key)',
+        description: 'The key is shown once and stored hashed.',
+        params: IdParams,
+        response: {
+          201: Type.Object({ id: Type.String(), api_key: Type.String() }),
+          ...errorResponses(401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const account = isId('acct', id) ? await store.getAccount(id) : undefined;
+      if (!account) throw new NotFoundError('account');
+      const key = await createApiKey(store, account.id, clock.now());
+      return reply.code(201).send({ id: key.id, api_key: key.apiKey });
+    },
+  );
+}

@@ -1,0 +1,33 @@
+/**
+ * What the HTTP layer is given: the configuration and the services it calls. The engine and the
+ * cipher are typed by what the API uses, so tests can hand in the real ones or small doubles.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
+
+export interface CipherLike {
+  encrypt(plain: string): string;
+  decrypt(blob: string): string;
+}
+
+export interface EngineLike {
+  /** New work may be due now. */
+  notify(): void;
+  /** The test action: one attempt now, never retried. */
+  sendTest(claimed: ClaimedDelivery, opts?: { sampleEvent?: boolean }): Promise<AttemptOutcome>;
+}
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  cipher: CipherLike;
+  engine: EngineLike;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** The built dashboard; default `apps/dashboard/dist` beside this package, when it exists. */
+  dashboardDir?: string | null;
+}

@@ -1,0 +1,268 @@
+/**
+ * TypeBox schemas of the API's requests and answers (SPEC §5): Fastify validates requests with
+ * them and @fastify/swagger turns them into `/openapi.json`.
+ */
+import { type TSchema, Type } from '@sinclair/typebox';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Time = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(
+        Type.Array(Type.Object({ path: Type.String(), message: Type.String() })),
+      ),
+    }),
+  },
+  { $id: 'Error', description: 'SPEC §5 error: a stable code, a message, and details.' },
+);
+
+/** The errors a route may answer, by status, all with the one error body. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of statuses) out[s] = Type.Ref('Error');
+  return out;
+}
+
+export const IdParams = Type.Object({ id: Type.String() });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+};
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) });
+
+export const StringMap = Type.Record(Type.String(), Type.String());
+
+export const EventList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  minItems: 1,
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'Event names, `agent.*`-style category wildcards, or `*` for every event.',
+});
+
+export const WebhookSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    url: Type.String(),
+    events: Type.Array(Type.String()),
+    active: Type.Boolean(),
+    disabled_reason: Nullable(Type.Union([Type.Literal('gone'), Type.Literal('manual')])),
+    description: Nullable(Type.String()),
+    headers: Type.Record(Type.String(), Type.String(), {
+      description: 'Custom headers; values masked as ••••',
+    }),
+    metadata: StringMap,
+    created_at: Time,
+    updated_at: Time,
+    last_delivery_at: Nullable(Time),
+    last_delivery_status: Nullable(Type.String()),
+    secret: Type.Optional(Type.String()),
+  },
+  {},
+);
+
+const webhookFields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  events: EventList,
+  active: Type.Boolean(),
+  description: Nullable(Type.String({ maxLength: 2000 })),
+  headers: Type.Record(Type.String(), Type.String(), {
+    description: 'Custom headers sent with every delivery (at most 20).',
+  }),
+  metadata: Type.Record(Type.String(), Type.String(), {
+    description: 'Your own string key/values (at most 50).',
+  }),
+};
+
+export const CreateWebhookBody = Type.Object(
+  {
+    name: webhookFields.name,
+    url: webhookFields.url,
+    events: webhookFields.events,
+    secret: Type.Optional(
+      Type.String({
+        description:
+          'Your own secret: 16–256 printable ASCII characters without whitespace; a whsec_ secret must be base64 of 24–64 bytes. Generated when absent.',
+      }),
+    ),
+    active: Type.Optional(webhookFields.active),
+    description: Type.Optional(webhookFields.description),
+    headers: Type.Optional(webhookFields.headers),
+    metadata: Type.Optional(webhookFields.metadata),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateWebhookBody = Type.Object(
+  {
+    name: Type.Optional(webhookFields.name),
+    url: Type.Optional(webhookFields.url),
+    events: Type.Optional(webhookFields.events),
+    active: Type.Optional(webhookFields.active),
+    description: Type.Optional(webhookFields.description),
+    headers: Type.Optional(webhookFields.headers),
+    metadata: Type.Optional(webhookFields.metadata),
+  },
+  { additionalProperties: false },
+);
+
+export const SecretSchema = Type.Object({
+  secret: Type.String(),
+  previous_secret_expires_at: Nullable(Time),
+});
+
+export const RotateBody = Type.Object(
+  {
+    secret: Type.Optional(Type.String()),
+    grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604800 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TestBody = Type.Object(
+  { event: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+  { additionalProperties: false },
+);
+
+export const TestResult = Type.Object({
+  delivery_id: Type.String(),
+  success: Type.Boolean(),
+  status_code: Nullable(Type.Integer()),
+  duration_ms: Type.Integer(),
+  response_body: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+});
+
+export const RecoverBody = Type.Object(
+  { since: Time, until: Type.Optional(Time) },
+  { additionalProperties: false },
+);
+
+export const StatsQuery = Type.Object({
+  window: Type.Optional(Type.String({ default: '24h', description: 'e.g. 1h, 24h, 7d' })),
+  bucket: Type.Optional(Type.String({ default: '1h', description: 'e.g. 5m, 1h, 1d' })),
+});
+
+export const StatsSchema = Type.Object({
+  window: Type.String(),
+  success_rate: Nullable(Type.Number()),
+  attempts: Type.Integer(),
+  p50_ms: Nullable(Type.Number()),
+  p95_ms: Nullable(Type.Number()),
+  buckets: Type.Array(
+    Type.Object({
+      start: Time,
+      succeeded: Type.Integer(),
+      failed: Type.Integer(),
+      pending: Type.Integer(),
+    }),
+  ),
+});
+
+const AnyObject = Type.Object({}, { additionalProperties: true });
+
+export const EventSchema = Type.Object(
+  {
+    id: Type.String(),
+    event: Type.String(),
+    timestamp: Time,
+    data: AnyObject,
+    deliveries: Type.Integer(),
+    delivery_ids: Type.Optional(Type.Array(Type.String())),
+  },
+  {},
+);
+
+export const PostEventBody = Type.Object(
+  {
+    event: Type.String({ minLength: 1, maxLength: 100 }),
+    data: AnyObject,
+    account_id: Type.Optional(Type.String({ description: 'Required with the admin key.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchBody = Type.Object(
+  {
+    events: Type.Array(
+      Type.Object(
+        {
+          event: Type.String({ minLength: 1, maxLength: 100 }),
+          data: AnyObject,
+          idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 100 },
+    ),
+    account_id: Type.Optional(Type.String({ description: 'Required with the admin key.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventListQuery = Type.Object({
+  ...PageQuery,
+  event: Type.Optional(Type.String()),
+  since: Type.Optional(Time),
+  until: Type.Optional(Time),
+});
+
+export const AttemptSchema = Type.Object({
+  id: Type.String(),
+  number: Type.Integer(),
+  started_at: Time,
+  duration_ms: Type.Integer(),
+  status_code: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  request_headers: StringMap,
+  response_headers: StringMap,
+  response_body: Nullable(Type.String()),
+  trigger: Type.String(),
+});
+
+export const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    event: Type.String(),
+    webhook_id: Type.String(),
+    status: Type.Union([
+      Type.Literal('pending'),
+      Type.Literal('succeeded'),
+      Type.Literal('failed'),
+    ]),
+    attempt_count: Type.Integer(),
+    next_attempt_at: Nullable(Time),
+    last_status_code: Nullable(Type.Integer()),
+    last_error: Nullable(Type.String()),
+    created_at: Time,
+    updated_at: Time,
+    attempts: Type.Optional(Type.Array(AttemptSchema)),
+  },
+  {},
+);
+
+export const DeliveryListQuery = Type.Object({
+  ...PageQuery,
+  webhook_id: Type.Optional(Type.String()),
+  event_id: Type.Optional(Type.String()),
+  event: Type.Optional(Type.String()),
+  status: Type.Optional(
+    Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  ),
+  since: Type.Optional(Time),
+  until: Type.Optional(Time),
+});
+
+export const CreateAccountBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);

@@ -1,0 +1,121 @@
+/**
+ * Validation of a webhook's fields beyond their JSON shape (issue 3, SPEC §3–§5): the URL, the
+ * event patterns, the secret rules, custom headers and metadata. Each rule throws the error
+ * code the SPEC gives it, with a detail pointing at the field.
+ */
+import type { Config } from '../config.js';
+import {
+  type ErrorDetail,
+  UnknownEventTypeError,
+  UrlNotAllowedError,
+  ValidationError,
+} from '../errors.js';
+import { secretProblem } from '../security/secrets.js';
+import { isLiteralBlocked } from '../security/ssrf.js';
+import { isValidPattern } from '../webhooks/match.js';
+
+/** Checks an endpoint URL: http(s), https only in production, no literal private address. */
+export function checkUrl(
+  text: string,
+  config: Pick<Config, 'env' | 'allowPrivateNetworks'>,
+): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw ValidationError.field('/url', 'url must be an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw ValidationError.field(
+      '/url',
+      `url must use http or https, not ${url.protocol.slice(0, -1)}`,
+    );
+  if (url.hostname === '') throw ValidationError.field('/url', 'url must name a host');
+  if (config.env === 'production' && url.protocol !== 'https:')
+    throw new UrlNotAllowedError('url must use https:// in production');
+  if (!config.allowPrivateNetworks && isLiteralBlocked(url.href))
+    throw new UrlNotAllowedError(
+      'url names a private, loopback or otherwise internal address, and private networks are not allowed',
+    );
+  return text;
+}
+
+/** Event patterns: catalog names, `category.*` or `*`; anything else is 422 unknown_event_type. */
+export function checkEvents(events: readonly string[]): string[] {
+  const details: ErrorDetail[] = [];
+  events.forEach((e, i) => {
+    if (!isValidPattern(e))
+      details.push({
+        path: `/events/${i}`,
+        message:
+          e === 'webhook.test'
+            ? 'webhook.test is sent only by the test action and cannot be subscribed to'
+            : `"${e}" is not an event type of the catalog, a category wildcard such as agent.*, or *`,
+      });
+  });
+  if (details.length > 0)
+    throw new UnknownEventTypeError(`Unknown event type: ${details[0]!.message}`, details);
+  return [...events];
+}
+
+/** The customer's own secret, by the SPEC §3 rules. */
+export function checkSecret(secret: string, path = '/secret'): string {
+  const problem = secretProblem(secret);
+  if (problem) throw ValidationError.field(path, `secret ${problem}`);
+  return secret;
+}
+
+/** Header names we set ourselves, or that the HTTP client controls. */
+const RESERVED = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'user-agent',
+]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_HEADERS = 20;
+
+/** Custom headers: valid names, none of ours or the reserved ones, values without CR/LF. */
+export function checkHeaders(headers: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS)
+    throw ValidationError.field('/headers', `at most ${MAX_HEADERS} custom headers are allowed`);
+  const seen = new Set<string>();
+  for (const [name, value] of entries) {
+    const path = `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const lower = name.toLowerCase();
+    if (!TOKEN.test(name) || name.length > 100)
+      throw ValidationError.field(path, `"${name}" is not a valid header name`);
+    if (RESERVED.has(lower) || lower.startsWith('x-agentfactory-') || lower.startsWith('webhook-'))
+      throw ValidationError.field(
+        path,
+        `"${name}" is set by Agent Factory and cannot be overridden`,
+      );
+    if (seen.has(lower)) throw ValidationError.field(path, `"${name}" is given twice`);
+    seen.add(lower);
+    if (/[\r\n\0]/.test(value))
+      throw ValidationError.field(path, 'header values must not contain CR, LF or NUL characters');
+    if (value.length > 4096)
+      throw ValidationError.field(path, 'header values must be at most 4096 characters');
+  }
+  return headers;
+}
+
+const MAX_METADATA = 50;
+
+/** Metadata: at most 50 string keys (≤ 100 characters) with string values (≤ 1000). */
+export function checkMetadata(metadata: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(metadata);
+  if (entries.length > MAX_METADATA)
+    throw ValidationError.field('/metadata', `at most ${MAX_METADATA} metadata keys are allowed`);
+  for (const [key, value] of entries) {
+    const path = `/metadata/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (key.length === 0 || key.length > 100)
+      throw ValidationError.field(path, 'metadata keys must be 1 to 100 characters');
+    if (value.length > 1000)
+      throw ValidationError.field(path, 'metadata values must be at most 1000 characters');
+  }
+  return metadata;
+}

@@ -1,0 +1,406 @@
+/**
+ * `/v1/webhooks`: endpoints, their secrets, the test action, recover and stats (SPEC §5).
+ * Secrets and custom header values are encrypted before the store sees them.
+ */
+import { eventSamples, isEventName } from '@agentfactory/webhooks';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../config.js';
+import { NotFoundError, UnknownEventTypeError, ValidationError } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import { generateSecret } from '../security/secrets.js';
+import type { WebhookPatch, WebhookRow } from '../store/types.js';
+import { accountOf } from './auth.js';
+import type { AppDeps } from './deps.js';
+import { buildEnvelope } from './envelope.js';
+import {
+  CreateWebhookBody,
+  errorResponses,
+  IdParams,
+  Page,
+  PageQuery,
+  RecoverBody,
+  RotateBody,
+  SecretSchema,
+  StatsQuery,
+  StatsSchema,
+  TestBody,
+  TestResult,
+  UpdateWebhookBody,
+  WebhookSchema,
+} from './schemas.js';
+import { rfc3339, serializeWebhook } from './serialize.js';
+import {
+  checkEvents,
+  checkHeaders,
+  checkMetadata,
+  checkSecret,
+  checkUrl,
+} from './webhook-input.js';
+
+const tags = ['webhooks'];
+const DEFAULT_GRACE_SECONDS = 86_400;
+const MAX_STATS_WINDOW_MS = 90 * 86_400_000;
+const MAX_STATS_BUCKETS = 1000;
+
+export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { store, cipher, clock, config, engine } = deps;
+  const account = { access: 'account' as const };
+
+  async function load(accountId: string, id: string): Promise<WebhookRow> {
+    const row = isId('wh', id) ? await store.getWebhook(accountId, id) : undefined;
+    if (!row) throw new NotFoundError('webhook');
+    return row;
+  }
+
+  function encryptHeaders(headers: Record<string, string>) {
+    const names = Object.keys(headers);
+    return {
+      headersEnc: names.length === 0 ? null : cipher.encrypt(JSON.stringify(headers)),
+      headerNames: names,
+    };
+  }
+
+  app.post<{ Body: Static<typeof CreateWebhookBody> }>(
+    '/v1/webhooks',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Create a webhook endpoint',
+        description: 'Answers the webhook and its signing secret (generated unless given).',
+        body: CreateWebhookBody,
+        response: { 201: WebhookSchema, ...errorResponses(400, 401, 403, 422) },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountOf(request);
+      const body = request.body;
+      const url = checkUrl(body.url, config);
+      const events = checkEvents(body.events);
+      const secret = body.secret === undefined ? generateSecret() : checkSecret(body.secret);
+      const headers = checkHeaders(body.headers ?? {});
+      const metadata = checkMetadata(body.metadata ?? {});
+      const now = clock.now();
+      const active = body.active ?? true;
+      const row: WebhookRow = {
+        id: newId('wh', now),
+        accountId,
+        name: body.name,
+        url,
+        events,
+        active,
+        disabledReason: active ? null : 'manual',
+        description: body.description ?? null,
+        ...encryptHeaders(headers),
+        metadata,
+        secretEnc: cipher.encrypt(secret),
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+        lastDeliveryAt: null,
+        lastDeliveryStatus: null,
+      };
+      await store.createWebhook(row);
+      return reply.code(201).send(serializeWebhook(row, secret));
+    },
+  );
+
+  app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+    '/v1/webhooks',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'List webhooks, newest first',
+        querystring: Type.Object(PageQuery),
+        response: { 200: Page(WebhookSchema), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const page = await store.listWebhooks(accountOf(request), {
+        limit: request.query.limit ?? 50,
+        cursor: request.query.cursor,
+      });
+      return { data: page.data.map((w) => serializeWebhook(w)), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/webhooks/:id',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Read a webhook',
+        params: IdParams,
+        response: { 200: WebhookSchema, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => serializeWebhook(await load(accountOf(request), request.params.id)),
+  );
+
+  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateWebhookBody> }>(
+    '/v1/webhooks/:id',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Update a webhook',
+        description:
+          'Any creatable field but `secret` (rotate it with /secret/rotate). `active: false` disables the endpoint (`disabled_reason: "manual"`); `active: true` re-enables it. `headers` replaces the whole set.',
+        params: IdParams,
+        body: UpdateWebhookBody,
+        response: { 200: WebhookSchema, ...errorResponses(400, 401, 403, 404, 422) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      await load(accountId, request.params.id);
+      const body = request.body;
+      const patch: WebhookPatch = {};
+      if (body.name !== undefined) patch.name = body.name;
+      if (body.url !== undefined) patch.url = checkUrl(body.url, config);
+      if (body.events !== undefined) patch.events = checkEvents(body.events);
+      if (body.description !== undefined) patch.description = body.description;
+      if (body.headers !== undefined)
+        Object.assign(patch, encryptHeaders(checkHeaders(body.headers)));
+      if (body.metadata !== undefined) patch.metadata = checkMetadata(body.metadata);
+      if (body.active !== undefined) {
+        patch.active = body.active;
+        patch.disabledReason = body.active ? null : 'manual';
+      }
+      const row = await store.updateWebhook(accountId, request.params.id, patch, clock.now());
+      if (!row) throw new NotFoundError('webhook');
+      if (body.active === true || body.url !== undefined) engine.notify();
+      return serializeWebhook(row);
+    },
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/v1/webhooks/:id',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Delete a webhook',
+        description: 'Fails its pending deliveries; their log stays readable.',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountOf(request);
+      const id = request.params.id;
+      const deleted = isId('wh', id) && (await store.deleteWebhook(accountId, id, clock.now()));
+      if (!deleted) throw new NotFoundError('webhook');
+      return reply.code(204).send();
+    },
+  );
+
+  function secretAnswer(row: WebhookRow) {
+    const now = clock.now();
+    const expires = row.previousSecretExpiresAt;
+    return {
+      secret: cipher.decrypt(row.secretEnc),
+      previous_secret_expires_at:
+        row.previousSecretEnc !== null && expires !== null && expires > now
+          ? rfc3339(expires)
+          : null,
+    };
+  }
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/webhooks/:id/secret',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: "Reveal the webhook's signing secret",
+        params: IdParams,
+        response: { 200: SecretSchema, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => secretAnswer(await load(accountOf(request), request.params.id)),
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
+    '/v1/webhooks/:id/secret/rotate',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Rotate the signing secret',
+        description:
+          'The previous secret keeps signing (both signatures are sent, newest first) for `grace_period_seconds` (default 86400, at most 604800; 0 drops it now).',
+        params: IdParams,
+        body: Type.Optional(RotateBody),
+        response: { 200: SecretSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      const current = await load(accountId, request.params.id);
+      const body = request.body ?? {};
+      const secret = body.secret === undefined ? generateSecret() : checkSecret(body.secret);
+      const grace = body.grace_period_seconds ?? DEFAULT_GRACE_SECONDS;
+      const now = clock.now();
+      const row = await store.rotateSecret(
+        accountId,
+        current.id,
+        {
+          secretEnc: cipher.encrypt(secret),
+          previousSecretEnc: grace > 0 ? current.secretEnc : null,
+          previousSecretExpiresAt: grace > 0 ? now + grace * 1000 : null,
+        },
+        now,
+      );
+      if (!row) throw new NotFoundError('webhook');
+      return { secret, previous_secret_expires_at: grace > 0 ? rfc3339(now + grace * 1000) : null };
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> | undefined }>(
+    '/v1/webhooks/:id/test',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Send a test event now',
+        description:
+          'One attempt now, even to an inactive endpoint, never retried: a `webhook.test` event, or the sample of `event` with `X-AgentFactory-Test: 1`. Answers 200 whatever the receiver answered.',
+        params: IdParams,
+        body: Type.Optional(TestBody),
+        response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 422) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const chosen = request.body?.event;
+      if (chosen !== undefined && !isEventName(chosen))
+        throw new UnknownEventTypeError(`"${chosen}" is not an event type of the catalog.`, [
+          { path: '/event', message: 'is not an event type of the catalog' },
+        ]);
+      const sampleEvent = chosen !== undefined && chosen !== 'webhook.test';
+      const name = sampleEvent ? chosen : 'webhook.test';
+      const data = sampleEvent
+        ? eventSamples[chosen]
+        : { webhook_id: webhook.id, message: 'This is a test event from Agent Factory.' };
+      const now = clock.now();
+      const event = buildEnvelope(name, data, now);
+      const claimed = await store.insertTestDelivery(
+        accountId,
+        webhook.id,
+        event,
+        {
+          id: newId('dlv', now),
+          owner: `test-${process.pid}`,
+          leaseMs: config.delivery.timeoutMs + 30_000,
+        },
+        now,
+      );
+      const outcome = await engine.sendTest(claimed, { sampleEvent });
+      const a = outcome.attempt;
+      return {
+        delivery_id: outcome.deliveryId,
+        success: a.succeeded,
+        status_code: a.statusCode,
+        duration_ms: Math.round(a.durationMs),
+        response_body: a.responseBody,
+        error: a.error,
+      };
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RecoverBody> }>(
+    '/v1/webhooks/:id/recover',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Re-attempt failed deliveries',
+        description:
+          'Every failed delivery of this webhook created between `since` and `until` (default now) gets one new attempt now.',
+        params: IdParams,
+        body: RecoverBody,
+        response: {
+          202: Type.Object({ deliveries: Type.Integer() }),
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const now = clock.now();
+      const since = Date.parse(request.body.since);
+      const until = request.body.until === undefined ? now : Date.parse(request.body.until);
+      if (until < since) throw ValidationError.field('/until', 'until must not be before since');
+      const count = await store.recoverDeliveries(accountId, webhook.id, since, until, now);
+      if (count > 0) engine.notify();
+      return reply.code(202).send({ deliveries: count });
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof StatsQuery> }>(
+    '/v1/webhooks/:id/stats',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Delivery statistics over a window',
+        description:
+          'Attempts in the window (success rate, p50/p95 duration) and deliveries created per bucket by status.',
+        params: IdParams,
+        querystring: StatsQuery,
+        response: { 200: StatsSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const windowText = (request.query.window ?? '24h').trim();
+      const windowMs = durationParam('window', windowText);
+      const bucketMs = durationParam('bucket', request.query.bucket ?? '1h');
+      if (windowMs > MAX_STATS_WINDOW_MS)
+        throw ValidationError.field('/window', 'window must be at most 90d');
+      if (bucketMs > windowMs)
+        throw ValidationError.field('/bucket', 'bucket must not be longer than window');
+      if (windowMs / bucketMs > MAX_STATS_BUCKETS)
+        throw ValidationError.field('/bucket', `at most ${MAX_STATS_BUCKETS} buckets per window`);
+      // Buckets align to multiples of `bucket` since the epoch (whole UTC hours for 1h); the
+      // last one holds now.
+      const until = Math.floor(clock.now() / bucketMs) * bucketMs + bucketMs;
+      const stats = await store.webhookStats(accountId, webhook.id, {
+        since: until - windowMs,
+        until,
+        bucketMs,
+      });
+      return {
+        window: windowText,
+        success_rate: stats.attempts === 0 ? null : stats.succeededAttempts / stats.attempts,
+        attempts: stats.attempts,
+        p50_ms: stats.p50Ms,
+        p95_ms: stats.p95Ms,
+        buckets: stats.buckets.map((b) => ({
+          start: rfc3339(b.start),
+          succeeded: b.succeeded,
+          failed: b.failed,
+          pending: b.pending,
+        })),
+      };
+    },
+  );
+}
+
+function durationParam(name: string, text: string): number {
+  try {
+    const ms = parseDuration(text);
+    if (ms < 60_000) throw new Error('must be at least 1m');
+    return ms;
+  } catch (err) {
+    throw ValidationError.field(`/${name}`, `${name} ${(err as Error).message}`);
+  }
+}

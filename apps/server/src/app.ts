@@ -1,0 +1,129 @@
+/**
+ * The HTTP application: Fastify with TypeBox schemas on every route, one file per resource in
+ * `api/`, one error handler, OpenAPI 3.1 at `/openapi.json` and its reference at `/docs`, and the
+ * dashboard's static files at `/` when they are built.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { accountRoutes } from './api/accounts.js';
+import { accessHook } from './api/auth.js';
+import { deliveryRoutes } from './api/deliveries.js';
+import type { AppDeps } from './api/deps.js';
+import { eventTypeRoutes } from './api/event-types.js';
+import { eventRoutes } from './api/events.js';
+import { healthRoutes } from './api/health.js';
+import { ErrorSchema } from './api/schemas.js';
+import { webhookRoutes } from './api/webhooks.js';
+import { errorBody, errorHandler, NotFoundError } from './errors.js';
+
+export type { AppDeps } from './api/deps.js';
+
+const addFormats = addFormatsModule.default;
+
+/** `apps/dashboard/dist`, found from this file (`src/` or `dist/`), not from the cwd. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(
+  new URL('../../dashboard/dist/', import.meta.url),
+);
+
+const LANDING = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Agent Factory Webhooks</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}a{color:#0969da}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}</style>
+</head><body>
+<h1>Agent Factory Webhooks</h1>
+<p>The service is running. The dashboard is not built yet (<code>npm run build -w @agentfactory/dashboard</code>).</p>
+<ul>
+<li><a href="/docs">API reference</a> (<a href="/openapi.json">openapi.json</a>)</li>
+<li><a href="/v1/event-types">Event catalog</a></li>
+<li><a href="/healthz">Health</a> · <a href="/metrics">Metrics</a></li>
+</ul>
+</body></html>`;
+
+/**
+ * Two validators: request bodies are validated strictly (no type coercion, unknown fields are
+ * errors), query strings and path parameters with coercion (`?limit=10` is a number).
+ */
+function validators() {
+  const options = { allErrors: true, strict: false, useDefaults: true } as const;
+  const body = new Ajv({ ...options, coerceTypes: false, removeAdditional: false });
+  const other = new Ajv({ ...options, coerceTypes: 'array', removeAdditional: false });
+  addFormats(body);
+  addFormats(other);
+  for (const ajv of [body, other]) ajv.addSchema(ErrorSchema);
+  return { body, other };
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  const ajv = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? ajv.body.compile(schema) : ajv.other.compile(schema),
+  );
+  app.addSchema(ErrorSchema);
+  app.setErrorHandler(errorHandler);
+  app.addHook('onRequest', accessHook(deps));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Agent Factory Webhooks API',
+        version: deps.config.version,
+        description:
+          'Webhook endpoints, events, deliveries and attempts (SPEC §5). Authenticate with `Authorization: Bearer <api key>`.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  healthRoutes(app, deps);
+  eventTypeRoutes(app);
+  accountRoutes(app, deps);
+  webhookRoutes(app, deps);
+  eventRoutes(app, deps);
+  deliveryRoutes(app, deps);
+
+  const dashboardDir = deps.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : deps.dashboardDir;
+  const hasDashboard =
+    dashboardDir !== null && existsSync(`${dashboardDir.replace(/\/$/, '')}/index.html`);
+  if (hasDashboard) {
+    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: false });
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').send(LANDING),
+    );
+  }
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const isApi = path.startsWith('/v1/') || path === '/v1';
+    if (
+      hasDashboard &&
+      !isApi &&
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      !/\.[a-z0-9]+$/i.test(path)
+    ) {
+      return reply.type('text/html; charset=utf-8').sendFile('index.html');
+    }
+    return reply.code(404).send(errorBody(new NotFoundError('route')));
+  });
+
+  return app;
+}
