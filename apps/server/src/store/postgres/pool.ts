@@ -49,8 +49,9 @@ export function clientConfig(options: PostgresOptions): pg.ClientConfig {
     options: `-c search_path=${schema}`,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     statement_timeout: statementTimeout,
-    // The server cannot time out a statement it never receives: a dropped network is caught here.
-    query_timeout: statementTimeout + 5_000,
+    // The server cannot time out a statement it never receives: a network that silently stops
+    // answering is caught here, a little after the server would have given up.
+    query_timeout: statementTimeout + Math.min(statementTimeout, 5_000),
     idle_in_transaction_session_timeout: 60_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
