@@ -42,3 +42,26 @@ describe('examples/typescript/receiver.ts works as written', () => {
     ]);
   });
 });
+
+describe('examples/typescript/without-sdk.ts', () => {
+  it('accepts every vector, the rotation header with either secret, and refuses a bare digest', async () => {
+    const { isValidSignature } = await import('../examples/typescript/without-sdk.js');
+    const { readFileSync } = await import('node:fs');
+    const vectors: {
+      cases: {
+        body: string;
+        secret: string;
+        signing_secrets?: string[];
+        x_agentfactory_signature: string;
+      }[];
+    } = JSON.parse(readFileSync(new URL('./fixtures/signatures.json', import.meta.url), 'utf8'));
+    for (const c of vectors.cases) {
+      for (const secret of c.signing_secrets ?? [c.secret]) {
+        expect(isValidSignature(c.body, c.x_agentfactory_signature, secret)).toBe(true);
+      }
+      expect(isValidSignature(c.body, c.x_agentfactory_signature, 'wrong')).toBe(false);
+      const bare = c.x_agentfactory_signature.split(',')[0]!.slice('sha256='.length);
+      expect(isValidSignature(c.body, bare, c.secret)).toBe(false);
+    }
+  });
+});
