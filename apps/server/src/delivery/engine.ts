@@ -1,0 +1,518 @@
+import { hostname } from 'node:os';
+import { signBody, signStandard } from '@agentfactory/webhooks';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { newId } from '../ids.js';
+import type { Cipher } from '../security/crypto.js';
+import type {
+  AttemptError,
+  AttemptOutcome,
+  ClaimedDelivery,
+  DeliveryStatus,
+  DisabledReason,
+  Store,
+} from '../store/types.js';
+import type { DeliveryConfig } from './config.js';
+import { nextRetryAt } from './retry-policy.js';
+import { Sender, type SendResult } from './sender.js';
+
+export type { DeliveryConfig } from './config.js';
+
+/**
+ * The delivery engine: claim → sign → send → complete, in batches.
+ *
+ * Why it is shaped like this:
+ * - Work lives in the database, not the heap: the engine holds at most `maxInFlight` deliveries
+ *   (attempts running plus outcomes waiting to be written), claims more only as capacity frees,
+ *   and sleeps until the store's earliest due time (one timer, no per-delivery polling), with a
+ *   fallback poll so that work of other processes and expired leases are seen within a second.
+ * - The per-webhook cap is enforced by the claim (live leases counted in the store, across
+ *   processes), so a slow endpoint holds at most `endpointConcurrency` of the slots and never
+ *   delays the others.
+ * - Outcomes are written in batches (one transaction for many attempts), and a delivery's slot is
+ *   freed only once its outcome is durable, so the lease count stays honest.
+ * - Leases last `timeoutMs + LEASE_MARGIN_MS`: an attempt cannot outlive its timeout (the sender
+ *   aborts it), so leases need no heartbeat; the margin covers the batched write.
+ * - The engine decides states (retry policy, 410, inactive webhooks, manual attempts); the store
+ *   only persists them.
+ */
+export interface EngineMetrics {
+  attemptFinished(a: {
+    succeeded: boolean;
+    statusCode: number | null;
+    error: string | null;
+    durationMs: number;
+    trigger: string;
+  }): void;
+}
+
+export interface DeliveryEngineOptions {
+  store: Store;
+  cipher: Cipher;
+  clock: Clock;
+  logger: Logger;
+  config: DeliveryConfig;
+  metrics?: EngineMetrics;
+  /** Identifies this worker's leases; default host, pid and a random part. */
+  owner?: string;
+  /** Deliveries held at once (attempts running + outcomes not yet written). Default 256. */
+  maxInFlight?: number;
+  /** Fallback poll when idle, ms; default 1000. */
+  pollIntervalMs?: number;
+  /** Jitter's randomness; default `Math.random`. */
+  random?: () => number;
+}
+
+const LEASE_MARGIN_MS = 30_000;
+const CLAIM_BATCH = 100;
+const FLUSH_DELAY_MS = 5;
+const FLUSH_BATCH = 100;
+const SIGNATURE_CACHE_SIZE = 1024;
+const MASK = '••••';
+
+export class DeliveryEngine {
+  private readonly store: Store;
+  private readonly cipher: Cipher;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly config: DeliveryConfig;
+  private readonly metrics: EngineMetrics | undefined;
+  private readonly owner: string;
+  private readonly maxInFlight: number;
+  private readonly pollMs: number;
+  private readonly random: () => number;
+  private readonly sender: Sender;
+  private readonly leaseMs: number;
+
+  /** Claimed deliveries not yet completed in the store: id → the attempt's promise. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly tests = new Set<Promise<unknown>>();
+  private outbox: AttemptOutcome[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private pumpQueued = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private started = false;
+  private stopping = false;
+  private unsubscribe: (() => void) | undefined;
+  /** Deliveries whose leases were released at shutdown: their late outcomes are dropped. */
+  private readonly abandoned = new Set<string>();
+  private readonly bodySignatures = new Map<string, Promise<string>>();
+
+  constructor(opts: DeliveryEngineOptions) {
+    this.store = opts.store;
+    this.cipher = opts.cipher;
+    this.clock = opts.clock;
+    this.log = opts.logger;
+    this.config = opts.config;
+    this.metrics = opts.metrics;
+    this.owner =
+      opts.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.maxInFlight = opts.maxInFlight ?? 256;
+    this.pollMs = opts.pollIntervalMs ?? 1000;
+    this.random = opts.random ?? Math.random;
+    this.leaseMs = this.config.timeoutMs + LEASE_MARGIN_MS;
+    this.sender = new Sender({
+      allowPrivateNetworks: this.config.allowPrivateNetworks,
+      clock: this.clock,
+    });
+  }
+
+  /** Begins claiming due work. */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    const wake = (this.store as { onWorkAvailable?: (cb: () => void) => () => void })
+      .onWorkAvailable;
+    if (typeof wake === 'function') this.unsubscribe = wake.call(this.store, () => this.notify());
+    this.notify();
+  }
+
+  /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
+  notify(): void {
+    if (!this.started || this.stopping || this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      void this.pump();
+    });
+  }
+
+  /**
+   * The test action: one attempt now, even to an inactive webhook, completed at once as final
+   * (never retried). `sampleEvent` adds `X-AgentFactory-Test: 1`.
+   */
+  async sendTest(
+    claimed: ClaimedDelivery,
+    opts: { sampleEvent?: boolean } = {},
+  ): Promise<AttemptOutcome> {
+    const run = (async () => {
+      const outcome = await this.attempt(claimed, {
+        test: true,
+        sample: opts.sampleEvent === true,
+      });
+      await this.store.completeAttempts([outcome]);
+      return outcome;
+    })();
+    this.tests.add(run);
+    try {
+      return await run;
+    } finally {
+      this.tests.delete(run);
+    }
+  }
+
+  /**
+   * Stops claiming, lets running attempts finish within `graceMs`, writes their outcomes, and
+   * releases the leases of the rest so the next start (or another worker) takes them again.
+   */
+  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.unsubscribe?.();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const grace = opts.graceMs ?? this.config.timeoutMs;
+    const all = Promise.allSettled([...this.inFlight.values(), ...this.tests]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, grace)))]);
+    clearTimeout(timer);
+    await this.flushNow();
+    const left = [...this.inFlight.keys()].filter(
+      (id) => !this.outbox.some((o) => o.deliveryId === id),
+    );
+    if (left.length > 0) {
+      for (const id of left) this.abandoned.add(id);
+      try {
+        await this.store.releaseLeases(this.owner, left);
+      } catch (err) {
+        this.log.error({ err }, 'releasing leases at shutdown failed; they will expire');
+      }
+      this.log.info({ released: left.length }, 'released leases of unfinished attempts');
+    }
+    await this.sender.destroy().catch(() => {});
+  }
+
+  // The loop.
+
+  private async pump(): Promise<void> {
+    if (this.stopping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const room = this.maxInFlight - this.inFlight.size;
+        if (room <= 0) break; // a completion pumps again
+        const limit = Math.min(room, CLAIM_BATCH);
+        const now = this.clock.now();
+        const claimed = await this.store.claimDue({
+          now,
+          limit,
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+          endpointConcurrency: this.config.endpointConcurrency,
+        });
+        if (this.stopping) {
+          if (claimed.length)
+            await this.store.releaseLeases(
+              this.owner,
+              claimed.map((c) => c.id),
+            );
+          return;
+        }
+        for (const c of claimed) this.launch(c);
+        if (claimed.length === limit) this.pumpAgain = true;
+        else await this.sleepUntilDue();
+      } while (this.pumpAgain && !this.stopping);
+    } catch (err) {
+      this.log.error({ err }, 'claiming deliveries failed; retrying');
+      this.armTimer(this.pollMs);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** One timer: the earliest due time, or the fallback poll, whichever is sooner. */
+  private async sleepUntilDue(): Promise<void> {
+    const now = this.clock.now();
+    const due = await this.store.nextDueAt(now);
+    // Due now but not claimed means blocked by a cap or another worker's lease: poll.
+    const delay = due === null || due <= now ? this.pollMs : Math.min(due - now, this.pollMs);
+    this.armTimer(delay);
+  }
+
+  private armTimer(ms: number): void {
+    if (this.stopping) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = undefined;
+        this.notify();
+      },
+      Math.max(1, ms),
+    );
+    this.idleTimer.unref();
+  }
+
+  private launch(c: ClaimedDelivery): void {
+    const run = (async () => {
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await this.attempt(c, { test: c.trigger === 'test', sample: false });
+      } catch (err) {
+        // A bug or a secret that does not decrypt: leave the lease to expire rather than loop.
+        this.log.error({ err, deliveryId: c.id }, 'attempt failed before sending');
+        this.inFlight.delete(c.id);
+        this.notify();
+        return;
+      }
+      if (this.abandoned.has(c.id)) return;
+      this.outbox.push(outcome);
+      this.scheduleFlush();
+    })();
+    this.inFlight.set(c.id, run);
+  }
+
+  private scheduleFlush(): void {
+    if (this.outbox.length >= FLUSH_BATCH) {
+      void this.flushNow();
+      return;
+    }
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flushNow();
+      }, FLUSH_DELAY_MS);
+    }
+  }
+
+  /** Writes buffered outcomes in one transaction, then frees their slots. */
+  private async flushNow(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.flushing = (async () => {
+      try {
+        await this.store.completeAttempts(batch);
+        for (const o of batch) this.inFlight.delete(o.deliveryId);
+        this.notify();
+      } catch (err) {
+        this.log.error({ err, outcomes: batch.length }, 'writing outcomes failed; retrying');
+        this.outbox.unshift(...batch);
+        if (!this.stopping) {
+          this.flushTimer = setTimeout(() => {
+            this.flushTimer = undefined;
+            void this.flushNow();
+          }, 500);
+        }
+      }
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  // One attempt.
+
+  private async attempt(
+    c: ClaimedDelivery,
+    mode: { test: boolean; sample: boolean },
+  ): Promise<AttemptOutcome> {
+    const number = c.attemptCount + 1;
+    const trigger = mode.test ? 'test' : c.trigger;
+    const hook = c.webhook;
+    if (!hook || (!hook.active && !mode.test)) {
+      const now = this.clock.now();
+      const outcome = this.outcome(
+        c,
+        number,
+        trigger,
+        {
+          startedAt: now,
+          durationMs: 0,
+          statusCode: null,
+          succeeded: false,
+          error: 'endpoint_disabled',
+          responseHeaders: {},
+          responseBody: null,
+          retryAfterMs: undefined,
+        },
+        {},
+        'failed',
+        null,
+      );
+      this.finished(outcome, c);
+      return outcome;
+    }
+
+    const now = this.clock.now();
+    const secrets = [this.cipher.decrypt(hook.secretEnc)];
+    if (
+      hook.previousSecretEnc &&
+      hook.previousSecretExpiresAt !== null &&
+      hook.previousSecretExpiresAt > now
+    ) {
+      secrets.push(this.cipher.decrypt(hook.previousSecretEnc));
+    }
+    const custom: Record<string, string> = hook.headersEnc
+      ? (JSON.parse(this.cipher.decrypt(hook.headersEnc)) as Record<string, string>)
+      : {};
+    const timestamp = Math.floor(now / 1000);
+    const [bodySigs, standardSigs] = await Promise.all([
+      Promise.all(secrets.map((s) => this.signBodyCached(c.eventId, c.body, s))),
+      Promise.all(
+        secrets.map((s) => signStandard({ body: c.body, secret: s, id: c.eventId, timestamp })),
+      ),
+    ]);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'User-Agent': this.config.userAgent,
+      'X-AgentFactory-Event': c.event,
+      'X-AgentFactory-Event-Id': c.eventId,
+      'X-AgentFactory-Delivery': c.id,
+      'X-AgentFactory-Attempt': String(number),
+      'X-AgentFactory-Timestamp': String(timestamp),
+      'X-AgentFactory-Signature': bodySigs.join(','),
+      'webhook-id': c.eventId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': standardSigs.join(' '),
+    };
+    if (mode.sample) headers['X-AgentFactory-Test'] = '1';
+    const recorded: Record<string, string> = { ...headers };
+    for (const [name, value] of Object.entries(custom)) {
+      headers[name] = value;
+      recorded[name] = MASK;
+    }
+
+    const result = await this.sender.send({
+      url: hook.url,
+      headers,
+      body: c.body,
+      timeoutMs: this.config.timeoutMs,
+    });
+
+    const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);
+    const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
+    if (disable) outcome.disableWebhook = disable;
+    this.finished(outcome, c);
+    return outcome;
+  }
+
+  /** The state rules of SPEC §4: the store persists what this returns. */
+  private decide(
+    c: ClaimedDelivery,
+    number: number,
+    trigger: ClaimedDelivery['trigger'],
+    r: SendResult,
+  ): { status: DeliveryStatus; nextAttemptAt: number | null; disable?: DisabledReason } {
+    if (r.succeeded) return { status: 'succeeded', nextAttemptAt: null };
+    if (r.statusCode === 410) return { status: 'failed', nextAttemptAt: null, disable: 'gone' };
+    if (trigger === 'test') return { status: 'failed', nextAttemptAt: null };
+    if (trigger === 'manual' || trigger === 'recover') {
+      // One attempt now; a delivery that was still on its schedule goes back to it.
+      if (c.statusBefore === 'pending' && c.resumeAt !== null) {
+        return { status: 'pending', nextAttemptAt: c.resumeAt };
+      }
+      return { status: 'failed', nextAttemptAt: null };
+    }
+    const next = nextRetryAt(this.config, {
+      attemptNumber: number,
+      eventTimestamp: c.eventTimestamp,
+      endedAt: this.clock.now(),
+      statusCode: r.statusCode,
+      retryAfterMs: r.retryAfterMs,
+      random: this.random,
+    });
+    return next === null
+      ? { status: 'failed', nextAttemptAt: null }
+      : { status: 'pending', nextAttemptAt: next };
+  }
+
+  private outcome(
+    c: ClaimedDelivery,
+    number: number,
+    trigger: ClaimedDelivery['trigger'],
+    r: SendResult,
+    requestHeaders: Record<string, string>,
+    status: DeliveryStatus,
+    nextAttemptAt: number | null,
+  ): AttemptOutcome {
+    return {
+      deliveryId: c.id,
+      accountId: c.accountId,
+      webhookId: c.webhook?.id ?? '',
+      status,
+      nextAttemptAt,
+      now: this.clock.now(),
+      attempt: {
+        id: newId('att'),
+        deliveryId: c.id,
+        number,
+        startedAt: r.startedAt,
+        durationMs: r.durationMs,
+        statusCode: r.statusCode,
+        error: r.error as AttemptError | null,
+        requestHeaders,
+        responseHeaders: r.responseHeaders,
+        responseBody: r.responseBody,
+        trigger,
+        succeeded: r.succeeded,
+      },
+    };
+  }
+
+  private finished(o: AttemptOutcome, c: ClaimedDelivery): void {
+    const a = o.attempt;
+    this.metrics?.attemptFinished({
+      succeeded: a.succeeded,
+      statusCode: a.statusCode,
+      error: a.error,
+      durationMs: a.durationMs,
+      trigger: a.trigger,
+    });
+    this.log.debug(
+      {
+        deliveryId: c.id,
+        webhookId: o.webhookId,
+        eventId: c.eventId,
+        attempt: a.number,
+        trigger: a.trigger,
+        statusCode: a.statusCode,
+        error: a.error,
+        durationMs: a.durationMs,
+        status: o.status,
+      },
+      'attempt finished',
+    );
+  }
+
+  /** The body-only signature depends on the event and the secret only: computed once. */
+  private signBodyCached(eventId: string, body: string, secret: string): Promise<string> {
+    const key = `${eventId}\u0000${secret}`;
+    let sig = this.bodySignatures.get(key);
+    if (sig) {
+      // Refresh its place: the map's order is the LRU order.
+      this.bodySignatures.delete(key);
+    } else {
+      sig = signBody(body, secret);
+    }
+    this.bodySignatures.set(key, sig);
+    if (this.bodySignatures.size > SIGNATURE_CACHE_SIZE) {
+      const oldest = this.bodySignatures.keys().next().value;
+      if (oldest !== undefined) this.bodySignatures.delete(oldest);
+    }
+    return sig;
+  }
+}
