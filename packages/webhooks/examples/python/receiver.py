@@ -58,7 +58,7 @@ def verify(body, headers, secrets, now=None):
         received = [
             p.strip()[len("sha256="):] for p in header.split(",") if p.strip().startswith("sha256=")
         ]
-    if not any(hmac.compare_digest(r, e) for r in received for e in expected):
+    if not any(hmac.compare_digest(r.encode(), e.encode()) for r in received for e in expected):
         raise VerificationError("signature mismatch")
     try:
         return json.loads(body)

@@ -1,4 +1,4 @@
-// app/api/webhooks/route.ts in a Next.js App Router project.
+// app/api/webhooks/route.ts
 import { Webhooks } from '@agentfactory/webhooks';
 import { createWebHandler } from '@agentfactory/webhooks/web';
 
