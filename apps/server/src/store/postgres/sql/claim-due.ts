@@ -15,24 +15,52 @@ import { claimedRow, claimedSelect } from '../rows.js';
  * sees every claim committed by the previous holder. Counting in the same statement as the lock
  * would read a snapshot from before the lock and could overshoot.
  *
- * The candidates come from the oldest due deliveries (`deliveries_due`), skipping webhooks
- * already at their cap, so a saturated slow endpoint does not hide the work of the others.
+ * Which webhooks: usually those of the oldest due deliveries (`headSql`, a short walk of
+ * `deliveries_due`). When that head is full of webhooks already at their cap — a slow endpoint
+ * with a backlog — walking further would cost as much as the backlog, so the claim asks each
+ * webhook instead for its oldest due delivery (`perWebhookSql`, one probe of
+ * `deliveries_webhook_due` per webhook): a slow endpoint never hides the others' work.
  */
-const candidatesSql = `
-  with saturated as (
+const saturatedCte = `
+  saturated as (
     select webhook_id from deliveries
     where lease_owner is not null and lease_until > $1
     group by webhook_id having count(*) >= $2
-  )
-  select w.id from webhooks w
-  where w.id in (
+  )`;
+
+const headSql = `
+  with ${saturatedCte},
+  head as (
     select d.webhook_id from deliveries d
     where d.status = 'pending' and d.next_attempt_at <= $1
       and (d.lease_until is null or d.lease_until <= $1)
-      and d.webhook_id not in (select webhook_id from saturated)
     order by d.next_attempt_at
     limit $3
   )
+  select
+    (select count(*) from head)::int as scanned,
+    (select count(*) from head where webhook_id in (select webhook_id from saturated))::int
+      as blocked,
+    array(select distinct webhook_id from head
+          where webhook_id not in (select webhook_id from saturated)) as ids`;
+
+const lockSql = `
+  select id from webhooks where id = any($1::text[]) order by id
+  for no key update skip locked`;
+
+const perWebhookSql = `
+  with ${saturatedCte}
+  select w.id from webhooks w
+  cross join lateral (
+    select d.next_attempt_at from deliveries d
+    where d.webhook_id = w.id and d.status = 'pending' and d.next_attempt_at <= $1
+      and (d.lease_until is null or d.lease_until <= $1)
+    order by d.next_attempt_at
+    limit 1
+  ) due
+  where w.id not in (select webhook_id from saturated)
+  order by due.next_attempt_at
+  limit $3
   for no key update of w skip locked`;
 
 /**
@@ -74,12 +102,18 @@ const claimSql = `
 export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0 || o.endpointConcurrency <= 0) return [];
   return transaction(pool, async (client) => {
-    const scan = Math.max(o.limit * 4, 100);
-    const { rows: locked } = await client.query<{ id: string }>(candidatesSql, [
+    const scan = Math.max(o.limit * 2, 50);
+    const head = await client.query<{ scanned: number; blocked: number; ids: string[] }>(headSql, [
       o.now,
       o.endpointConcurrency,
       scan,
     ]);
+    const { scanned, blocked, ids } = head.rows[0]!;
+    if (scanned === 0) return [];
+    const { rows: locked } =
+      scanned === scan && blocked > 0
+        ? await client.query<{ id: string }>(perWebhookSql, [o.now, o.endpointConcurrency, o.limit])
+        : await client.query<{ id: string }>(lockSql, [ids]);
     if (locked.length === 0) return [];
     const { rows } = await client.query(
       `${claimSql} ${claimedSelect} order by c.next_attempt_at, c.id`,
