@@ -1,0 +1,145 @@
+/**
+ * Shared setup for the engine tests: a real SQLite file in a temp dir, a real cipher, an engine
+ * with a compressed schedule, a clock that can jump ahead, and pino logs captured in memory so a
+ * test can assert that no secret reached them.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Clock } from '../src/clock.js';
+import type { DeliveryConfig } from '../src/delivery/config.js';
+import { DeliveryEngine, type EngineMetrics } from '../src/delivery/engine.js';
+import { newId } from '../src/ids.js';
+import { type Cipher, createCipher } from '../src/security/crypto.js';
+import { createSqliteStore } from '../src/store/sqlite/index.js';
+import type { EventRow, Store, WebhookRow } from '../src/store/types.js';
+
+/** Real time plus an offset that tests move forward (e.g. 12 h for a late retry). */
+export class OffsetClock implements Clock {
+  offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+}
+
+export const fastConfig: DeliveryConfig = {
+  timeoutMs: 1000,
+  maxRetries: 3,
+  baseDelayMs: 200,
+  factor: 2,
+  windowMs: 5000,
+  jitter: 0,
+  endpointConcurrency: 10,
+  allowPrivateNetworks: true,
+  userAgent: 'AgentFactory-Webhooks/0.0.0-test',
+};
+
+export interface Harness {
+  store: Store;
+  cipher: Cipher;
+  clock: OffsetClock;
+  engine: DeliveryEngine;
+  accountId: string;
+  logs: string[];
+  attempts: Parameters<EngineMetrics['attemptFinished']>[0][];
+  webhook(
+    over: Partial<WebhookRow> & { secret?: string; headers?: Record<string, string> },
+  ): Promise<WebhookRow & { secret: string }>;
+  publish(event: string, data: unknown): Promise<EventRow>;
+  /** Polls `check` every 20 ms until it returns a truthy value, at most `timeoutMs`. */
+  until<T>(check: () => Promise<T> | T, timeoutMs?: number): Promise<NonNullable<T>>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(config: Partial<DeliveryConfig> = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'af-engine-'));
+  const store = createSqliteStore({ path: join(dir, 'engine.db') });
+  await store.migrate();
+  const cipher = createCipher(randomBytes(32).toString('base64'));
+  const clock = new OffsetClock();
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(line) });
+  const attempts: Harness['attempts'] = [];
+  const engine = new DeliveryEngine({
+    store,
+    cipher,
+    clock,
+    logger,
+    config: { ...fastConfig, ...config },
+    metrics: { attemptFinished: (a) => attempts.push(a) },
+    pollIntervalMs: 200,
+  });
+  const accountId = newId('acct');
+  await store.createAccount({ id: accountId, name: 'test', createdAt: clock.now() });
+
+  return {
+    store,
+    cipher,
+    clock,
+    engine,
+    accountId,
+    logs,
+    attempts,
+    async webhook(over) {
+      const secret = over.secret ?? `whsec_${randomBytes(32).toString('base64')}`;
+      const headers = over.headers ?? {};
+      const now = clock.now();
+      const row: WebhookRow = {
+        id: newId('wh'),
+        accountId,
+        name: 'test hook',
+        url: 'http://127.0.0.1:9/',
+        events: ['*'],
+        active: true,
+        disabledReason: null,
+        description: null,
+        headersEnc: Object.keys(headers).length ? cipher.encrypt(JSON.stringify(headers)) : null,
+        headerNames: Object.keys(headers),
+        metadata: {},
+        secretEnc: cipher.encrypt(secret),
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+        lastDeliveryAt: null,
+        lastDeliveryStatus: null,
+        ...over,
+      };
+      delete (row as { secret?: string }).secret;
+      delete (row as { headers?: unknown }).headers;
+      await store.createWebhook(row);
+      return { ...row, secret };
+    },
+    async publish(event, data) {
+      const id = newId('evt');
+      const now = clock.now();
+      const body = JSON.stringify({ id, event, timestamp: new Date(now).toISOString(), data });
+      const [r] = await store.insertEvents(accountId, [{ id, event, timestamp: now, body }], now);
+      if (r?.status !== 'created') throw new Error(`insertEvents: ${r?.status}`);
+      engine.notify();
+      return r.event;
+    },
+    async until<T>(check: () => Promise<T> | T, timeoutMs = 8000): Promise<NonNullable<T>> {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await check();
+        if (v) return v as NonNullable<T>;
+        if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await engine.stop({ graceMs: 100 });
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The delivery ids of an event, and one delivery's detail. */
+export async function deliveriesOf(h: Harness, eventId: string) {
+  const e = await h.store.getEvent(h.accountId, eventId);
+  return Promise.all((e?.deliveryIds ?? []).map((id) => h.store.getDelivery(h.accountId, id)));
+}
