@@ -73,6 +73,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
   app.addHook('onRequest', accessHook(deps));
+  // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and
+  // routes with required fields name them instead of "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.method !== 'GET' && request.method !== 'HEAD')
+      request.body = {};
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -225,7 +225,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (request) => secretAnswer(await load(accountOf(request), request.params.id)),
   );
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> }>(
     '/v1/webhooks/:id/secret/rotate',
     {
       config: account,
@@ -235,14 +235,14 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         description:
           'The previous secret keeps signing (both signatures are sent, newest first) for `grace_period_seconds` (default 86400, at most 604800; 0 drops it now).',
         params: IdParams,
-        body: Type.Optional(RotateBody),
+        body: RotateBody,
         response: { 200: SecretSchema, ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const accountId = accountOf(request);
       const current = await load(accountId, request.params.id);
-      const body = request.body ?? {};
+      const body = request.body;
       const secret = body.secret === undefined ? generateSecret() : checkSecret(body.secret);
       const grace = body.grace_period_seconds ?? DEFAULT_GRACE_SECONDS;
       const now = clock.now();
@@ -261,7 +261,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   );
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> | undefined }>(
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> }>(
     '/v1/webhooks/:id/test',
     {
       config: account,
@@ -271,14 +271,14 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         description:
           'One attempt now, even to an inactive endpoint, never retried: a `webhook.test` event, or the sample of `event` with `X-AgentFactory-Test: 1`. Answers 200 whatever the receiver answered.',
         params: IdParams,
-        body: Type.Optional(TestBody),
+        body: TestBody,
         response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 422) },
       },
     },
     async (request) => {
       const accountId = accountOf(request);
       const webhook = await load(accountId, request.params.id);
-      const chosen = request.body?.event;
+      const chosen = request.body.event;
       if (chosen !== undefined && !isEventName(chosen))
         throw new UnknownEventTypeError(`"${chosen}" is not an event type of the catalog.`, [
           { path: '/event', message: 'is not an event type of the catalog' },

@@ -1,0 +1,278 @@
+/**
+ * The CLI commands of SPEC §7. `serve` and `migrate` run the service here; `accounts create`,
+ * `keys create` and `trigger` call a running service over HTTP.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { eventSamples, isEventName } from '@agentfactory/webhooks';
+import { loadClientEnv, loadConfig } from '../config.js';
+import { openStore, startService } from '../service.js';
+import { request } from './http.js';
+import { CliError, type Io } from './output.js';
+
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
+
+function parse<O extends Options>(args: string[], options: O, positionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+function clientUrl(flag: string | undefined): string {
+  return flag ?? `http://127.0.0.1:${loadClientEnv().port}`;
+}
+
+/** An account API key: --api-key, AF_API_KEY, or the development key of the data dir. */
+function accountKey(flag: string | undefined): string {
+  const env = loadClientEnv();
+  if (flag) return flag;
+  if (env.apiKey) return env.apiKey;
+  const file = join(env.dataDir, 'dev-keys.json');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { api_key?: string };
+    if (saved.api_key) return saved.api_key;
+  }
+  throw new CliError('an API key is needed: pass --api-key or set AF_API_KEY');
+}
+
+/** The admin key: --api-key, AF_ADMIN_KEY, or the generated key of the data dir. */
+function adminKey(flag: string | undefined): string {
+  const env = loadClientEnv();
+  if (flag) return flag;
+  if (env.adminKey) return env.adminKey;
+  const file = join(env.dataDir, 'admin-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  throw new CliError('the admin key is needed: pass --api-key or set AF_ADMIN_KEY');
+}
+
+export const HELP: Record<string, string> = {
+  main: `agentfactory-webhooks <command> [options]
+
+Commands:
+  serve                      run the service (the default)
+  migrate                    create or update the database schema, then exit
+  accounts create --name N   create an account and its first API key (admin key)
+  keys create --account ID   create another API key for an account (admin key)
+  trigger <event>            send a catalog event with its sample data, show its deliveries
+
+Options for commands that call a running service:
+  --url URL                  the service (default http://127.0.0.1:3000)
+  --api-key KEY              the API key (default AF_API_KEY, or the development key)
+
+Run \`agentfactory-webhooks <command> --help\` for a command's options.
+Configuration is read from the environment and .env (see docs/configuration.md).`,
+  serve: `agentfactory-webhooks serve
+
+Runs the API, the delivery engine and the dashboard. Configured by environment variables
+(PORT, HOST, AF_DATA_DIR, AF_ADMIN_KEY, …; see docs/configuration.md). On the first run in
+development it creates the data dir, an admin key, an encryption key and a development account,
+and prints the keys and a curl that creates a webhook. SIGTERM or SIGINT stops it gracefully.`,
+  migrate: `agentfactory-webhooks migrate
+
+Creates or updates the database schema in AF_DATA_DIR and exits.`,
+  accounts: `agentfactory-webhooks accounts create --name NAME [--url URL] [--api-key ADMIN_KEY]
+
+Creates an account and prints its id and first API key (shown once). Needs the admin key:
+--api-key, AF_ADMIN_KEY, or the generated key in AF_DATA_DIR.`,
+  keys: `agentfactory-webhooks keys create --account ACCOUNT_ID [--url URL] [--api-key ADMIN_KEY]
+
+Creates another API key for an account and prints it (shown once). Needs the admin key.`,
+  trigger: `agentfactory-webhooks trigger <event> [--data file.json] [--set field=value …] [--url URL] [--api-key KEY]
+
+Sends a catalog event (e.g. agent.created) with its sample data, prints the event id, waits a
+moment and prints its deliveries. --data replaces the sample with a JSON file's object;
+--set changes one field (dot paths for nested fields, e.g. --set agent_name="Support bot").`,
+};
+
+export async function serve(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { help: { type: 'boolean', short: 'h' } });
+  if (values.help) return help('serve', io);
+  const config = loadConfig();
+  const service = await startService(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      io.err(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    io.err(`${signal}: stopping (in-flight deliveries get a moment to finish)…`);
+    service.close().then(
+      () => process.exit(0),
+      (err) => {
+        io.err(`error while stopping: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => {});
+}
+
+export async function migrate(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { help: { type: 'boolean', short: 'h' } });
+  if (values.help) return help('migrate', io);
+  const config = loadConfig();
+  const store = await openStore(config);
+  await store.close();
+  io.out(`database is up to date: ${config.databasePath}`);
+  return 0;
+}
+
+export async function accounts(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { ...CLIENT_OPTIONS, name: { type: 'string' } },
+    true,
+  );
+  if (values.help) return help('accounts', io);
+  if (positionals[0] !== 'create' || positionals.length !== 1)
+    throw new CliError('usage: agentfactory-webhooks accounts create --name NAME');
+  if (!values.name) throw new CliError('--name is required');
+  const opts = { url: clientUrl(values.url), apiKey: adminKey(values['api-key']) };
+  const account = await request<{ id: string; name: string; api_key: string }>(
+    opts,
+    'POST',
+    '/v1/accounts',
+    { name: values.name },
+  );
+  io.out(`account  ${account.id}  ${account.name}`);
+  io.out(`api key  ${account.api_key}   (shown once: keep it now)`);
+  return 0;
+}
+
+export async function keys(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { ...CLIENT_OPTIONS, account: { type: 'string' } },
+    true,
+  );
+  if (values.help) return help('keys', io);
+  if (positionals[0] !== 'create' || positionals.length !== 1)
+    throw new CliError('usage: agentfactory-webhooks keys create --account ACCOUNT_ID');
+  if (!values.account) throw new CliError('--account is required');
+  const opts = { url: clientUrl(values.url), apiKey: adminKey(values['api-key']) };
+  const key = await request<{ id: string; api_key: string }>(
+    opts,
+    'POST',
+    `/v1/accounts/${encodeURIComponent(values.account)}/api-keys`,
+  );
+  io.out(`key      ${key.id}`);
+  io.out(`api key  ${key.api_key}   (shown once: keep it now)`);
+  return 0;
+}
+
+/** Sets `path` (dot-separated) in `target`; keeps strings as strings where the sample has one. */
+export function setField(target: Record<string, unknown>, assignment: string): void {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new CliError(`--set expects field=value, got "${assignment}"`);
+  const path = assignment.slice(0, eq).split('.');
+  const raw = assignment.slice(eq + 1);
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  const last = path.at(-1)!;
+  let value: unknown = raw;
+  if (typeof node[last] !== 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+  }
+  node[last] = value;
+}
+
+interface DeliveryAnswer {
+  id: string;
+  webhook_id: string;
+  status: string;
+  attempt_count: number;
+  last_status_code: number | null;
+  last_error: string | null;
+}
+
+export async function trigger(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      ...CLIENT_OPTIONS,
+      data: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      wait: { type: 'string' },
+    },
+    true,
+  );
+  if (values.help) return help('trigger', io);
+  const event = positionals[0];
+  if (!event || positionals.length !== 1)
+    throw new CliError(
+      'usage: agentfactory-webhooks trigger <event> [--data file.json] [--set field=value …]',
+    );
+  if (!isEventName(event) || event === 'webhook.test')
+    throw new CliError(`"${event}" is not an event type of the catalog (see GET /v1/event-types)`);
+  const sample: unknown = structuredClone(eventSamples[event]);
+  let data = sample as Record<string, unknown>;
+  if (values.data) {
+    try {
+      data = JSON.parse(readFileSync(values.data, 'utf8'));
+    } catch (err) {
+      throw new CliError(`cannot read --data ${values.data}: ${(err as Error).message}`);
+    }
+  }
+  for (const s of values.set ?? []) setField(data, s);
+  const opts = { url: clientUrl(values.url), apiKey: accountKey(values['api-key']) };
+  const posted = await request<{ id: string; deliveries: number }>(opts, 'POST', '/v1/events', {
+    event,
+    data,
+  });
+  io.out(
+    `event ${posted.id} (${event}) accepted: ${posted.deliveries} deliver${posted.deliveries === 1 ? 'y' : 'ies'}`,
+  );
+  if (posted.deliveries === 0) {
+    io.out('no active webhook subscribes to this event: create one first (see README)');
+    return 0;
+  }
+  const waitMs = Math.min(Number(values.wait ?? 3000) || 3000, 60_000);
+  const deadline = Date.now() + waitMs;
+  let deliveries: DeliveryAnswer[] = [];
+  for (let i = 0; i < 200; i++) {
+    const page = await request<{ data: DeliveryAnswer[] }>(
+      opts,
+      'GET',
+      `/v1/deliveries?event_id=${posted.id}&limit=250`,
+    );
+    deliveries = page.data;
+    const settled = deliveries.every((d) => d.status !== 'pending' || d.attempt_count > 0);
+    if ((settled && deliveries.length > 0) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  for (const d of deliveries) {
+    const outcome =
+      d.last_status_code !== null
+        ? `HTTP ${d.last_status_code}`
+        : (d.last_error ?? 'not attempted yet');
+    io.out(
+      `  ${d.id} → ${d.webhook_id}  ${d.status} (${outcome}, ${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'})`,
+    );
+  }
+  return 0;
+}
+
+export function help(topic: string, io: Io): number {
+  io.out(HELP[topic] ?? HELP.main!);
+  return 0;
+}

@@ -1,0 +1,171 @@
+/**
+ * The running service: opens the store (migrating it), makes sure a development account exists
+ * on the first run, starts the delivery engine and the HTTP server, and prints what a new user
+ * needs (keys, URL, a curl that creates a webhook). `close()` stops accepting requests, lets
+ * in-flight attempts finish within a bound, and closes the store.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Logger } from 'pino';
+import { createAccount } from './api/accounts.js';
+import { buildApp } from './app.js';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import { DeliveryEngine } from './delivery/engine.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createCipher } from './security/crypto.js';
+import { createSqliteStore } from './store/sqlite/index.js';
+import { IDEMPOTENCY_KEY_TTL_MS, type Store } from './store/types.js';
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Where the start banner goes; default stdout. */
+  print?: (text: string) => void;
+  /** The dashboard's built files; default `apps/dashboard/dist`, null for none. */
+  dashboardDir?: string | null;
+}
+
+export interface DevAccount {
+  accountId: string;
+  apiKey: string;
+}
+
+export interface RunningService {
+  url: string;
+  /** The development account and its key (development on SQLite), for the banner and tests. */
+  dev: DevAccount | null;
+  store: Store;
+  close(): Promise<void>;
+}
+
+const DEV_KEYS_FILE = 'dev-keys.json';
+const PURGE_EVERY_MS = 60 * 60 * 1000;
+
+/** Opens the store and applies its migrations (`migrate` command, and every start). */
+export async function openStore(config: Config): Promise<Store> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = createSqliteStore({ path: config.databasePath });
+  await store.migrate();
+  return store;
+}
+
+/**
+ * The development account: created on the first run and kept, with its API key, in
+ * `<dataDir>/dev-keys.json` (mode 0600) so it can be printed at every start. Development only.
+ */
+async function ensureDevAccount(config: Config, store: Store, clock: Clock): Promise<DevAccount> {
+  const path = join(config.dataDir, DEV_KEYS_FILE);
+  if (existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as {
+      account_id?: string;
+      api_key?: string;
+    };
+    if (saved.account_id && saved.api_key && (await store.getAccount(saved.account_id))) {
+      return { accountId: saved.account_id, apiKey: saved.api_key };
+    }
+  }
+  const account = await createAccount(store, 'Development', clock.now());
+  const text = `${JSON.stringify({ account_id: account.id, api_key: account.apiKey }, null, 2)}\n`;
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { accountId: account.id, apiKey: account.apiKey };
+}
+
+export async function startService(
+  config: Config,
+  opts: ServiceOptions = {},
+): Promise<RunningService> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const print = opts.print ?? ((text: string) => process.stdout.write(text));
+  const store = await openStore(config);
+  const cipher = createCipher(config.encryptionKey);
+  const metrics = createMetrics();
+  metrics.setPendingSource(() => store.countPending());
+  const dev = config.env === 'development' ? await ensureDevAccount(config, store, clock) : null;
+
+  const engine = new DeliveryEngine({
+    store,
+    cipher,
+    clock,
+    logger: logger.child({ component: 'delivery' }),
+    config: config.delivery,
+    metrics,
+  });
+  const app = await buildApp({
+    config,
+    store,
+    cipher,
+    engine,
+    clock,
+    logger,
+    metrics,
+    ...(opts.dashboardDir === undefined ? {} : { dashboardDir: opts.dashboardDir }),
+  });
+
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await app.close().catch(() => {});
+    await store.close();
+    throw err;
+  }
+  engine.start();
+
+  const purge = setInterval(() => {
+    store
+      .purgeIdempotencyKeys(clock.now() - IDEMPOTENCY_KEY_TTL_MS)
+      .catch((err) => logger.warn({ err }, 'purging idempotency keys failed'));
+  }, PURGE_EVERY_MS);
+  purge.unref();
+
+  const url = address.replace('://[::1]', '://localhost');
+  print(banner(config, url, dev));
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    dev,
+    store,
+    close() {
+      closing ??= (async () => {
+        clearInterval(purge);
+        await app.close();
+        await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function banner(config: Config, url: string, dev: DevAccount | null): string {
+  const dir = relative(process.cwd(), config.dataDir) || '.';
+  const lines = [
+    '',
+    `Agent Factory Webhooks ${config.version} is running at ${url}`,
+    `  Dashboard:    ${url}/`,
+    `  API docs:     ${url}/docs`,
+    `  Data dir:     ${config.dataDir}`,
+    config.generatedKeys.admin
+      ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
+      : '  Admin key:    from AF_ADMIN_KEY',
+  ];
+  if (dev) {
+    lines.push(
+      `  Dev API key:  ${dev.apiKey}  (account ${dev.accountId}, kept in ${join(dir, DEV_KEYS_FILE)})`,
+      '',
+      'Create a webhook (replace the URL with your receiver):',
+      '',
+      `  curl -s -X POST ${url}/v1/webhooks \\`,
+      `    -H 'Authorization: Bearer ${dev.apiKey}' \\`,
+      `    -H 'Content-Type: application/json' \\`,
+      `    -d '{"name":"My receiver","url":"http://127.0.0.1:4000/webhooks","events":["*"]}'`,
+    );
+  }
+  lines.push('', '');
+  return lines.join('\n');
+}

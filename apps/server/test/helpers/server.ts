@@ -1,0 +1,78 @@
+/**
+ * `startTestServer`: the whole service in this process, on a fresh SQLite file in a temp data
+ * dir and a free loopback port, with a compressed retry schedule. The dashboard's browser tests
+ * import it too: keep the signature stable.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
+import { createAccount } from '../../src/api/accounts.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startService } from '../../src/service.js';
+import type { Store } from '../../src/store/types.js';
+
+export interface TestServer {
+  url: string;
+  adminKey: string;
+  /** The development account's API key. */
+  apiKey: string;
+  accountId: string;
+  dataDir: string;
+  config: Config;
+  store: Store;
+  /** Stops the service and removes the data dir. */
+  close(): Promise<void>;
+}
+
+export const TEST_ENV: Record<string, string> = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  AF_LOG_LEVEL: 'silent',
+  AF_DELIVERY_TIMEOUT: '2s',
+  AF_RETRY_BASE_DELAY: '200ms',
+  AF_RETRY_FACTOR: '2',
+  AF_RETRY_WINDOW: '30s',
+  AF_RETRY_JITTER: '0',
+};
+
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { logStream?: DestinationStream; dashboardDir?: string | null } = {},
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'af-server-'));
+  try {
+    const config = loadConfig({ ...TEST_ENV, AF_DATA_DIR: dataDir, ...env });
+    const logger = options.logStream
+      ? createLogger(config.logLevel === 'silent' ? 'info' : config.logLevel, options.logStream)
+      : createLogger(config.logLevel);
+    const service = await startService(config, {
+      logger,
+      print: () => {},
+      ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
+    });
+    // Production has no development account: make one the way an operator would.
+    let dev = service.dev;
+    if (!dev) {
+      const account = await createAccount(service.store, 'Test', Date.now());
+      dev = { accountId: account.id, apiKey: account.apiKey };
+    }
+    return {
+      url: service.url,
+      adminKey: config.adminKey,
+      apiKey: dev.apiKey,
+      accountId: dev.accountId,
+      dataDir,
+      config,
+      store: service.store,
+      async close() {
+        await service.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
