@@ -1,5 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,4 +71,50 @@ describe('the published package', () => {
     ]);
     expect(cjs).toMatch(/^sha256= function .*\/dist\/cjs\/index\.js/);
   });
+
+  it('its declarations type-check for consumers under every moduleResolution', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'af-consumer-'));
+    try {
+      const installed = join(dir, 'node_modules/@agentfactory/webhooks');
+      mkdirSync(installed, { recursive: true });
+      cpSync(join(root, 'dist'), join(installed, 'dist'), { recursive: true });
+      cpSync(join(root, 'package.json'), join(installed, 'package.json'));
+      const consumer = `import { constructEvent, Webhooks } from '@agentfactory/webhooks';
+import { createNodeMiddleware } from '@agentfactory/webhooks/node';
+import { createWebHandler } from '@agentfactory/webhooks/web';
+const webhooks = new Webhooks({ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
+webhooks.on('conversation.message', (event) => event.data.message);
+export const handlers = [createNodeMiddleware(webhooks), createWebHandler(webhooks), constructEvent];
+`;
+      writeFileSync(join(dir, 'consumer.cts'), consumer);
+      writeFileSync(join(dir, 'consumer.mts'), consumer);
+      writeFileSync(join(dir, 'consumer.ts'), consumer);
+      const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+      const base = [
+        '--noEmit',
+        '--strict',
+        '--target',
+        'es2022',
+        '--lib',
+        'es2022,dom',
+        '--typeRoots',
+        './none',
+      ];
+      for (const [resolution, module, file] of [
+        ['node10', 'commonjs', 'consumer.ts'],
+        ['node16', 'node16', 'consumer.cts'],
+        ['node16', 'node16', 'consumer.mts'],
+        ['nodenext', 'nodenext', 'consumer.cts'],
+        ['bundler', 'esnext', 'consumer.ts'],
+      ] as const) {
+        const args = [tsc, ...base, '--moduleResolution', resolution, '--module', module, file];
+        expect(
+          () => execFileSync('node', args, { cwd: dir, encoding: 'utf8' }),
+          `${resolution} ${file}`,
+        ).not.toThrow();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
