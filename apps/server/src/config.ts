@@ -131,7 +131,7 @@ const LOG_LEVELS: readonly LogLevel[] = [
 ];
 
 /** The server package's version, for the `User-Agent` header (works from `src/` and `dist/`). */
-function readVersion(): string {
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
@@ -265,7 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     generatedKeys.encryption = true;
   }
 
-  const version = readVersion();
+  const version = packageVersion();
   return {
     env: appEnv,
     port,

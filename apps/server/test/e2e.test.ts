@@ -94,6 +94,14 @@ describe('first run', () => {
     expect(await again.exited).toBe(0);
   });
 
+  it('migrate creates the database and exits 0', async () => {
+    const dataDir = tempDir();
+    const p = runCli(['migrate'], { AF_DATA_DIR: dataDir });
+    expect(await p.exited).toBe(0);
+    expect(p.stdout()).toContain(`database is up to date: ${join(dataDir, 'agentfactory.db')}`);
+    expect(statSync(join(dataDir, 'agentfactory.db')).size).toBeGreaterThan(0);
+  });
+
   it('a bad configuration value stops the start with the variable named, exit 1', async () => {
     const p = runCli(['serve'], {
       AF_DATA_DIR: tempDir(),
