@@ -218,7 +218,8 @@ export async function verifyStandardWebhook(
   const candidates: Uint8Array[] = [];
   for (const entry of signature!.split(/\s+/)) {
     if (!entry.startsWith('v1,')) continue; // Other schemes (e.g. v1a) are not ours to check.
-    const mac = fromBase64(entry.slice(3));
+    // A repeated header read through `Headers` arrives joined with ", ": drop that comma.
+    const mac = fromBase64(entry.slice(3).replace(/,$/, ''));
     if (mac && mac.length === 32) candidates.push(mac);
   }
   if (candidates.length === 0) {

@@ -82,6 +82,16 @@ describe('verifyStandardWebhook', () => {
     const [first, second] = headers['webhook-signature'].split(' ');
     const node: IncomingHttpHeaders = { ...headers, 'webhook-signature': [first!, second!] };
     await verifyStandardWebhook(BODY, node, SECRET, { now });
+    // A header sent twice reads through Headers as "v1,a, v1,b".
+    const repeated = new Headers({ ...headers, 'webhook-signature': second! });
+    repeated.append('webhook-signature', first!);
+    expect(repeated.get('webhook-signature')).toBe(`${second}, ${first}`);
+    await verifyStandardWebhook(BODY, repeated, SECRET, { now });
+    const otherSecretOnly = new Headers({ ...headers, 'webhook-signature': first! });
+    await expectCode(
+      verifyStandardWebhook(BODY, otherSecretOnly, SECRET, { now }),
+      'signature_mismatch',
+    );
   });
 
   it('ignores signature schemes it does not know, next to a valid v1', async () => {

@@ -50,6 +50,20 @@ describe('Express 5 adapter on a live server', () => {
     expect(handled).toEqual([]);
   });
 
+  it('reads the stream when a parser left an empty object without consuming it (Express 4 style)', async () => {
+    const { webhooks, handled } = recordingWebhooks();
+    const app = express();
+    app.use((req, _res, next) => {
+      req.body ??= {};
+      next();
+    });
+    app.post('/webhooks', createExpressMiddleware(webhooks));
+    const url = await listen(app);
+    const request = await generateTestHeaders('agent.created', SECRET, { id: 'evt_e4' });
+    expect((await send(`${url}/webhooks`, request.body, request.headers)).status).toBe(200);
+    expect(handled).toEqual(['evt_e4']);
+  });
+
   it('works after express.raw({ type: "application/json" })', async () => {
     const { webhooks, handled } = recordingWebhooks();
     const app = express();

@@ -12,6 +12,8 @@ export interface NodeRequestLike extends AsyncIterable<unknown> {
   headers: HeadersRecord;
   /** Set when a body parser ran first (Express, Connect): used when raw, refused when parsed. */
   body?: unknown;
+  /** True once the stream was consumed, e.g. by a body parser. */
+  readableEnded?: boolean;
 }
 
 /** The part of `http.ServerResponse` the adapter uses. */
@@ -47,6 +49,10 @@ function error(status: number, code: string, message: string): WebhookResponse {
     headers: { 'content-type': 'application/json; charset=utf-8' },
     body: JSON.stringify({ error: { code, message } }),
   };
+}
+
+function isBytes(body: unknown): boolean {
+  return typeof body === 'string' || ArrayBuffer.isView(body);
 }
 
 function toBytes(chunk: unknown): Uint8Array {
@@ -88,7 +94,10 @@ export async function handleNodeRequest(
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   try {
     let body: unknown = req.body;
-    if (body === undefined) {
+    // A parsed object with the stream still unread means a parser skipped this request (e.g.
+    // Express 4 sets `req.body = {}` for other content types): the raw bytes are still there.
+    const unread = req.readableEnded === false && !isBytes(body);
+    if (body === undefined || unread) {
       body = await readBody(req, limit);
       if (body === undefined) {
         send(res, error(413, 'payload_too_large', `The body is larger than ${limit} bytes.`));
