@@ -102,6 +102,12 @@ export async function transaction<T>(
     throw toStoreError(err);
   }
   let broken: Error | undefined;
+  // A checked-out client has no listener of the pool: a connection lost between two statements
+  // would be an unhandled 'error' event and crash the process. Note it; the next query fails.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('begin');
     const result = await fn(client);
@@ -116,6 +122,7 @@ export async function transaction<T>(
     if (!broken && toStoreError(err) !== err) broken = err as Error;
     throw toStoreError(err);
   } finally {
+    client.off('error', onError);
     client.release(broken ?? false);
   }
 }
