@@ -80,6 +80,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       request.body = {};
   });
 
+  if (deps.routes === 'operations') {
+    healthRoutes(app, deps);
+    app.setNotFoundHandler(async (_request, reply) =>
+      reply.code(404).send(errorBody(new NotFoundError('route'))),
+    );
+    return app;
+  }
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

@@ -40,11 +40,11 @@ export interface Config {
   env: AppEnv;
   port: number;
   host: string;
-  /** Unset: embedded SQLite in `dataDir`. */
+  /** `postgres://…`: PostgreSQL. Unset: embedded SQLite in `dataDir`. */
   databaseUrl: string | undefined;
   /** Absolute. */
   dataDir: string;
-  /** `<dataDir>/agentfactory.db`. */
+  /** `<dataDir>/agentfactory.db` (SQLite only). */
   databasePath: string;
   adminKey: string;
   /** 32 bytes, base64. */
@@ -237,15 +237,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (shared && adminKey === undefined) throw new ConfigError('AF_ADMIN_KEY', `is required ${why}`);
   if (shared && encryptionKey === undefined)
     throw new ConfigError('AF_ENCRYPTION_KEY', `is required ${why}`);
-  if (databaseUrl !== undefined)
-    throw new ConfigError(
-      'DATABASE_URL',
-      'PostgreSQL is not supported yet; unset DATABASE_URL to use the embedded SQLite database',
-    );
-  if (role !== 'all')
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  if (role !== 'all' && databaseUrl === undefined)
     throw new ConfigError(
       'AF_ROLE',
-      `"${role}" needs PostgreSQL (DATABASE_URL), which is not supported yet; use AF_ROLE=all`,
+      `"${role}" needs PostgreSQL (DATABASE_URL): the embedded SQLite database serves one process; use AF_ROLE=all`,
     );
 
   const generatedKeys = { admin: false, encryption: false };

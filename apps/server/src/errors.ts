@@ -187,6 +187,8 @@ export function errorBody(api: ApiError): {
 
 export function toApiError(error: FastifyValidationError): ApiError {
   if (error instanceof ApiError) return error;
+  // The store could not reach its database (PostgreSQL down or unreachable): retry later.
+  if (error.name === 'StoreUnavailableError') return new UnavailableError();
   if (error.validation) {
     const context = error.validationContext ?? 'body';
     const details = ajvDetails(error.validation);

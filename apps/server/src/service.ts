@@ -15,6 +15,7 @@ import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createCipher } from './security/crypto.js';
+import { createPostgresStore } from './store/postgres/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
 import { IDEMPOTENCY_KEY_TTL_MS, type Store } from './store/types.js';
 
@@ -25,6 +26,8 @@ export interface ServiceOptions {
   print?: (text: string) => void;
   /** The dashboard's built files; default `apps/dashboard/dist`, null for none. */
   dashboardDir?: string | null;
+  /** PostgreSQL only: the schema holding the tables (default `public`); tests isolate with it. */
+  databaseSchema?: string;
 }
 
 export interface DevAccount {
@@ -43,11 +46,21 @@ export interface RunningService {
 const DEV_KEYS_FILE = 'dev-keys.json';
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 
-/** Opens the store and applies its migrations (`migrate` command, and every start). */
-export async function openStore(config: Config): Promise<Store> {
+/**
+ * Opens the store and applies its migrations (`migrate` command, and every start): PostgreSQL
+ * with `DATABASE_URL`, else the embedded SQLite file in the data dir.
+ */
+export async function openStore(config: Config, schema?: string): Promise<Store> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = createSqliteStore({ path: config.databasePath });
-  await store.migrate();
+  const store: Store = config.databaseUrl
+    ? createPostgresStore({ url: config.databaseUrl, schema })
+    : createSqliteStore({ path: config.databasePath });
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
   return store;
 }
 
@@ -80,11 +93,14 @@ export async function startService(
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const print = opts.print ?? ((text: string) => process.stdout.write(text));
-  const store = await openStore(config);
+  const store = await openStore(config, opts.databaseSchema);
   const cipher = createCipher(config.encryptionKey);
   const metrics = createMetrics();
   metrics.setPendingSource(() => store.countPending());
-  const dev = config.env === 'development' ? await ensureDevAccount(config, store, clock) : null;
+  const servesApi = config.role !== 'worker';
+  const delivers = config.role !== 'api';
+  const dev =
+    config.env === 'development' && servesApi ? await ensureDevAccount(config, store, clock) : null;
 
   const engine = new DeliveryEngine({
     store,
@@ -102,6 +118,7 @@ export async function startService(
     clock,
     logger,
     metrics,
+    routes: servesApi ? 'all' : 'operations',
     ...(opts.dashboardDir === undefined ? {} : { dashboardDir: opts.dashboardDir }),
   });
 
@@ -113,7 +130,8 @@ export async function startService(
     await store.close();
     throw err;
   }
-  engine.start();
+  // An `api` process sends only test deliveries (the action waits for them); workers send the rest.
+  if (delivers) engine.start();
 
   const purge = setInterval(() => {
     store
@@ -144,12 +162,18 @@ export async function startService(
 
 function banner(config: Config, url: string, dev: DevAccount | null): string {
   const dir = relative(process.cwd(), config.dataDir) || '.';
+  const role = { all: '', api: ' (role: api)', worker: ' (role: worker, operations routes only)' }[
+    config.role
+  ];
+  const database = config.databaseUrl
+    ? `PostgreSQL ${config.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')}`
+    : config.databasePath;
   const lines = [
     '',
-    `Agent Factory Webhooks ${config.version} is running at ${url}`,
+    `Agent Factory Webhooks ${config.version} is running at ${url}${role}`,
     `  Dashboard:    ${url}/`,
     `  API docs:     ${url}/docs`,
-    `  Data dir:     ${config.dataDir}`,
+    `  Database:     ${database}`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',

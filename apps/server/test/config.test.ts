@@ -118,14 +118,20 @@ describe('loadConfig', () => {
     expect(c.delivery.allowPrivateNetworks).toBe(false);
   });
 
-  it('DATABASE_URL requires both keys, then says PostgreSQL is not supported yet', () => {
+  it('DATABASE_URL requires both keys and a postgres:// URL; AF_ROLE api/worker need it', () => {
     expect(configError({ DATABASE_URL: 'postgres://x' }).variable).toBe('AF_ADMIN_KEY');
-    const err = configError({
-      DATABASE_URL: 'postgres://x',
-      AF_ADMIN_KEY: 'admin-key-0123456789',
-      AF_ENCRYPTION_KEY: KEY,
+    const keys = { AF_ADMIN_KEY: 'admin-key-0123456789', AF_ENCRYPTION_KEY: KEY };
+    expect(configError({ DATABASE_URL: 'mysql://x', ...keys }).variable).toBe('DATABASE_URL');
+    const c = loadConfig({
+      AF_DATA_DIR: dataDir(),
+      DATABASE_URL: 'postgres://u@127.0.0.1/db',
+      AF_ROLE: 'worker',
+      ...keys,
     });
-    expect(err.variable).toBe('DATABASE_URL');
+    expect(c).toMatchObject({ databaseUrl: 'postgres://u@127.0.0.1/db', role: 'worker' });
+    expect(c.generatedKeys).toEqual({ admin: false, encryption: false });
+    const err = configError({ AF_ROLE: 'api' });
+    expect(err.variable).toBe('AF_ROLE');
     expect(err.message).toMatch(/PostgreSQL/);
   });
 

@@ -30,4 +30,6 @@ export interface AppDeps {
   metrics: Metrics;
   /** The built dashboard; default `apps/dashboard/dist` beside this package, when it exists. */
   dashboardDir?: string | null;
+  /** `operations`: only health, readiness and metrics (a worker process). Default `all`. */
+  routes?: 'all' | 'operations';
 }

@@ -16,7 +16,7 @@ import type { Store } from '../../src/store/types.js';
 export interface TestServer {
   url: string;
   adminKey: string;
-  /** The development account's API key. */
+  /** The development account's API key ('' for a worker, which serves no API). */
   apiKey: string;
   accountId: string;
   dataDir: string;
@@ -39,7 +39,12 @@ export const TEST_ENV: Record<string, string> = {
 
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { logStream?: DestinationStream; dashboardDir?: string | null } = {},
+  options: {
+    logStream?: DestinationStream;
+    dashboardDir?: string | null;
+    /** With `DATABASE_URL` in `env`: the PostgreSQL schema to use. */
+    databaseSchema?: string;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'af-server-'));
   try {
@@ -51,18 +56,19 @@ export async function startTestServer(
       logger,
       print: () => {},
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
+      ...(options.databaseSchema === undefined ? {} : { databaseSchema: options.databaseSchema }),
     });
     // Production has no development account: make one the way an operator would.
     let dev = service.dev;
-    if (!dev) {
+    if (!dev && config.role !== 'worker') {
       const account = await createAccount(service.store, 'Test', Date.now());
       dev = { accountId: account.id, apiKey: account.apiKey };
     }
     return {
       url: service.url,
       adminKey: config.adminKey,
-      apiKey: dev.apiKey,
-      accountId: dev.accountId,
+      apiKey: dev?.apiKey ?? '',
+      accountId: dev?.accountId ?? '',
       dataDir,
       config,
       store: service.store,
