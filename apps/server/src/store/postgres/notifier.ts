@@ -5,6 +5,9 @@ import { clientConfig, type PostgresOptions } from './pool.js';
 /** The NOTIFY channel; the payload is the schema, so stores on other schemas ignore it. */
 export const WORK_CHANNEL = 'af_work';
 
+/** How often the LISTEN connection proves it is alive. */
+const HEARTBEAT_MS = 15_000;
+
 /**
  * `LISTEN af_work` on one dedicated connection, opened with the first subscriber and closed with
  * the last. A lost connection is reopened with backoff (250 ms doubling to 10 s); a wake-up sent
@@ -15,6 +18,7 @@ export class PgWorkNotifier implements WorkNotifier {
   private readonly subscribers = new Set<() => void>();
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   private delay = 250;
   private closed = false;
 
@@ -41,11 +45,12 @@ export class PgWorkNotifier implements WorkNotifier {
   private connect(reconnect: boolean): void {
     this.timer = undefined;
     if (this.closed || this.subscribers.size === 0 || this.client) return;
-    const client = new pg.Client({ ...clientConfig(this.options), query_timeout: undefined });
+    const client = new pg.Client({ ...clientConfig(this.options), query_timeout: 5_000 });
     this.client = client;
     const fail = () => {
       if (this.client !== client) return;
       this.client = undefined;
+      clearInterval(this.heartbeat);
       client.removeAllListeners('notification');
       client.end().catch(() => {});
       if (this.closed || this.subscribers.size === 0) return;
@@ -63,6 +68,12 @@ export class PgWorkNotifier implements WorkNotifier {
       .then(() => client.query(`listen ${WORK_CHANNEL}`))
       .then(() => {
         this.delay = 250;
+        // A network that dies silently sends no error: a query that goes unanswered does.
+        clearInterval(this.heartbeat);
+        this.heartbeat = setInterval(() => {
+          client.query('select 1').catch(fail);
+        }, HEARTBEAT_MS);
+        this.heartbeat.unref();
         if (reconnect) this.wake();
       })
       .catch(fail);
@@ -79,6 +90,7 @@ export class PgWorkNotifier implements WorkNotifier {
   }
 
   private async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const client = this.client;
