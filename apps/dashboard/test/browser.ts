@@ -2,8 +2,13 @@
  * Browser test helpers: Debian's Chromium through playwright-core, a real receiver on loopback,
  * console-error collection, and keyboard-only navigation.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   type Browser,
   type BrowserContext,
@@ -11,6 +16,37 @@ import {
   type Locator,
   type Page,
 } from 'playwright-core';
+
+const dashboardDir = fileURLToPath(new URL('..', import.meta.url));
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The server serves `apps/dashboard/dist`: build it when it is missing or older than the
+ * sources, so a plain `vitest run` never tests a stale dashboard (`npm test` builds it first).
+ */
+export function ensureDashboardBuilt(): void {
+  const index = join(dashboardDir, 'dist', 'index.html');
+  const sources = Math.max(
+    newestMtime(join(dashboardDir, 'src')),
+    statSync(join(dashboardDir, 'index.html')).mtimeMs,
+  );
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  // The dashboard's own Vite (7), not the one Vitest brings.
+  const vite = join(dirname(createRequire(index).resolve('vite/package.json')), 'bin/vite.js');
+  execFileSync(process.execPath, [vite, 'build'], {
+    cwd: dashboardDir,
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+}
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -133,7 +169,25 @@ export async function eventually(
   throw new Error(`Timed out waiting for ${what}`);
 }
 
-/** The page is no wider than the viewport: nothing to scroll sideways. */
-export function pageWidth(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth);
+/**
+ * Elements that stick out past the right edge of the viewport (outside scrollable boxes): empty
+ * when nothing makes the page scroll sideways.
+ */
+export function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const out: string[] = [];
+    for (const el of document.body.querySelectorAll('*')) {
+      if (el.parentElement?.closest('.table-wrap, pre, svg')) continue;
+      const right = el.getBoundingClientRect().right;
+      if (right > width + 1) {
+        const id = el.id ? `#${el.id}` : '';
+        const cls = el.className && typeof el.className === 'string' ? `.${el.className}` : '';
+        out.push(`${el.tagName.toLowerCase()}${id}${cls} right=${Math.round(right)}`);
+      }
+    }
+    if (document.documentElement.scrollWidth > width)
+      out.unshift(`scrollWidth=${document.documentElement.scrollWidth}`);
+    return out.slice(0, 10);
+  });
 }

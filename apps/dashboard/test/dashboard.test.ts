@@ -1,0 +1,281 @@
+/**
+ * The dashboard in a real browser against a real service: Debian's Chromium driven through
+ * playwright-core, the in-process server on a temp SQLite dir, a receiver on loopback.
+ * Elements are found by role and label, as a person would. `UPDATE_SCREENSHOTS=1` also writes
+ * the README's screenshots; a normal run writes no tracked file.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { eventSamples } from '@agentfactory/webhooks';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer } from '../../server/test/helpers/server.js';
+import {
+  ensureDashboardBuilt,
+  eventually,
+  launchBrowser,
+  openPage,
+  overflowing,
+  type Receiver,
+  signIn,
+  startReceiver,
+  type TestPage,
+  tabTo,
+  takeExpected401,
+} from './browser.js';
+
+type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+const screenshotDir = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+const updateScreenshots = process.env.UPDATE_SCREENSHOTS === '1';
+
+// One retry 200 ms after the first attempt: a failing delivery is `failed` within a second.
+const env = { AF_RETRY_BASE_DELAY: '200ms', AF_MAX_RETRIES: '1', AF_RETRY_JITTER: '0' };
+
+let browser: Browser;
+let server: TestServer;
+let receiver: Receiver;
+let open: TestPage | undefined;
+
+beforeAll(async () => {
+  ensureDashboardBuilt();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function setUp(viewport?: { width: number; height: number }): Promise<TestPage> {
+  server = await startTestServer(env);
+  receiver = await startReceiver();
+  open = await openPage(browser, viewport);
+  return open;
+}
+
+afterEach(async () => {
+  await open?.context.close();
+  open = undefined;
+  await receiver?.close();
+  await server?.close();
+});
+
+function signatures(header: string | string[] | undefined): string[] {
+  return String(header ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/^sha256=/, ''));
+}
+
+function hmacHex(secret: string, body: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+async function postEvent(event: string, data: unknown): Promise<void> {
+  const response = await fetch(`${server.url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ event, data }),
+  });
+  expect(response.status).toBe(202);
+}
+
+describe('dashboard', () => {
+  it('signs in, creates a webhook, tests it, retries a failure to success, rotates the secret and deletes it', async () => {
+    const { page, errors } = await setUp();
+
+    // A wrong key gets a clear message; the right one opens Settings → Integrations → Webhooks.
+    await page.goto(server.url);
+    await page.getByLabel('API key').fill('afk_not_a_real_key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('That API key was not accepted').waitFor();
+    expect(takeExpected401(errors)).toBe(true);
+    await page.getByLabel('API key').fill(server.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    await page.getByText('No webhooks yet.').waitFor();
+
+    // Create Webhook: name, URL, events by group, generated secret.
+    await page.getByRole('link', { name: 'Create Webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Support bot events');
+    await page.getByLabel('Endpoint URL').fill(receiver.url);
+    await page.getByLabel('Select all agent events').check();
+    await page.getByLabel('conversation.ended').check();
+    expect(await page.getByLabel('agent.deployed').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+    const webhookId = (await page.getByTestId('created-webhook-id').textContent()) ?? '';
+    const secret = (await page.getByTestId('created-webhook-secret').textContent()) ?? '';
+    expect(webhookId).toMatch(/^wh_/);
+    expect(secret).toMatch(/^whsec_/);
+    await page.getByRole('button', { name: 'Copy secret' }).waitFor();
+
+    // Detail page: send a test event and see its outcome.
+    await page.getByRole('link', { name: 'Go to Support bot events' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test delivered: HTTP 200').waitFor();
+    expect(receiver.requests).toHaveLength(1);
+    const test = receiver.requests[0]!;
+    expect(test.headers['x-agentfactory-event']).toBe('webhook.test');
+    expect(signatures(test.headers['x-agentfactory-signature'])).toEqual([
+      hmacHex(secret, test.body),
+    ]);
+
+    // The delivery is in the table; its attempt shows request and response.
+    const deliveries = page.getByRole('region', { name: 'Deliveries' });
+    await deliveries.getByRole('row', { name: /webhook\.test.*Succeeded/ }).waitFor();
+    await deliveries.getByRole('link', { name: 'webhook.test' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Delivery webhook.test' }).waitFor();
+    await page.getByText('Attempt 1: HTTP 200').waitFor();
+    const requestHeaders = page.getByRole('table', { name: 'Request headers' });
+    await requestHeaders
+      .getByRole('rowheader', { name: 'X-AgentFactory-Event', exact: true })
+      .waitFor();
+    await page.getByRole('table', { name: 'Response headers' }).waitFor();
+    await page.getByText('{"received":true}').waitFor();
+    await page.getByRole('region', { name: 'Request body' }).getByText('"webhook.test"').waitFor();
+
+    // The receiver fails: an event's delivery fails after its retry.
+    await page.getByRole('link', { name: 'Back to the webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+    receiver.mode = 'fail';
+    await postEvent('agent.created', eventSamples['agent.created']);
+    await postEvent('conversation.ended', eventSamples['conversation.ended']);
+    await eventually(() => receiver.requests.length >= 5, 'first attempts and retries');
+    await page.getByLabel('Status', { exact: true }).selectOption('failed');
+    await page.getByRole('button', { name: 'Refresh deliveries' }).click();
+    const failedRow = deliveries.getByRole('row', { name: /agent\.created.*Failed.*HTTP 500/ });
+    await failedRow.waitFor();
+
+    // Retry it to success.
+    receiver.mode = 'ok';
+    await failedRow.getByRole('button', { name: /Retry/ }).click();
+    await page.getByLabel('Status', { exact: true }).selectOption('');
+    await deliveries.getByRole('row', { name: /agent\.created.*Succeeded.*HTTP 200/ }).waitFor();
+    await deliveries.getByRole('link', { name: 'agent.created' }).click();
+    await page.getByText('Attempt 3: HTTP 200, ').waitFor();
+    await page.getByText('(manual)').waitFor();
+    await page.getByText('Attempt 1: HTTP 500').waitFor();
+    await page.getByRole('link', { name: 'Back to the webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+    await page.getByRole('img', { name: /Deliveries per hour/ }).waitFor();
+
+    if (updateScreenshots) {
+      mkdirSync(screenshotDir, { recursive: true });
+      await page.screenshot({ path: `${screenshotDir}webhook-detail.png`, fullPage: true });
+      await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+      await page
+        .getByRole('row', { name: /Support bot events/ })
+        .getByText('%')
+        .waitFor();
+      await page.screenshot({ path: `${screenshotDir}webhooks-list.png` });
+      await page.getByRole('link', { name: 'Support bot events' }).click();
+    }
+
+    // Reveal, then rotate the secret: both signatures during the grace period, newest first.
+    await page.getByRole('button', { name: 'Reveal secret' }).click();
+    await page.getByTestId('webhook-secret').waitFor();
+    expect(await page.getByTestId('webhook-secret').textContent()).toBe(secret);
+    await page.getByLabel('Keep the previous secret valid for').selectOption({ label: '1 hour' });
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByText('The secret was rotated.').waitFor();
+    const newSecret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(secret);
+    await page.getByText('The previous secret stays valid until').waitFor();
+    const before = receiver.requests.length;
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test delivered: HTTP 200').waitFor();
+    const rotated = receiver.requests[before]!;
+    expect(signatures(rotated.headers['x-agentfactory-signature'])).toEqual([
+      hmacHex(newSecret, rotated.body),
+      hmacHex(secret, rotated.body),
+    ]);
+
+    // Delete, with confirmation.
+    await page.getByRole('button', { name: 'Delete webhook' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete “Support bot events”?' });
+    await dialog.getByRole('button', { name: 'Delete permanently' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    await page.getByText('No webhooks yet.').waitFor();
+
+    expect(errors).toEqual([]);
+  });
+
+  it('creates a webhook with the keyboard alone', async () => {
+    const { page, errors } = await setUp();
+    await page.goto(server.url);
+    await tabTo(page, page.getByLabel('API key'));
+    await page.keyboard.type(server.apiKey);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+
+    await tabTo(page, page.getByRole('link', { name: 'Create Webhook' }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
+    await tabTo(page, page.getByLabel('Name', { exact: true }));
+    await page.keyboard.type('Keyboard webhook');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(receiver.url);
+    await tabTo(page, page.getByLabel('Select all conversation events'));
+    await page.keyboard.press('Space');
+    await tabTo(page, page.getByLabel('usage.limit'));
+    await page.keyboard.press('Space');
+    await tabTo(page, page.getByRole('button', { name: 'Create webhook' }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+
+    await tabTo(page, page.getByRole('link', { name: 'Go to Keyboard webhook' }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Keyboard webhook' }).waitFor();
+    const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
+    expect((await events.allTextContents()).sort()).toEqual([
+      'conversation.ended',
+      'conversation.message',
+      'conversation.started',
+      'usage.limit',
+    ]);
+
+    // The test event, by keyboard too.
+    await tabTo(page, page.getByRole('button', { name: 'Send test event' }));
+    await page.keyboard.press('Enter');
+    await page.getByText('Test delivered: HTTP 200').waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('is usable at phone width (390 px)', async () => {
+    const { page, errors } = await setUp({ width: 390, height: 844 });
+    await signIn(page, server.url, server.apiKey);
+    expect(await overflowing(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Create Webhook' }).click();
+    await page
+      .getByLabel('Name', { exact: true })
+      .fill('Phone webhook with a rather long name to wrap');
+    await page.getByLabel('Endpoint URL').fill(receiver.url);
+    await page.getByLabel('All events, including event types added later').check();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+    expect(await overflowing(page)).toEqual([]);
+
+    await page.getByRole('link', { name: /^Go to Phone webhook/ }).click();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test delivered: HTTP 200').waitFor();
+    await page
+      .getByRole('region', { name: 'Deliveries' })
+      .getByRole('row', { name: /webhook\.test.*Succeeded/ })
+      .waitFor();
+    expect(await overflowing(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Event catalog' }).click();
+    await page.getByRole('heading', { level: 3, name: 'conversation.message' }).waitFor();
+    expect(await overflowing(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+    await page.getByRole('link', { name: /Phone webhook/ }).waitFor();
+    expect(errors).toEqual([]);
+  });
+});
