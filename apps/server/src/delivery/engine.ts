@@ -93,6 +93,8 @@ export class DeliveryEngine {
   private idleTimer: NodeJS.Timeout | undefined;
   private pumpQueued = false;
   private pumping = false;
+  /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
+  private pumpRun: Promise<void> | undefined;
   private pumpAgain = false;
   private started = false;
   private stopping = false;
@@ -136,7 +138,11 @@ export class DeliveryEngine {
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
-      void this.pump();
+      const run = this.pump();
+      this.pumpRun = run;
+      void run.finally(() => {
+        if (this.pumpRun === run) this.pumpRun = undefined;
+      });
     });
   }
 
@@ -173,6 +179,8 @@ export class DeliveryEngine {
     this.stopping = true;
     this.unsubscribe?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    // A claim under way finishes first (and hands back what it took, see `pump`).
+    await this.pumpRun?.catch(() => {});
     const grace = opts.graceMs ?? this.config.timeoutMs;
     const all = Promise.allSettled([...this.inFlight.values(), ...this.tests]);
     let timer: NodeJS.Timeout | undefined;
@@ -191,6 +199,8 @@ export class DeliveryEngine {
       }
       this.log.info({ released: left.length }, 'released leases of unfinished attempts');
     }
+    // Outcomes that landed while the leases were being released are still worth keeping.
+    await this.flushNow();
     await this.sender.destroy().catch(() => {});
   }
 
