@@ -739,7 +739,8 @@ class SqliteStore implements Store {
       `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
          duration_ms, status_code, error, request_headers, response_headers, response_body,
          trigger, succeeded)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
     );
     const updateDelivery = this.stmt(
       `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?,
@@ -773,6 +774,9 @@ class SqliteStore implements Store {
           a.responseBody,
           a.trigger,
           a.succeeded ? 1 : 0,
+          // A delivery removed meanwhile (retention) drops its outcome instead of failing the
+          // whole batch, which the engine would otherwise retry forever.
+          o.deliveryId,
         );
         updateDelivery.run(
           o.status,
