@@ -642,6 +642,16 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(final!.attempts[1]!.statusCode).toBeNull();
       });
 
+      it('skips an outcome whose delivery no longer exists and records the rest', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts());
+        const ghost = { ...c!, id: newId('dlv') };
+        await store.completeAttempts([outcome(ghost), outcome(c!)]);
+        expect(await store.getDelivery(acctA, ghost.id)).toBeUndefined();
+        expect((await store.getDelivery(acctA, c!.id))?.status).toBe('succeeded');
+      });
+
       it('disables the webhook on a gone outcome; inactive webhooks still get claimed', async () => {
         const w = await addWebhook(acctA);
         await publish(acctA);

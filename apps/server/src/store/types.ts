@@ -370,6 +370,7 @@ export interface Store {
    * Records attempts and the new delivery states, and releases their leases, in one transaction.
    * Also sets the webhook's `lastDeliveryAt` (the attempt's start) and `lastDeliveryStatus`
    * (`succeeded` when the attempt succeeded, else `failed`), and disables it on `disableWebhook`.
+   * An outcome whose delivery no longer exists is skipped; the rest of the batch is recorded.
    */
   completeAttempts(outcomes: AttemptOutcome[]): Promise<void>;
   /** Extends live leases of `owner` (heartbeat while attempts run). */
