@@ -2,6 +2,9 @@ import type pg from 'pg';
 import { type Migration, migrations } from './migrations.js';
 import { transaction } from './pool.js';
 
+/** The client-side bound on one migration statement (the server-side one is lifted). */
+const MIGRATE_TIMEOUT_MS = 60 * 60 * 1000;
+
 /** Advisory lock namespace of the store (`pg_advisory_xact_lock(int, int)`): "AF". */
 export const LOCK_NAMESPACE = 0x4146;
 
@@ -17,7 +20,13 @@ export async function migrate(
   list: readonly Migration[] = migrations,
 ): Promise<number[]> {
   return transaction(pool, async (client) => {
-    await client.query('select pg_advisory_xact_lock($1, hashtext($2))', [
+    // A migration of a large table, or waiting on the lock while another process runs one, may
+    // take longer than the store's usual statement timeouts: lift them for this transaction.
+    // (`query_timeout` per query is supported by node-postgres but missing from its types.)
+    const long = (text: string, values?: unknown[]) =>
+      client.query({ text, values, query_timeout: MIGRATE_TIMEOUT_MS } as pg.QueryConfig);
+    await long('set local statement_timeout = 0');
+    await long('select pg_advisory_xact_lock($1, hashtext($2))', [
       LOCK_NAMESPACE,
       `migrate:${schema}`,
     ]);
@@ -37,7 +46,7 @@ export async function migrate(
     for (const m of [...list].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
       await client.query(`set local search_path = ${schema}`);
-      await client.query(m.sql);
+      await long(m.sql);
       await client.query(
         `insert into ${schema}.schema_migrations (version, name) values ($1, $2)`,
         [m.version, m.name],
