@@ -92,6 +92,12 @@ export class Webhooks {
 
   constructor(options: WebhooksOptions) {
     this.#secrets = normalizeSecrets(options.secret);
+    if (options.toleranceSeconds !== undefined && !(options.toleranceSeconds >= 0)) {
+      throw new RangeError('toleranceSeconds must be a number ≥ 0.');
+    }
+    if (options.retryAfterSeconds !== undefined && !(options.retryAfterSeconds >= 0)) {
+      throw new RangeError('retryAfterSeconds must be a number ≥ 0.');
+    }
     this.#options = options;
     this.#dedupe =
       options.dedupe === true

@@ -144,8 +144,12 @@ describe('Webhooks', () => {
     }
   });
 
-  it('refuses a bad secret at construction', () => {
+  it('refuses a bad secret or option at construction', () => {
     expect(() => new Webhooks({ secret: ` ${SECRET}` })).toThrow(/whitespace/);
+    expect(() => new Webhooks({ secret: SECRET, toleranceSeconds: -1 })).toThrow(RangeError);
+    expect(() => new Webhooks({ secret: SECRET, retryAfterSeconds: Number.NaN })).toThrow(
+      RangeError,
+    );
   });
 });
 

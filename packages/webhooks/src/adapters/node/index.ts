@@ -84,6 +84,10 @@ async function readBody(req: NodeRequestLike, limit: number): Promise<Uint8Array
 /**
  * Handles one request that is known to be a delivery: reads the raw body (or takes the one a
  * raw body parser left in `req.body`), runs `webhooks.receive` and writes the answer.
+ *
+ * @example
+ * // Inside your own routing, e.g. a Polka or Connect handler:
+ * router.post('/webhooks', (req, res) => handleNodeRequest(webhooks, req, res));
  */
 export async function handleNodeRequest(
   webhooks: Webhooks,
