@@ -129,11 +129,11 @@ export async function openPage(
 }
 
 /**
- * Chromium logs every non-2xx fetch as a console error. The wrong-key sign-in expects exactly
- * one such 401; this removes it so that every other error still fails the test.
+ * Chromium logs every non-2xx fetch as a console error. A step that expects an API error takes
+ * exactly one such line for that status away; every other error still fails the test.
  */
-export function takeExpected401(errors: string[]): boolean {
-  const i = errors.findIndex((e) => /status of 401/.test(e));
+export function takeExpectedStatus(errors: string[], status: number): boolean {
+  const i = errors.findIndex((e) => e.includes(`status of ${status}`));
   if (i === -1) return false;
   errors.splice(i, 1);
   return true;

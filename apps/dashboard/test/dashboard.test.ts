@@ -22,7 +22,7 @@ import {
   startReceiver,
   type TestPage,
   tabTo,
-  takeExpected401,
+  takeExpectedStatus,
 } from './browser.js';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
@@ -89,7 +89,7 @@ describe('dashboard', () => {
     await page.getByLabel('API key').fill('afk_not_a_real_key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('That API key was not accepted').waitFor();
-    expect(takeExpected401(errors)).toBe(true);
+    expect(takeExpectedStatus(errors, 401)).toBe(true);
     await page.getByLabel('API key').fill(server.apiKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
@@ -201,6 +201,94 @@ describe('dashboard', () => {
     await dialog.getByRole('button', { name: 'Delete permanently' }).click();
     await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
     await page.getByText('No webhooks yet.').waitFor();
+
+    expect(errors).toEqual([]);
+  });
+
+  it('shows API errors in the form; edits, switches off and on, recovers failures and pages the log', async () => {
+    const { page, errors } = await setUp();
+    await signIn(page, server.url, server.apiKey);
+
+    // Own secret: the rules are shown, and the service's refusal lands in the form.
+    await page.getByRole('link', { name: 'Create Webhook' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Billing');
+    await page.getByLabel('Endpoint URL').fill(receiver.url);
+    await page.getByLabel('Select all usage events').check();
+    await page.getByLabel('Use my own secret').check();
+    await page.getByText('16 to 256 printable ASCII characters').waitFor();
+    await page.getByLabel('Your secret').fill('too-short');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('The webhook was not saved.').waitFor();
+    await alert.getByText(/16 to 256 characters long/).waitFor();
+    expect(takeExpectedStatus(errors, 400)).toBe(true);
+    const ownSecret = 'my-own-secret-0123456789';
+    await page.getByLabel('Your secret').fill(ownSecret);
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+    expect(await page.getByTestId('created-webhook-secret').textContent()).toBe(ownSecret);
+
+    // Switched off in the list, on again from its page.
+    await page.getByRole('link', { name: 'Back to webhooks' }).click();
+    const toggle = page.getByRole('switch', { name: 'Active: Billing' });
+    await toggle.uncheck();
+    await page
+      .getByRole('row', { name: /Billing/ })
+      .getByText('Off', { exact: true })
+      .waitFor();
+    await page.getByRole('link', { name: 'Billing' }).click();
+    await page.getByText('Disabled', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Enable webhook' }).click();
+    await page.getByRole('button', { name: 'Disable webhook' }).waitFor();
+
+    // Edit: the form starts from the webhook's values.
+    await page.getByRole('link', { name: 'Edit webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit webhook' }).waitFor();
+    expect(await page.getByLabel('usage.limit').isChecked()).toBe(true);
+    await page.getByLabel('Name', { exact: true }).fill('Billing alerts');
+    await page.getByLabel('usage.threshold').uncheck();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Billing alerts' }).waitFor();
+    const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
+    expect(await events.allTextContents()).toEqual(['usage.limit']);
+
+    // Recover: a failed delivery gets a new attempt once the receiver is back.
+    receiver.mode = 'fail';
+    await postEvent('usage.limit', eventSamples['usage.limit']);
+    await eventually(() => receiver.requests.length >= 2, 'the attempt and its retry');
+    const deliveries = page.getByRole('region', { name: 'Deliveries' });
+    await page.getByRole('button', { name: 'Refresh deliveries' }).click();
+    await deliveries.getByRole('row', { name: /usage\.limit.*Failed/ }).waitFor();
+    receiver.mode = 'ok';
+    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+    await page.getByText('1 delivery gets a new attempt now.').waitFor();
+    await deliveries.getByRole('row', { name: /usage\.limit.*Succeeded/ }).waitFor();
+
+    // The event filter, and "load more" past the first page of 50.
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test delivered: HTTP 200').waitFor();
+    await page.getByLabel('Event', { exact: true }).selectOption('webhook.test');
+    await deliveries.getByRole('row', { name: /webhook\.test/ }).waitFor();
+    await eventually(
+      async () => (await deliveries.getByRole('row').count()) === 2,
+      'only the test delivery',
+    );
+    const batch = Array.from({ length: 55 }, () => ({
+      event: 'usage.limit',
+      data: eventSamples['usage.limit'],
+    }));
+    const response = await fetch(`${server.url}/v1/events/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: batch }),
+    });
+    expect(response.status).toBe(202);
+    await page.getByLabel('Event', { exact: true }).selectOption('');
+    const rows = () => deliveries.getByRole('row').count();
+    await eventually(async () => (await rows()) === 51, 'a first page of 50 deliveries');
+    await page.getByRole('button', { name: 'Load more deliveries' }).click();
+    await eventually(async () => (await rows()) === 58, 'all 57 deliveries');
+    expect(await page.getByRole('button', { name: 'Load more deliveries' }).count()).toBe(0);
 
     expect(errors).toEqual([]);
   });

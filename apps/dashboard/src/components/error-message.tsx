@@ -21,13 +21,17 @@ export function ErrorMessage({ error, title }: { error: unknown; title?: string 
   const message =
     apiError?.message ?? (error instanceof Error ? error.message : 'Something went wrong.');
   const hint = apiError ? hints[apiError.code] : undefined;
+  // A single detail that only repeats the message adds nothing but its field name.
+  const details = (apiError?.details ?? []).filter(
+    (d, _, all) => !(all.length === 1 && d.message === message),
+  );
   return (
     <div className="error" role="alert">
       {title ? <strong>{title} </strong> : null}
       <span>{message}</span>
-      {apiError && apiError.details.length > 0 ? (
+      {details.length > 0 ? (
         <ul>
-          {apiError.details.map((detail) => (
+          {details.map((detail) => (
             <li key={`${detail.path}:${detail.message}`}>
               {detail.path ? <code>{fieldName(detail.path)}</code> : null} {detail.message}
             </li>
