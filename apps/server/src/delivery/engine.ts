@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
+import { hasWorkNotifier } from '../store/capabilities.js';
 import type {
   AttemptError,
   AttemptOutcome,
@@ -126,9 +127,9 @@ export class DeliveryEngine {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    const wake = (this.store as { onWorkAvailable?: (cb: () => void) => () => void })
-      .onWorkAvailable;
-    if (typeof wake === 'function') this.unsubscribe = wake.call(this.store, () => this.notify());
+    // PostgreSQL wakes idle workers when other processes add work; SQLite has one process.
+    if (hasWorkNotifier(this.store))
+      this.unsubscribe = this.store.onWorkAvailable(() => this.notify());
     this.notify();
   }
 

@@ -381,12 +381,6 @@ export interface Store {
   nextDueAt(now: number): Promise<number | null>;
   /** Pending deliveries, for the metrics gauge. */
   countPending(): Promise<number>;
-  /**
-   * Optional: calls `cb` when another process may have made work due (PostgreSQL `LISTEN`);
-   * returns the unsubscribe function. The engine subscribes when present. SQLite has one process
-   * and needs none.
-   */
-  onWorkAvailable?(cb: () => void): () => void;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;
