@@ -21,7 +21,8 @@ const deliveriesSql = `
   from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[],
               $7::bigint[])
     as u(id, status, number, next_attempt_at, status_code, error, now)
-  where d.id = u.id`;
+  where d.id = u.id
+  returning d.id`;
 
 const attemptsSql = `
   insert into attempts (id, delivery_id, account_id, webhook_id, number, started_at, duration_ms, status_code,
@@ -50,7 +51,7 @@ export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]
         disable.map((o) => o.now),
       ]);
     }
-    await client.query(deliveriesSql, [
+    const updated = await client.query<{ id: string }>(deliveriesSql, [
       sorted.map((o) => o.deliveryId),
       sorted.map((o) => o.status),
       sorted.map((o) => o.attempt.number),
@@ -59,12 +60,17 @@ export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]
       sorted.map((o) => o.attempt.error),
       sorted.map((o) => o.now),
     ]);
-    const a = sorted.map((o) => o.attempt);
+    // An outcome whose delivery no longer exists (removed meanwhile) is skipped, not an error
+    // that would lose the rest of the batch.
+    const exists = new Set(updated.rows.map((r) => r.id));
+    const kept = sorted.filter((o) => exists.has(o.deliveryId));
+    if (kept.length === 0) return;
+    const a = kept.map((o) => o.attempt);
     await client.query(attemptsSql, [
       a.map((x) => x.id),
       a.map((x) => x.deliveryId),
-      sorted.map((o) => o.accountId),
-      sorted.map((o) => o.webhookId),
+      kept.map((o) => o.accountId),
+      kept.map((o) => o.webhookId),
       a.map((x) => x.number),
       a.map((x) => x.startedAt),
       a.map((x) => Math.round(x.durationMs)),
