@@ -118,7 +118,7 @@ export async function openPage(
   viewport: { width: number; height: number } = { width: 1280, height: 900 },
 ): Promise<TestPage> {
   const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
-  context.setDefaultTimeout(10_000);
+  context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (message) => {

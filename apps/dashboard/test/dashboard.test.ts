@@ -41,7 +41,7 @@ let open: TestPage | undefined;
 beforeAll(async () => {
   ensureDashboardBuilt();
   browser = await launchBrowser();
-});
+}, 90_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -80,290 +80,312 @@ async function postEvent(event: string, data: unknown): Promise<void> {
   expect(response.status).toBe(202);
 }
 
+// A whole flow takes a few seconds alone; the full suite shares two cores with it.
+const flowTimeout = 60_000;
+
 describe('dashboard', () => {
-  it('signs in, creates a webhook, tests it, retries a failure to success, rotates the secret and deletes it', async () => {
-    const { page, errors } = await setUp();
+  it(
+    'signs in, creates a webhook, tests it, retries a failure to success, rotates the secret and deletes it',
+    async () => {
+      const { page, errors } = await setUp();
 
-    // A wrong key gets a clear message; the right one opens Settings → Integrations → Webhooks.
-    await page.goto(server.url);
-    await page.getByLabel('API key').fill('afk_not_a_real_key');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').getByText('That API key was not accepted').waitFor();
-    expect(takeExpectedStatus(errors, 401)).toBe(true);
-    await page.getByLabel('API key').fill(server.apiKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
-    await page.getByText('No webhooks yet.').waitFor();
-
-    // Create Webhook: name, URL, events by group, generated secret.
-    await page.getByRole('link', { name: 'Create Webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
-    await page.getByLabel('Name', { exact: true }).fill('Support bot events');
-    await page.getByLabel('Endpoint URL').fill(receiver.url);
-    await page.getByLabel('Select all agent events').check();
-    await page.getByLabel('conversation.ended').check();
-    expect(await page.getByLabel('agent.deployed').isChecked()).toBe(true);
-    await page.getByRole('button', { name: 'Create webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
-    const webhookId = (await page.getByTestId('created-webhook-id').textContent()) ?? '';
-    const secret = (await page.getByTestId('created-webhook-secret').textContent()) ?? '';
-    expect(webhookId).toMatch(/^wh_/);
-    expect(secret).toMatch(/^whsec_/);
-    await page.getByRole('button', { name: 'Copy secret' }).waitFor();
-
-    // Detail page: send a test event and see its outcome.
-    await page.getByRole('link', { name: 'Go to Support bot events' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
-    await page.getByRole('button', { name: 'Send test event' }).click();
-    await page.getByText('Test delivered: HTTP 200').waitFor();
-    expect(receiver.requests).toHaveLength(1);
-    const test = receiver.requests[0]!;
-    expect(test.headers['x-agentfactory-event']).toBe('webhook.test');
-    expect(signatures(test.headers['x-agentfactory-signature'])).toEqual([
-      hmacHex(secret, test.body),
-    ]);
-
-    // The delivery is in the table; its attempt shows request and response.
-    const deliveries = page.getByRole('region', { name: 'Deliveries' });
-    await deliveries.getByRole('row', { name: /webhook\.test.*Succeeded/ }).waitFor();
-    await deliveries.getByRole('link', { name: 'webhook.test' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Delivery webhook.test' }).waitFor();
-    await page.getByText('Attempt 1: HTTP 200').waitFor();
-    const requestHeaders = page.getByRole('table', { name: 'Request headers' });
-    await requestHeaders
-      .getByRole('rowheader', { name: 'X-AgentFactory-Event', exact: true })
-      .waitFor();
-    await page.getByRole('table', { name: 'Response headers' }).waitFor();
-    await page.getByText('{"received":true}').waitFor();
-    await page.getByRole('region', { name: 'Request body' }).getByText('"webhook.test"').waitFor();
-
-    // The receiver fails: an event's delivery fails after its retry.
-    await page.getByRole('link', { name: 'Back to the webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
-    receiver.mode = 'fail';
-    await postEvent('agent.created', eventSamples['agent.created']);
-    await postEvent('conversation.ended', eventSamples['conversation.ended']);
-    await eventually(() => receiver.requests.length >= 5, 'first attempts and retries');
-    await page.getByLabel('Status', { exact: true }).selectOption('failed');
-    await page.getByRole('button', { name: 'Refresh deliveries' }).click();
-    const failedRow = deliveries.getByRole('row', { name: /agent\.created.*Failed.*HTTP 500/ });
-    await failedRow.waitFor();
-
-    // Retry it to success.
-    receiver.mode = 'ok';
-    await failedRow.getByRole('button', { name: /Retry/ }).click();
-    await page.getByLabel('Status', { exact: true }).selectOption('');
-    await deliveries.getByRole('row', { name: /agent\.created.*Succeeded.*HTTP 200/ }).waitFor();
-    await deliveries.getByRole('link', { name: 'agent.created' }).click();
-    await page.getByText('Attempt 3: HTTP 200, ').waitFor();
-    await page.getByText('(manual)').waitFor();
-    await page.getByText('Attempt 1: HTTP 500').waitFor();
-    await page.getByRole('link', { name: 'Back to the webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
-    await page.getByRole('img', { name: /Deliveries per hour/ }).waitFor();
-
-    if (updateScreenshots) {
-      mkdirSync(screenshotDir, { recursive: true });
-      await page.screenshot({ path: `${screenshotDir}webhook-detail.png`, fullPage: true });
-      await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+      // A wrong key gets a clear message; the right one opens Settings → Integrations → Webhooks.
+      await page.goto(server.url);
+      await page.getByLabel('API key').fill('afk_not_a_real_key');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').getByText('That API key was not accepted').waitFor();
+      expect(takeExpectedStatus(errors, 401)).toBe(true);
+      await page.getByLabel('API key').fill(server.apiKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
-      await page
-        .getByRole('row', { name: /Support bot events/ })
-        .getByText('%')
+      await page.getByText('No webhooks yet.').waitFor();
+
+      // Create Webhook: name, URL, events by group, generated secret.
+      await page.getByRole('link', { name: 'Create Webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
+      await page.getByLabel('Name', { exact: true }).fill('Support bot events');
+      await page.getByLabel('Endpoint URL').fill(receiver.url);
+      await page.getByLabel('Select all agent events').check();
+      await page.getByLabel('conversation.ended').check();
+      expect(await page.getByLabel('agent.deployed').isChecked()).toBe(true);
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+      const webhookId = (await page.getByTestId('created-webhook-id').textContent()) ?? '';
+      const secret = (await page.getByTestId('created-webhook-secret').textContent()) ?? '';
+      expect(webhookId).toMatch(/^wh_/);
+      expect(secret).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: 'Copy secret' }).waitFor();
+
+      // Detail page: send a test event and see its outcome.
+      await page.getByRole('link', { name: 'Go to Support bot events' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.getByText('Test delivered: HTTP 200').waitFor();
+      expect(receiver.requests).toHaveLength(1);
+      const test = receiver.requests[0]!;
+      expect(test.headers['x-agentfactory-event']).toBe('webhook.test');
+      expect(signatures(test.headers['x-agentfactory-signature'])).toEqual([
+        hmacHex(secret, test.body),
+      ]);
+
+      // The delivery is in the table; its attempt shows request and response.
+      const deliveries = page.getByRole('region', { name: 'Deliveries' });
+      await deliveries.getByRole('row', { name: /webhook\.test.*Succeeded/ }).waitFor();
+      await deliveries.getByRole('link', { name: 'webhook.test' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Delivery webhook.test' }).waitFor();
+      await page.getByText('Attempt 1: HTTP 200').waitFor();
+      const requestHeaders = page.getByRole('table', { name: 'Request headers' });
+      await requestHeaders
+        .getByRole('rowheader', { name: 'X-AgentFactory-Event', exact: true })
         .waitFor();
-      await page.screenshot({ path: `${screenshotDir}webhooks-list.png` });
-      await page.getByRole('link', { name: 'Support bot events' }).click();
-    }
+      await page.getByRole('table', { name: 'Response headers' }).waitFor();
+      await page.getByText('{"received":true}').waitFor();
+      await page
+        .getByRole('region', { name: 'Request body' })
+        .getByText('"webhook.test"')
+        .waitFor();
 
-    // Reveal, then rotate the secret: both signatures during the grace period, newest first.
-    await page.getByRole('button', { name: 'Reveal secret' }).click();
-    await page.getByTestId('webhook-secret').waitFor();
-    expect(await page.getByTestId('webhook-secret').textContent()).toBe(secret);
-    await page.getByLabel('Keep the previous secret valid for').selectOption({ label: '1 hour' });
-    await page.getByRole('button', { name: 'Rotate secret' }).click();
-    await page.getByText('The secret was rotated.').waitFor();
-    const newSecret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
-    expect(newSecret).toMatch(/^whsec_/);
-    expect(newSecret).not.toBe(secret);
-    await page.getByText('The previous secret stays valid until').waitFor();
-    const before = receiver.requests.length;
-    await page.getByRole('button', { name: 'Send test event' }).click();
-    await page.getByText('Test delivered: HTTP 200').waitFor();
-    const rotated = receiver.requests[before]!;
-    expect(signatures(rotated.headers['x-agentfactory-signature'])).toEqual([
-      hmacHex(newSecret, rotated.body),
-      hmacHex(secret, rotated.body),
-    ]);
+      // The receiver fails: an event's delivery fails after its retry.
+      await page.getByRole('link', { name: 'Back to the webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+      receiver.mode = 'fail';
+      await postEvent('agent.created', eventSamples['agent.created']);
+      await postEvent('conversation.ended', eventSamples['conversation.ended']);
+      await eventually(() => receiver.requests.length >= 5, 'first attempts and retries');
+      await page.getByLabel('Status', { exact: true }).selectOption('failed');
+      await page.getByRole('button', { name: 'Refresh deliveries' }).click();
+      const failedRow = deliveries.getByRole('row', { name: /agent\.created.*Failed.*HTTP 500/ });
+      await failedRow.waitFor();
 
-    // Delete, with confirmation.
-    await page.getByRole('button', { name: 'Delete webhook' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete “Support bot events”?' });
-    await dialog.getByRole('button', { name: 'Delete permanently' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
-    await page.getByText('No webhooks yet.').waitFor();
+      // Retry it to success.
+      receiver.mode = 'ok';
+      await failedRow.getByRole('button', { name: /Retry/ }).click();
+      await page.getByLabel('Status', { exact: true }).selectOption('');
+      await deliveries.getByRole('row', { name: /agent\.created.*Succeeded.*HTTP 200/ }).waitFor();
+      await deliveries.getByRole('link', { name: 'agent.created' }).click();
+      await page.getByText('Attempt 3: HTTP 200, ').waitFor();
+      await page.getByText('(manual)').waitFor();
+      await page.getByText('Attempt 1: HTTP 500').waitFor();
+      await page.getByRole('link', { name: 'Back to the webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Support bot events' }).waitFor();
+      await page.getByRole('img', { name: /Deliveries per hour/ }).waitFor();
 
-    expect(errors).toEqual([]);
-  });
+      if (updateScreenshots) {
+        mkdirSync(screenshotDir, { recursive: true });
+        await page.screenshot({ path: `${screenshotDir}webhook-detail.png`, fullPage: true });
+        await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+        await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+        await page
+          .getByRole('row', { name: /Support bot events/ })
+          .getByText('%')
+          .waitFor();
+        await page.screenshot({ path: `${screenshotDir}webhooks-list.png` });
+        await page.getByRole('link', { name: 'Support bot events' }).click();
+      }
 
-  it('shows API errors in the form; edits, switches off and on, recovers failures and pages the log', async () => {
-    const { page, errors } = await setUp();
-    await signIn(page, server.url, server.apiKey);
+      // Reveal, then rotate the secret: both signatures during the grace period, newest first.
+      await page.getByRole('button', { name: 'Reveal secret' }).click();
+      await page.getByTestId('webhook-secret').waitFor();
+      expect(await page.getByTestId('webhook-secret').textContent()).toBe(secret);
+      await page.getByLabel('Keep the previous secret valid for').selectOption({ label: '1 hour' });
+      await page.getByRole('button', { name: 'Rotate secret' }).click();
+      await page.getByText('The secret was rotated.').waitFor();
+      const newSecret = (await page.getByTestId('webhook-secret').textContent()) ?? '';
+      expect(newSecret).toMatch(/^whsec_/);
+      expect(newSecret).not.toBe(secret);
+      await page.getByText('The previous secret stays valid until').waitFor();
+      const before = receiver.requests.length;
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.getByText('Test delivered: HTTP 200').waitFor();
+      const rotated = receiver.requests[before]!;
+      expect(signatures(rotated.headers['x-agentfactory-signature'])).toEqual([
+        hmacHex(newSecret, rotated.body),
+        hmacHex(secret, rotated.body),
+      ]);
 
-    // Own secret: the rules are shown, and the service's refusal lands in the form.
-    await page.getByRole('link', { name: 'Create Webhook' }).click();
-    await page.getByLabel('Name', { exact: true }).fill('Billing');
-    await page.getByLabel('Endpoint URL').fill(receiver.url);
-    await page.getByLabel('Select all usage events').check();
-    await page.getByLabel('Use my own secret').check();
-    await page.getByText('16 to 256 printable ASCII characters').waitFor();
-    await page.getByLabel('Your secret').fill('too-short');
-    await page.getByRole('button', { name: 'Create webhook' }).click();
-    const alert = page.getByRole('alert');
-    await alert.getByText('The webhook was not saved.').waitFor();
-    await alert.getByText(/16 to 256 characters long/).waitFor();
-    expect(takeExpectedStatus(errors, 400)).toBe(true);
-    const ownSecret = 'my-own-secret-0123456789';
-    await page.getByLabel('Your secret').fill(ownSecret);
-    await page.getByRole('button', { name: 'Create webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
-    expect(await page.getByTestId('created-webhook-secret').textContent()).toBe(ownSecret);
+      // Delete, with confirmation.
+      await page.getByRole('button', { name: 'Delete webhook' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete “Support bot events”?' });
+      await dialog.getByRole('button', { name: 'Delete permanently' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+      await page.getByText('No webhooks yet.').waitFor();
 
-    // Switched off in the list, on again from its page.
-    await page.getByRole('link', { name: 'Back to webhooks' }).click();
-    const toggle = page.getByRole('switch', { name: 'Active: Billing' });
-    await toggle.uncheck();
-    await page
-      .getByRole('row', { name: /Billing/ })
-      .getByText('Off', { exact: true })
-      .waitFor();
-    await page.getByRole('link', { name: 'Billing' }).click();
-    await page.getByText('Disabled', { exact: true }).waitFor();
-    await page.getByRole('button', { name: 'Enable webhook' }).click();
-    await page.getByRole('button', { name: 'Disable webhook' }).waitFor();
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 
-    // Edit: the form starts from the webhook's values.
-    await page.getByRole('link', { name: 'Edit webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Edit webhook' }).waitFor();
-    expect(await page.getByLabel('usage.limit').isChecked()).toBe(true);
-    await page.getByLabel('Name', { exact: true }).fill('Billing alerts');
-    await page.getByLabel('usage.threshold').uncheck();
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Billing alerts' }).waitFor();
-    const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
-    expect(await events.allTextContents()).toEqual(['usage.limit']);
+  it(
+    'shows API errors in the form; edits, switches off and on, recovers failures and pages the log',
+    async () => {
+      const { page, errors } = await setUp();
+      await signIn(page, server.url, server.apiKey);
 
-    // Recover: a failed delivery gets a new attempt once the receiver is back.
-    receiver.mode = 'fail';
-    await postEvent('usage.limit', eventSamples['usage.limit']);
-    await eventually(() => receiver.requests.length >= 2, 'the attempt and its retry');
-    const deliveries = page.getByRole('region', { name: 'Deliveries' });
-    await page.getByRole('button', { name: 'Refresh deliveries' }).click();
-    await deliveries.getByRole('row', { name: /usage\.limit.*Failed/ }).waitFor();
-    receiver.mode = 'ok';
-    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
-    await page.getByText('1 delivery gets a new attempt now.').waitFor();
-    await deliveries.getByRole('row', { name: /usage\.limit.*Succeeded/ }).waitFor();
+      // Own secret: the rules are shown, and the service's refusal lands in the form.
+      await page.getByRole('link', { name: 'Create Webhook' }).click();
+      await page.getByLabel('Name', { exact: true }).fill('Billing');
+      await page.getByLabel('Endpoint URL').fill(receiver.url);
+      await page.getByLabel('Select all usage events').check();
+      await page.getByLabel('Use my own secret').check();
+      await page.getByText('16 to 256 printable ASCII characters').waitFor();
+      await page.getByLabel('Your secret').fill('too-short');
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      const alert = page.getByRole('alert');
+      await alert.getByText('The webhook was not saved.').waitFor();
+      await alert.getByText(/16 to 256 characters long/).waitFor();
+      expect(takeExpectedStatus(errors, 400)).toBe(true);
+      const ownSecret = 'my-own-secret-0123456789';
+      await page.getByLabel('Your secret').fill(ownSecret);
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+      expect(await page.getByTestId('created-webhook-secret').textContent()).toBe(ownSecret);
 
-    // The event filter, and "load more" past the first page of 50.
-    await page.getByRole('button', { name: 'Send test event' }).click();
-    await page.getByText('Test delivered: HTTP 200').waitFor();
-    await page.getByLabel('Event', { exact: true }).selectOption('webhook.test');
-    await deliveries.getByRole('row', { name: /webhook\.test/ }).waitFor();
-    await eventually(
-      async () => (await deliveries.getByRole('row').count()) === 2,
-      'only the test delivery',
-    );
-    const batch = Array.from({ length: 55 }, () => ({
-      event: 'usage.limit',
-      data: eventSamples['usage.limit'],
-    }));
-    const response = await fetch(`${server.url}/v1/events/batch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ events: batch }),
-    });
-    expect(response.status).toBe(202);
-    await page.getByLabel('Event', { exact: true }).selectOption('');
-    const rows = () => deliveries.getByRole('row').count();
-    await eventually(async () => (await rows()) === 51, 'a first page of 50 deliveries');
-    await page.getByRole('button', { name: 'Load more deliveries' }).click();
-    await eventually(async () => (await rows()) === 58, 'all 57 deliveries');
-    expect(await page.getByRole('button', { name: 'Load more deliveries' }).count()).toBe(0);
+      // Switched off in the list, on again from its page.
+      await page.getByRole('link', { name: 'Back to webhooks' }).click();
+      const toggle = page.getByRole('switch', { name: 'Active: Billing' });
+      await toggle.uncheck();
+      await page
+        .getByRole('row', { name: /Billing/ })
+        .getByText('Off', { exact: true })
+        .waitFor();
+      await page.getByRole('link', { name: 'Billing' }).click();
+      await page.getByText('Disabled', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Enable webhook' }).click();
+      await page.getByRole('button', { name: 'Disable webhook' }).waitFor();
 
-    expect(errors).toEqual([]);
-  });
+      // Edit: the form starts from the webhook's values.
+      await page.getByRole('link', { name: 'Edit webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Edit webhook' }).waitFor();
+      expect(await page.getByLabel('usage.limit').isChecked()).toBe(true);
+      await page.getByLabel('Name', { exact: true }).fill('Billing alerts');
+      await page.getByLabel('usage.threshold').uncheck();
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Billing alerts' }).waitFor();
+      const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
+      expect(await events.allTextContents()).toEqual(['usage.limit']);
 
-  it('creates a webhook with the keyboard alone', async () => {
-    const { page, errors } = await setUp();
-    await page.goto(server.url);
-    await tabTo(page, page.getByLabel('API key'));
-    await page.keyboard.type(server.apiKey);
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+      // Recover: a failed delivery gets a new attempt once the receiver is back.
+      receiver.mode = 'fail';
+      await postEvent('usage.limit', eventSamples['usage.limit']);
+      await eventually(() => receiver.requests.length >= 2, 'the attempt and its retry');
+      const deliveries = page.getByRole('region', { name: 'Deliveries' });
+      await page.getByRole('button', { name: 'Refresh deliveries' }).click();
+      await deliveries.getByRole('row', { name: /usage\.limit.*Failed/ }).waitFor();
+      receiver.mode = 'ok';
+      await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+      await page.getByText('1 delivery gets a new attempt now.').waitFor();
+      await deliveries.getByRole('row', { name: /usage\.limit.*Succeeded/ }).waitFor();
 
-    await tabTo(page, page.getByRole('link', { name: 'Create Webhook' }));
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
-    await tabTo(page, page.getByLabel('Name', { exact: true }));
-    await page.keyboard.type('Keyboard webhook');
-    await page.keyboard.press('Tab');
-    await page.keyboard.type(receiver.url);
-    await tabTo(page, page.getByLabel('Select all conversation events'));
-    await page.keyboard.press('Space');
-    await tabTo(page, page.getByLabel('usage.limit'));
-    await page.keyboard.press('Space');
-    await tabTo(page, page.getByRole('button', { name: 'Create webhook' }));
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+      // The event filter, and "load more" past the first page of 50.
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.getByText('Test delivered: HTTP 200').waitFor();
+      await page.getByLabel('Event', { exact: true }).selectOption('webhook.test');
+      await deliveries.getByRole('row', { name: /webhook\.test/ }).waitFor();
+      await eventually(
+        async () => (await deliveries.getByRole('row').count()) === 2,
+        'only the test delivery',
+      );
+      const batch = Array.from({ length: 55 }, () => ({
+        event: 'usage.limit',
+        data: eventSamples['usage.limit'],
+      }));
+      const response = await fetch(`${server.url}/v1/events/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: batch }),
+      });
+      expect(response.status).toBe(202);
+      await page.getByLabel('Event', { exact: true }).selectOption('');
+      const rows = () => deliveries.getByRole('row').count();
+      await eventually(async () => (await rows()) === 51, 'a first page of 50 deliveries');
+      await page.getByRole('button', { name: 'Load more deliveries' }).click();
+      await eventually(async () => (await rows()) === 58, 'all 57 deliveries');
+      expect(await page.getByRole('button', { name: 'Load more deliveries' }).count()).toBe(0);
 
-    await tabTo(page, page.getByRole('link', { name: 'Go to Keyboard webhook' }));
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Keyboard webhook' }).waitFor();
-    const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
-    expect((await events.allTextContents()).sort()).toEqual([
-      'conversation.ended',
-      'conversation.message',
-      'conversation.started',
-      'usage.limit',
-    ]);
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 
-    // The test event, by keyboard too.
-    await tabTo(page, page.getByRole('button', { name: 'Send test event' }));
-    await page.keyboard.press('Enter');
-    await page.getByText('Test delivered: HTTP 200').waitFor();
-    expect(errors).toEqual([]);
-  });
+  it(
+    'creates a webhook with the keyboard alone',
+    async () => {
+      const { page, errors } = await setUp();
+      await page.goto(server.url);
+      await tabTo(page, page.getByLabel('API key'));
+      await page.keyboard.type(server.apiKey);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
 
-  it('is usable at phone width (390 px)', async () => {
-    const { page, errors } = await setUp({ width: 390, height: 844 });
-    await signIn(page, server.url, server.apiKey);
-    expect(await overflowing(page)).toEqual([]);
+      await tabTo(page, page.getByRole('link', { name: 'Create Webhook' }));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Create Webhook' }).waitFor();
+      await tabTo(page, page.getByLabel('Name', { exact: true }));
+      await page.keyboard.type('Keyboard webhook');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(receiver.url);
+      await tabTo(page, page.getByLabel('Select all conversation events'));
+      await page.keyboard.press('Space');
+      await tabTo(page, page.getByLabel('usage.limit'));
+      await page.keyboard.press('Space');
+      await tabTo(page, page.getByRole('button', { name: 'Create webhook' }));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
 
-    await page.getByRole('link', { name: 'Create Webhook' }).click();
-    await page
-      .getByLabel('Name', { exact: true })
-      .fill('Phone webhook with a rather long name to wrap');
-    await page.getByLabel('Endpoint URL').fill(receiver.url);
-    await page.getByLabel('All events, including event types added later').check();
-    await page.getByRole('button', { name: 'Create webhook' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
-    expect(await overflowing(page)).toEqual([]);
+      await tabTo(page, page.getByRole('link', { name: 'Go to Keyboard webhook' }));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Keyboard webhook' }).waitFor();
+      const events = page.getByRole('region', { name: 'Overview' }).getByRole('listitem');
+      expect((await events.allTextContents()).sort()).toEqual([
+        'conversation.ended',
+        'conversation.message',
+        'conversation.started',
+        'usage.limit',
+      ]);
 
-    await page.getByRole('link', { name: /^Go to Phone webhook/ }).click();
-    await page.getByRole('button', { name: 'Send test event' }).click();
-    await page.getByText('Test delivered: HTTP 200').waitFor();
-    await page
-      .getByRole('region', { name: 'Deliveries' })
-      .getByRole('row', { name: /webhook\.test.*Succeeded/ })
-      .waitFor();
-    expect(await overflowing(page)).toEqual([]);
+      // The test event, by keyboard too.
+      await tabTo(page, page.getByRole('button', { name: 'Send test event' }));
+      await page.keyboard.press('Enter');
+      await page.getByText('Test delivered: HTTP 200').waitFor();
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 
-    await page.getByRole('link', { name: 'Event catalog' }).click();
-    await page.getByRole('heading', { level: 3, name: 'conversation.message' }).waitFor();
-    expect(await overflowing(page)).toEqual([]);
+  it(
+    'is usable at phone width (390 px)',
+    async () => {
+      const { page, errors } = await setUp({ width: 390, height: 844 });
+      await signIn(page, server.url, server.apiKey);
+      expect(await overflowing(page)).toEqual([]);
 
-    await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
-    await page.getByRole('link', { name: /Phone webhook/ }).waitFor();
-    expect(errors).toEqual([]);
-  });
+      await page.getByRole('link', { name: 'Create Webhook' }).click();
+      await page
+        .getByLabel('Name', { exact: true })
+        .fill('Phone webhook with a rather long name to wrap');
+      await page.getByLabel('Endpoint URL').fill(receiver.url);
+      await page.getByLabel('All events, including event types added later').check();
+      await page.getByRole('button', { name: 'Create webhook' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Webhook created' }).waitFor();
+      expect(await overflowing(page)).toEqual([]);
+
+      await page.getByRole('link', { name: /^Go to Phone webhook/ }).click();
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.getByText('Test delivered: HTTP 200').waitFor();
+      await page
+        .getByRole('region', { name: 'Deliveries' })
+        .getByRole('row', { name: /webhook\.test.*Succeeded/ })
+        .waitFor();
+      expect(await overflowing(page)).toEqual([]);
+
+      await page.getByRole('link', { name: 'Event catalog' }).click();
+      await page.getByRole('heading', { level: 3, name: 'conversation.message' }).waitFor();
+      expect(await overflowing(page)).toEqual([]);
+
+      await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
+      await page.getByRole('link', { name: /Phone webhook/ }).waitFor();
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 });
