@@ -416,7 +416,13 @@ export class DeliveryEngine {
 
     const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);
     const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
-    if (disable) outcome.disableWebhook = disable;
+    if (disable) {
+      outcome.disableWebhook = disable;
+      this.log.warn(
+        { webhookId: hook.id, deliveryId: c.id },
+        'endpoint answered 410 Gone: disabled',
+      );
+    }
     this.finished(outcome, c);
     return outcome;
   }
