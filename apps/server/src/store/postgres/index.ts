@@ -107,9 +107,15 @@ class PgStore implements PostgresStore {
     await query(this.pool, 'select 1');
   }
 
-  async close(): Promise<void> {
-    await this.notifier.close();
-    await this.pool.end();
+  private closing: Promise<void> | undefined;
+
+  /** Ends the LISTEN connection and the pool; calling it again answers the same promise. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.notifier.close();
+      await this.pool.end();
+    })();
+    return this.closing;
   }
 
   onWorkAvailable(cb: () => void): () => void {
