@@ -139,6 +139,10 @@ export class DeliveryEngine {
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
+      if (this.pumping) {
+        this.pumpAgain = true;
+        return;
+      }
       const run = this.pump();
       this.pumpRun = run;
       void run.finally(() => {
