@@ -388,7 +388,8 @@ class PgStore implements PostgresStore {
            status_before = case when trigger = 'scheduled' then status else status_before end,
            resume_at = case when trigger = 'scheduled'
              then (case when status = 'pending' then next_attempt_at end) else resume_at end,
-           status = 'pending', next_attempt_at = $2, trigger = $3, updated_at = $2,
+           trigger = case when trigger = 'scheduled' then $3 else trigger end,
+           status = 'pending', next_attempt_at = $2, updated_at = $2,
            lease_owner = null, lease_until = null
          where id = $1 returning *`,
         [id, now, trigger],
