@@ -384,6 +384,8 @@ describe('dashboard', () => {
 
       await page.getByRole('link', { name: 'Webhooks', exact: true }).first().click();
       await page.getByRole('link', { name: /Phone webhook/ }).waitFor();
+      await page.getByText('100%').waitFor();
+      expect(await overflowing(page)).toEqual([]);
       expect(errors).toEqual([]);
     },
     flowTimeout,

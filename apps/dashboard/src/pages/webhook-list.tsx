@@ -60,7 +60,7 @@ export function WebhookListPage() {
       ) : null}
       {webhooks && webhooks.length > 0 ? (
         <div className="table-wrap">
-          <table>
+          <table className="stack-on-phone">
             <caption className="visually-hidden">Your webhooks and their health</caption>
             <thead>
               <tr>
@@ -117,8 +117,10 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
         </a>
         <div className="url">{webhook.url}</div>
       </td>
-      <td title={webhook.events.join(', ')}>{eventsSummary(webhook.events)}</td>
-      <td>
+      <td data-label="Events" title={webhook.events.join(', ')}>
+        {eventsSummary(webhook.events)}
+      </td>
+      <td data-label="Active">
         <label className="switch">
           <input
             type="checkbox"
@@ -135,11 +137,11 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
         </label>
         <ErrorMessage error={error} />
       </td>
-      <td>
+      <td data-label="Last delivery">
         <DeliveryBadge status={webhook.last_delivery_status} />{' '}
         <Time iso={webhook.last_delivery_at} fallback="" />
       </td>
-      <td>
+      <td data-label="Success (24 h)">
         {stats.error ? (
           <span className="muted" title={(stats.error as Error).message}>
             unavailable
@@ -150,7 +152,10 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
           <span className="muted">No attempts</span>
         ) : (
           <span>
-            {formatRate(rate)} <span className="muted">of {stats.data?.attempts}</span>
+            {formatRate(rate)}{' '}
+            <span className="muted">
+              of {stats.data?.attempts} {stats.data?.attempts === 1 ? 'attempt' : 'attempts'}
+            </span>
           </span>
         )}
       </td>
