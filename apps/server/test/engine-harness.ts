@@ -19,8 +19,10 @@ import type { EventRow, Store, WebhookRow } from '../src/store/types.js';
 /** Real time plus an offset that tests move forward (e.g. 12 h for a late retry). */
 export class OffsetClock implements Clock {
   offset = 0;
+  /** When set, time stands still here (signing at an exact second, e.g. the vectors'). */
+  frozenAt: number | undefined;
   now(): number {
-    return Date.now() + this.offset;
+    return this.frozenAt ?? Date.now() + this.offset;
   }
 }
 
