@@ -210,6 +210,15 @@ describe('dashboard', () => {
       await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
       await page.getByText('No webhooks yet.').waitFor();
 
+      // The key is kept for the tab's session (a reload stays signed in) until Sign out.
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('You are signed out.').waitFor();
+      await page.reload();
+      await page.getByLabel('API key').waitFor();
+      expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
       expect(errors).toEqual([]);
     },
     flowTimeout,

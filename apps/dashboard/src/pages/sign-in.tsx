@@ -68,8 +68,9 @@ export function SignInPage({
           aria-invalid={error ? true : undefined}
         />
         <p id="api-key-help" className="help">
-          An account API key (<code>afk_…</code>). It is kept only for this browser tab and
-          forgotten when you close it or sign out.
+          An account API key (<code>afk_…</code>); <code>npm start</code> prints the development
+          account's key. It is kept only for this browser tab and forgotten when you close it or
+          sign out.
         </p>
         <ErrorMessage error={error} />
         <button type="submit" disabled={busy}>
