@@ -331,7 +331,7 @@ class PgStore implements PostgresStore {
     if (!rows[0]) return undefined;
     const attempts = await query(
       this.pool,
-      'select * from attempts where delivery_id = $1 order by number, id',
+      'select * from attempts where delivery_id = $1 order by number, started_at, id',
       [id],
     );
     return { ...deliveryRow(rows[0]), attempts: attempts.rows.map(attemptRow) };
