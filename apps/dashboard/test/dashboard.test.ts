@@ -179,7 +179,16 @@ describe('dashboard', () => {
           .getByRole('row', { name: /Support bot events/ })
           .getByText('%')
           .waitFor();
-        await page.screenshot({ path: `${screenshotDir}webhooks-list.png` });
+        const main = await page.getByRole('main').boundingBox();
+        await page.screenshot({
+          path: `${screenshotDir}webhooks-list.png`,
+          clip: {
+            x: 0,
+            y: 0,
+            width: 1280,
+            height: Math.ceil((main?.y ?? 0) + (main?.height ?? 900)),
+          },
+        });
         await page.getByRole('link', { name: 'Support bot events' }).click();
       }
 
