@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,15 +14,17 @@ const binary = (pkg: string, file: string) =>
   join(dirname(require.resolve(`${pkg}/package.json`)), file);
 
 /**
- * Bun's own executable comes from its platform package; `bun/bin/bun.exe` is a placeholder until
- * bun's postinstall replaces it, which `npm ci` may not run.
+ * Bun's executable: bun's postinstall moves it from the platform package over the placeholder
+ * `bun/bin/bun.exe`, but `npm ci` may not run that script, so take whichever is the real one.
  */
 function bunBinary(): string {
   try {
-    return binary(`@oven/bun-${process.platform}-${process.arch}`, 'bin/bun');
+    const direct = binary(`@oven/bun-${process.platform}-${process.arch}`, 'bin/bun');
+    if (existsSync(direct)) return direct;
   } catch {
-    return binary('bun', 'bin/bun.exe');
+    // No platform package resolvable: fall back to the installed bin.
   }
+  return binary('bun', 'bin/bun.exe');
 }
 
 async function check(command: string, args: string[]): Promise<string> {
