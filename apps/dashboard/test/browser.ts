@@ -73,11 +73,11 @@ export interface Receiver {
   url: string;
   requests: ReceivedRequest[];
   /** What the receiver answers from now on. */
-  mode: 'ok' | 'fail';
+  mode: 'ok' | 'fail' | 'gone';
   close(): Promise<void>;
 }
 
-/** A webhook receiver on 127.0.0.1: answers 200 `{"received":true}`, or 500 when failing. */
+/** A webhook receiver on 127.0.0.1: answers 200 `{"received":true}`, 500 when failing, 410 when gone. */
 export async function startReceiver(): Promise<Receiver> {
   const receiver: Receiver = {
     url: '',
@@ -95,6 +95,8 @@ export async function startReceiver(): Promise<Receiver> {
       });
       if (receiver.mode === 'ok') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
+      } else if (receiver.mode === 'gone') {
+        res.writeHead(410, { 'content-type': 'text/plain' }).end('this endpoint is gone');
       } else {
         res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver is down for the test');
       }

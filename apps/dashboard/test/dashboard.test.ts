@@ -320,6 +320,12 @@ describe('dashboard', () => {
       await eventually(async () => (await rows()) === 58, 'all 57 deliveries');
       expect(await page.getByRole('button', { name: 'Load more deliveries' }).count()).toBe(0);
 
+      // 410 Gone switches the webhook off; the page says why and how to recover.
+      receiver.mode = 'gone';
+      await postEvent('usage.limit', eventSamples['usage.limit']);
+      await page.getByText('your receiver answered 410 Gone').waitFor();
+      await page.getByRole('button', { name: 'Enable webhook' }).waitFor();
+
       expect(errors).toEqual([]);
     },
     flowTimeout,

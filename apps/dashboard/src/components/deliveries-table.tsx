@@ -69,6 +69,14 @@ export function DeliveriesTable({
   }, [refresh, refreshToken]);
 
   const anyPending = rows?.some((d) => d.status === 'pending') ?? false;
+
+  // When what the table shows changes, the page's health (last delivery, chart) changes too.
+  const shown = rows?.map((d) => `${d.id}:${d.status}:${d.attempt_count}`).join() ?? '';
+  const lastShown = useRef<string>(undefined);
+  useEffect(() => {
+    if (lastShown.current !== undefined && lastShown.current !== shown) onChange();
+    lastShown.current = shown;
+  }, [shown, onChange]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: tick re-arms the timer after a hidden-tab skip.
   useEffect(() => {
     if (loading || polls.current >= maxPolls) return;
@@ -76,9 +84,7 @@ export function DeliveriesTable({
       () => {
         if (document.hidden) return setTick((n) => n + 1);
         polls.current++;
-        void refresh(false).then(() => {
-          if (anyPending) onChange();
-        });
+        void refresh(false);
       },
       anyPending ? pendingPollMs : idlePollMs,
     );
@@ -105,7 +111,7 @@ export function DeliveriesTable({
       );
       polls.current = 0;
       // The new attempt runs in the background: poll until it has an outcome.
-      setTimeout(() => void refresh(false).then(onChange), 300);
+      setTimeout(() => void refresh(false), 300);
     } catch (err) {
       setActionError(err);
     }
