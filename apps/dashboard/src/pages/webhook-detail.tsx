@@ -114,6 +114,22 @@ function Overview({ webhook, onChange }: { webhook: Webhook; onChange: (w: Webho
             </ul>
           )}
         </dd>
+        {webhook.headers && Object.keys(webhook.headers).length > 0 ? (
+          <>
+            <dt>Custom headers</dt>
+            <dd>
+              <ul className="tags">
+                {Object.entries(webhook.headers).map(([name, value]) => (
+                  <li key={name}>
+                    <code>
+                      {name}: {value}
+                    </code>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        ) : null}
         <dt>Last delivery</dt>
         <dd>
           <DeliveryBadge status={webhook.last_delivery_status} />{' '}
