@@ -171,6 +171,24 @@ await describePostgres('postgres store across processes', ({ url, freshSchema, s
     }
   });
 
+  it('reaches work behind a head of rows that cannot be taken now', async () => {
+    const slow = webhook(account, ['usage.limit']);
+    const fast = webhook(account, ['agent.created']);
+    await a.createWebhook(slow);
+    await a.createWebhook(fast);
+    await a.insertEvents(
+      account,
+      Array.from({ length: 200 }, (_, i) => newEvent('usage.limit', { timestamp: T0 + i })),
+      T0,
+    );
+    await a.insertEvents(account, [newEvent('agent.created')], T0 + 10);
+    const opts = { now: T0 + 20, leaseMs: 60_000, endpointConcurrency: 3 };
+    // The slow endpoint is one short of its cap: the head of the queue is all its rows.
+    expect(await a.claimDue({ ...opts, limit: 2, owner: 'w1' })).toHaveLength(2);
+    const next = await b.claimDue({ ...opts, limit: 10, owner: 'w2' });
+    expect(next.map((c) => c.webhook!.id).sort()).toEqual([slow.id, fast.id].sort());
+  });
+
   it('one Idempotency-Key sent to two processes at once creates one event', async () => {
     await a.createWebhook(webhook(account, ['*']));
     for (let i = 0; i < 15; i++) {

@@ -16,40 +16,49 @@ import { claimedRow, claimedSelect } from '../rows.js';
  * would read a snapshot from before the lock and could overshoot.
  *
  * Which webhooks: usually those of the oldest due deliveries (`headSql`, a short walk of
- * `deliveries_due`). When that head is full of webhooks already at their cap — a slow endpoint
- * with a backlog — walking further would cost as much as the backlog, so the claim asks each
- * webhook instead for its oldest due delivery (`perWebhookSql`, one probe of
- * `deliveries_webhook_due` per webhook): a slow endpoint never hides the others' work.
+ * `deliveries_due`). When that head is full of rows that cannot be taken now — a slow endpoint's
+ * backlog at its cap, or webhooks another worker is claiming for — walking further would cost as
+ * much as the backlog, so the claim asks each webhook instead for its oldest due delivery
+ * (`perWebhookSql`, one probe of `deliveries_webhook_due` per webhook): a slow endpoint never
+ * hides the others' work.
  */
-const saturatedCte = `
-  saturated as (
-    select webhook_id from deliveries
+/** Live leases per webhook: those at `$2` (the cap) are full. */
+const liveCte = `
+  live as (
+    select webhook_id, count(*)::int as n from deliveries
     where lease_owner is not null and lease_until > $1
-    group by webhook_id having count(*) >= $2
+    group by webhook_id
   )`;
 
+/**
+ * The head of the queue: how many due rows it holds, how many of them cannot be taken now for
+ * lack of room under their webhook's cap (`blocked`), and the webhooks with room.
+ */
 const headSql = `
-  with ${saturatedCte},
+  with ${liveCte},
   head as (
     select d.webhook_id from deliveries d
     where d.status = 'pending' and d.next_attempt_at <= $1
       and (d.lease_until is null or d.lease_until <= $1)
     order by d.next_attempt_at
     limit $3
+  ),
+  per as (
+    select h.webhook_id, count(*)::int as n, greatest(0, $2 - coalesce(max(l.n), 0)) as room
+    from head h left join live l on l.webhook_id = h.webhook_id
+    group by h.webhook_id
   )
   select
     (select count(*) from head)::int as scanned,
-    (select count(*) from head where webhook_id in (select webhook_id from saturated))::int
-      as blocked,
-    array(select distinct webhook_id from head
-          where webhook_id not in (select webhook_id from saturated)) as ids`;
+    coalesce((select sum(greatest(0, n - room)) from per), 0)::int as blocked,
+    array(select webhook_id from per where room > 0) as ids`;
 
 const lockSql = `
   select id from webhooks where id = any($1::text[]) order by id
   for no key update skip locked`;
 
 const perWebhookSql = `
-  with ${saturatedCte}
+  with ${liveCte}
   select w.id from webhooks w
   cross join lateral (
     select d.next_attempt_at from deliveries d
@@ -58,7 +67,7 @@ const perWebhookSql = `
     order by d.next_attempt_at
     limit 1
   ) due
-  where w.id not in (select webhook_id from saturated)
+  where w.id not in (select webhook_id from live where n >= $2)
   order by due.next_attempt_at
   limit $3
   for no key update of w skip locked`;
@@ -110,14 +119,25 @@ export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedD
     ]);
     const { scanned, blocked, ids } = head.rows[0]!;
     if (scanned === 0) return [];
-    const { rows: locked } =
-      scanned === scan && blocked > 0
-        ? await client.query<{ id: string }>(perWebhookSql, [o.now, o.endpointConcurrency, o.limit])
-        : await client.query<{ id: string }>(lockSql, [ids]);
-    if (locked.length === 0) return [];
+    // A full head may hide more work behind it: rows of capped webhooks, or of webhooks another
+    // worker is claiming for right now. Then ask every webhook.
+    const full = scanned === scan;
+    const locked = new Set<string>();
+    if (!(full && blocked > 0)) {
+      for (const r of (await client.query<{ id: string }>(lockSql, [ids])).rows) locked.add(r.id);
+    }
+    if (full && (blocked > 0 || locked.size < ids.length)) {
+      const more = await client.query<{ id: string }>(perWebhookSql, [
+        o.now,
+        o.endpointConcurrency,
+        o.limit,
+      ]);
+      for (const r of more.rows) locked.add(r.id);
+    }
+    if (locked.size === 0) return [];
     const { rows } = await client.query(
       `${claimSql} ${claimedSelect} order by c.next_attempt_at, c.id`,
-      [locked.map((r) => r.id), o.now, o.endpointConcurrency, o.limit, o.owner, o.leaseMs],
+      [[...locked], o.now, o.endpointConcurrency, o.limit, o.owner, o.leaseMs],
     );
     return rows.map(claimedRow);
   });
