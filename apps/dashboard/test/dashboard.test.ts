@@ -402,6 +402,10 @@ describe('dashboard', () => {
         .waitFor();
       expect(await overflowing(page)).toEqual([]);
 
+      await page.getByRole('link', { name: 'webhook.test' }).click();
+      await page.getByText('Attempt 1: HTTP 200').waitFor();
+      expect(await overflowing(page)).toEqual([]);
+
       await page.getByRole('link', { name: 'Event catalog' }).click();
       await page.getByRole('heading', { level: 3, name: 'conversation.message' }).waitFor();
       expect(await overflowing(page)).toEqual([]);
