@@ -400,6 +400,19 @@ describe('dashboard', () => {
         .getByRole('region', { name: 'Deliveries' })
         .getByRole('row', { name: /webhook\.test.*Succeeded/ })
         .waitFor();
+
+      // A catalog event's sample as the test, marked as a test for the receiver.
+      await page.getByLabel('Event to send').selectOption('agent.deployed');
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await eventually(() => receiver.requests.length === 2, 'the sample test delivery');
+      const sample = receiver.requests[1]!;
+      expect(sample.headers['x-agentfactory-event']).toBe('agent.deployed');
+      expect(sample.headers['x-agentfactory-test']).toBe('1');
+      expect(JSON.parse(sample.body).data).toEqual(eventSamples['agent.deployed']);
+      await page
+        .getByRole('region', { name: 'Deliveries' })
+        .getByRole('row', { name: /agent\.deployed.*Succeeded/ })
+        .waitFor();
       expect(await overflowing(page)).toEqual([]);
 
       await page.getByRole('link', { name: 'webhook.test' }).click();
