@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eventSamples } from '@agentfactory/webhooks';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+
+// Child processes start slowly on a busy machine: generous bounds, each still finite.
+vi.setConfig({ testTimeout: 90_000 });
+
 import { type CliProcess, freePort, runCli, signal } from './helpers/cli-process.js';
 import { client, eventually, respond } from './helpers/client.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
