@@ -678,19 +678,31 @@ class SqliteStore implements Store {
       const room = (webhookId: string) => o.endpointConcurrency - (live.get(webhookId) ?? 0);
 
       // Fast path: the due rows in claim order, skipping webhooks at their cap.
+      // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
+      // claim costs about `limit` rows unless capped webhooks stand in the way.
       const budget = Math.max(CLAIM_SCAN_BUDGET, o.limit * 4);
-      const scanned = this.stmt(
-        `SELECT id, webhook_id, next_attempt_at FROM deliveries
+      const taken = new Map<string, number>();
+      let picked: string[] = [];
+      let scanned = 0;
+      for (const r of this.stmt(
+        `SELECT id, webhook_id FROM deliveries
          WHERE status = 'pending' AND next_attempt_at <= ?
            AND (lease_owner IS NULL OR lease_until <= ?)
          ORDER BY next_attempt_at, id LIMIT ?`,
-      ).all(o.now, o.now, budget) as Row[];
-      let picked = pickWithinCaps(scanned, o.limit, room);
+      ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
+        scanned++;
+        const w = r.webhook_id as string;
+        const t = taken.get(w) ?? 0;
+        if (t >= room(w)) continue;
+        taken.set(w, t + 1);
+        picked.push(r.id as string);
+        if (picked.length >= o.limit) break;
+      }
 
       // Slow path: the budget ran out on rows of capped webhooks (one endpoint's backlog in front
       // of the others). Walk the webhooks that have pending work, take each one's oldest due rows
       // up to its room, and merge by due time: exact, and cost grows with webhooks, not rows.
-      if (picked.length < o.limit && scanned.length === budget) {
+      if (picked.length < o.limit && scanned === budget) {
         const candidates: Row[] = [];
         const next = this.stmt(
           `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
@@ -757,6 +769,7 @@ class SqliteStore implements Store {
        WHERE id = ? AND account_id = ?`,
     );
     const tx = this.db.transaction(() => {
+      const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
       for (const o of outcomes) {
         const a = o.attempt;
         insertAttempt.run(
@@ -788,14 +801,18 @@ class SqliteStore implements Store {
           o.deliveryId,
           o.accountId,
         );
-        updateWebhook.run(
-          a.startedAt,
-          a.succeeded ? 'succeeded' : 'failed',
-          o.webhookId,
-          o.accountId,
-        );
+        const prev = last.get(o.webhookId);
+        if (!prev || a.startedAt >= prev.at) {
+          last.set(o.webhookId, {
+            accountId: o.accountId,
+            at: a.startedAt,
+            status: a.succeeded ? 'succeeded' : 'failed',
+          });
+        }
         if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
       }
+      // One write per webhook per batch, however many of its attempts the batch holds.
+      for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
     });
     tx.immediate();
   }
@@ -896,18 +913,4 @@ function pageOf<T extends { id: string }>(rows: T[], limit: number): Page<T> {
   if (rows.length <= limit) return { data: rows, nextCursor: null };
   const data = rows.slice(0, limit);
   return { data, nextCursor: data[data.length - 1]!.id };
-}
-
-function pickWithinCaps(rows: Row[], limit: number, room: (webhookId: string) => number): string[] {
-  const taken = new Map<string, number>();
-  const picked: string[] = [];
-  for (const r of rows) {
-    if (picked.length >= limit) break;
-    const w = r.webhook_id as string;
-    const t = taken.get(w) ?? 0;
-    if (t >= room(w)) continue;
-    taken.set(w, t + 1);
-    picked.push(r.id as string);
-  }
-  return picked;
 }
