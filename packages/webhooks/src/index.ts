@@ -61,6 +61,7 @@ export {
   type ErrorHandler,
   type EventHandler,
   type EventOf,
+  isKnownEvent,
   type UnknownWebhookEvent,
   type WebhookRequest,
   type WebhookResponse,

@@ -19,6 +19,19 @@ export interface UnknownWebhookEvent {
 /** What `onAny` handlers receive: a catalog event, or one newer than this SDK. */
 export type AnyWebhookEvent = AgentFactoryEvent | UnknownWebhookEvent;
 
+/**
+ * True when the event's type is in this SDK's catalog: narrows an `onAny` event to the
+ * discriminated {@link AgentFactoryEvent} union.
+ *
+ * @example
+ * webhooks.onAny((event) => {
+ *   if (isKnownEvent(event) && event.event === 'agent.created') console.log(event.data.agent_name);
+ * });
+ */
+export function isKnownEvent(event: AnyWebhookEvent): event is AgentFactoryEvent {
+  return isEventName(event.event);
+}
+
 export type EventHandler<N extends EventName> = (event: EventOf<N>) => unknown;
 export type AnyEventHandler = (event: AnyWebhookEvent) => unknown;
 

@@ -4,6 +4,7 @@ import {
   type AnyWebhookEvent,
   constructEvent,
   type EventMap,
+  isKnownEvent,
   type WebhookEvent,
   Webhooks,
 } from '../src/index.js';
@@ -38,6 +39,11 @@ describe('handler types', () => {
 
   it('onAny and constructEvent', async () => {
     webhooks.onAny((e) => expectTypeOf(e).toEqualTypeOf<AnyWebhookEvent>());
+    webhooks.onAny((e) => {
+      if (isKnownEvent(e) && e.event === 'agent.created') {
+        expectTypeOf(e.data.agent_name).toBeString();
+      }
+    });
     const event = await constructEvent('{}', {}, 'secret-value');
     expectTypeOf(event).toEqualTypeOf<AgentFactoryEvent>();
     if (event.event === 'error.occurred') {

@@ -5,6 +5,7 @@ import {
   DONE_TTL_MS,
   type ErrorContext,
   generateTestHeaders,
+  isKnownEvent,
   MemoryDedupeStore,
   signPayload,
   Webhooks,
@@ -63,6 +64,9 @@ describe('Webhooks', () => {
     const result = await webhooks.receive(await generateTestHeaders(unknown, SECRET));
     expect(result.status).toBe(200);
     expect(seen).toEqual([unknown]);
+    expect(isKnownEvent(seen[0]!)).toBe(false);
+    const known = await generateTestHeaders('agent.created', SECRET);
+    expect(isKnownEvent(known.event)).toBe(true);
   });
 
   it('on() refuses a name outside the catalog', () => {
