@@ -622,6 +622,14 @@ describe('catalog, docs, health and the rest', () => {
     ]) {
       expect(paths, p).toContain(p);
     }
+    // Every reference resolves inside the document.
+    const refs = new Set<string>();
+    JSON.stringify(res.body, (k, v) => {
+      if (k === '$ref') refs.add(v);
+      return v;
+    });
+    expect([...refs]).toEqual(['#/components/schemas/Error']);
+    expect(res.body.components.schemas.Error).toBeDefined();
     const docs = await fetch(`${server.url}/docs`);
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-type')).toMatch(/text\/html/);
