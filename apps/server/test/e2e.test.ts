@@ -87,6 +87,11 @@ describe('first run', () => {
     expect(t.stdout()).toMatch(/dlv_\S+ → wh_\S+\s+succeeded \(HTTP 200, 1 attempt\)/);
     expect(JSON.parse(r.requests[0]!.body).data.agent_name).toBe('From the CLI');
 
+    // accounts create finds the generated admin key in the data dir.
+    const a = runCli(['accounts', 'create', '--name', 'Second', '--url', url], env);
+    expect(await a.exited).toBe(0);
+    expect(a.stdout()).toMatch(/account\s+acct_\S+\s+Second/);
+
     // A second start prints the same keys; SIGTERM exits 0.
     signal(p, 'SIGTERM');
     expect(await p.exited).toBe(0);
