@@ -173,16 +173,19 @@ describe('Webhooks dedupe', () => {
 
   it('a copy that arrives while the first is processing gets 409 with Retry-After', async () => {
     const gate = deferred();
+    const started = deferred();
     let runs = 0;
     const webhooks = new Webhooks({ secret: SECRET, dedupe: true, retryAfterSeconds: 30 }).on(
       'agent.created',
       async () => {
         runs++;
+        started.resolve();
         await gate.promise;
       },
     );
     const request = await generateTestHeaders('agent.created', SECRET);
     const first = webhooks.receive(request);
+    await started.promise; // the first copy holds the id and is inside its handler
     const copy = await webhooks.receive(request);
     expect(copy.status).toBe(409);
     expect(copy.headers['retry-after']).toBe('30');
