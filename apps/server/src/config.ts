@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { DeliveryConfig } from './delivery/config.js';
 
 /** A configuration value is wrong: the message names the variable. */
 export class ConfigError extends Error {
@@ -23,18 +24,8 @@ export type AppEnv = 'development' | 'production';
 export type Role = 'all' | 'api' | 'worker';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-/** What the delivery engine needs (the shape of `DeliveryConfig` in `delivery/config.ts`). */
-export interface DeliverySettings {
-  timeoutMs: number;
-  maxRetries: number;
-  baseDelayMs: number;
-  factor: number;
-  windowMs: number;
-  jitter: number;
-  endpointConcurrency: number;
-  allowPrivateNetworks: boolean;
-  userAgent: string;
-}
+/** What the delivery engine is given: `DeliveryConfig` of `delivery/config.ts`. */
+export type DeliverySettings = DeliveryConfig;
 
 export interface Config {
   env: AppEnv;
