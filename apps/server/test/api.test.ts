@@ -54,6 +54,47 @@ describe('authentication', () => {
     expectError(await call('POST', `/v1/accounts/${server.accountId}/api-keys`), 403, 'forbidden');
     expectError(await admin('GET', '/v1/webhooks'), 403, 'forbidden');
   });
+  it('every account and admin route answers 401 without a key', async () => {
+    const id = '01HMB7ZK2C8D9E0F1G2H3J4K5M';
+    const routes: [string, string][] = [
+      ['POST', '/v1/webhooks'],
+      ['GET', '/v1/webhooks'],
+      ['GET', `/v1/webhooks/wh_${id}`],
+      ['PATCH', `/v1/webhooks/wh_${id}`],
+      ['DELETE', `/v1/webhooks/wh_${id}`],
+      ['GET', `/v1/webhooks/wh_${id}/secret`],
+      ['POST', `/v1/webhooks/wh_${id}/secret/rotate`],
+      ['POST', `/v1/webhooks/wh_${id}/test`],
+      ['POST', `/v1/webhooks/wh_${id}/recover`],
+      ['GET', `/v1/webhooks/wh_${id}/stats`],
+      ['POST', '/v1/events'],
+      ['POST', '/v1/events/batch'],
+      ['GET', '/v1/events'],
+      ['GET', `/v1/events/evt_${id}`],
+      ['GET', '/v1/deliveries'],
+      ['GET', `/v1/deliveries/dlv_${id}`],
+      ['POST', `/v1/deliveries/dlv_${id}/retry`],
+      ['POST', '/v1/accounts'],
+      ['POST', `/v1/accounts/acct_${id}/api-keys`],
+    ];
+    for (const [method, path] of routes) {
+      const res = await anon(
+        method,
+        path,
+        method === 'GET' || method === 'DELETE' ? undefined : {},
+      );
+      expect({
+        route: `${method} ${path}`,
+        status: res.status,
+        code: res.body?.error?.code,
+      }).toEqual({
+        route: `${method} ${path}`,
+        status: 401,
+        code: 'unauthorized',
+      });
+    }
+  });
+
   it('public routes need no key', async () => {
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/event-types']) {
       expect((await anon('GET', path)).status, path).toBe(200);
@@ -552,6 +593,15 @@ describe('batch', () => {
     expectError(unknown, 422, 'unknown_event_type');
     expect(unknown.body.error.details[0].path).toBe('/events/0/event');
     expect((await c('GET', '/v1/events')).body.data).toEqual([]);
+  });
+
+  it('a request body over 5 MB is 413 payload_too_large', async () => {
+    const res = await call('POST', '/v1/events/batch', {
+      events: [
+        { event: 'agent.created', data: { ...sample, padding: 'x'.repeat(6 * 1024 * 1024) } },
+      ],
+    });
+    expectError(res, 413, 'payload_too_large');
   });
 
   it('1–100 events', async () => {
