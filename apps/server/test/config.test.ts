@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,25 @@ describe('loadConfig', () => {
     });
     expect(c.generatedKeys).toEqual({ admin: false, encryption: false });
     expect(c.adminKey).toBe('admin-key-0123456789');
+  });
+
+  it('reads .env from the working directory, never overriding the environment', () => {
+    const dir = dataDir();
+    writeFileSync(join(dir, '.env'), 'AF_RETRY_JITTER=0.5\nAF_LOG_LEVEL=debug\n');
+    const cwd = process.cwd();
+    const saved = { ...process.env };
+    process.env.AF_LOG_LEVEL = 'warn';
+    process.env.AF_DATA_DIR = dir;
+    try {
+      process.chdir(dir);
+      const c = loadConfig();
+      expect(c.delivery.jitter).toBe(0.5);
+      expect(c.logLevel).toBe('warn');
+    } finally {
+      process.chdir(cwd);
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
   });
 
   it('parses durations and sizes', () => {
