@@ -19,6 +19,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     typecheck: {
       enabled: true,
+      // Type tests belong to the SDK; its tsconfig resolves workspace sources like the tests do.
+      tsconfig: 'packages/webhooks/tsconfig.json',
       include: ['packages/*/test/**/*.test-d.ts', 'apps/*/test/**/*.test-d.ts'],
     },
   },
