@@ -138,6 +138,31 @@ describe('cli', () => {
     expect(data).toMatchObject({ metric: 'tokens', threshold_percent: 90, user_id: '12345' });
   });
 
+  it('trigger shows a failing delivery as pending with its next attempt', async () => {
+    const failing = await startReceiver();
+    failing.respond = () => ({ status: 500 });
+    try {
+      const call = client(server.url, server.apiKey);
+      await call('POST', '/v1/webhooks', {
+        name: 'f',
+        url: failing.url,
+        events: ['error.occurred'],
+      });
+      const r = await cli(
+        'trigger',
+        'error.occurred',
+        '--url',
+        server.url,
+        '--api-key',
+        server.apiKey,
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/pending \(HTTP 500, \d+ attempts?, next at \d{4}-\S+Z\)/);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('trigger --data file; schema errors and unknown events are one line', async () => {
     const file = join(dir, 'data.json');
     writeFileSync(file, JSON.stringify({ ...eventSamples['usage.limit'], metric: 'messages' }));

@@ -203,6 +203,7 @@ interface DeliveryAnswer {
   attempt_count: number;
   last_status_code: number | null;
   last_error: string | null;
+  next_attempt_at: string | null;
 }
 
 export async function trigger(args: string[], io: Io): Promise<number> {
@@ -265,9 +266,10 @@ export async function trigger(args: string[], io: Io): Promise<number> {
       d.last_status_code !== null
         ? `HTTP ${d.last_status_code}`
         : (d.last_error ?? 'not attempted yet');
-    io.out(
-      `  ${d.id} → ${d.webhook_id}  ${d.status} (${outcome}, ${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'})`,
-    );
+    const attempts = `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}`;
+    const next =
+      d.status === 'pending' && d.next_attempt_at ? `, next at ${d.next_attempt_at}` : '';
+    io.out(`  ${d.id} → ${d.webhook_id}  ${d.status} (${outcome}, ${attempts}${next})`);
   }
   return 0;
 }
