@@ -108,7 +108,7 @@ await describePostgres('delivery engine on PostgreSQL, three workers', ({ url, f
         store,
         cipher,
         clock: systemClock,
-        logger: pino({ level: 'silent' }),
+        logger: pino({ level: process.env.AF_DEBUG_ENGINE ? 'debug' : 'silent' }),
         config,
         owner: `worker-${i}`,
         pollIntervalMs: 200,
