@@ -38,3 +38,23 @@ export function expandEvents(events: string[]): Set<string> {
   }
   return names;
 }
+
+/**
+ * The `events` to save: checked names, except that a category subscribed with its wildcard
+ * (`agent.*`) stays a wildcard while all of its events are checked, so that editing a webhook
+ * does not silently drop event types added to that category later.
+ */
+export function eventsToSave(selected: Set<string>, original: string[] = []): string[] {
+  const out: string[] = [];
+  for (const info of subscribableEvents) {
+    const category = categoryOf(info.name);
+    const wildcard = `${category}.*`;
+    const whole = eventsIn(category).every((e) => selected.has(e.name));
+    if (whole && original.includes(wildcard)) {
+      if (!out.includes(wildcard)) out.push(wildcard);
+    } else if (selected.has(info.name)) {
+      out.push(info.name);
+    }
+  }
+  return out;
+}

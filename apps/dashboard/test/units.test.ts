@@ -1,7 +1,13 @@
 /** The dashboard's pure parts: routes, the catalog grouping, and the short texts of tables. */
 import { eventNames } from '@agentfactory/webhooks';
 import { describe, expect, it } from 'vitest';
-import { categories, eventsIn, expandEvents, subscribableEvents } from '../src/catalog.js';
+import {
+  categories,
+  eventsIn,
+  eventsToSave,
+  expandEvents,
+  subscribableEvents,
+} from '../src/catalog.js';
 import { eventsSummary, formatRate, formatRelative, formatUtc } from '../src/format.js';
 import { parseRoute, paths } from '../src/router.js';
 
@@ -34,6 +40,16 @@ describe('catalog grouping', () => {
     expect([...expandEvents(['usage.*'])].sort()).toEqual(['usage.limit', 'usage.threshold']);
     expect(expandEvents(['*']).size).toBe(subscribableEvents.length);
     expect([...expandEvents(['agent.created', 'nope.nope'])]).toEqual(['agent.created']);
+  });
+
+  it('saves checked names in catalog order, keeping a wildcard while its group stays whole', () => {
+    const usage = new Set(['usage.limit', 'usage.threshold', 'error.resolved']);
+    expect(eventsToSave(usage)).toEqual(['usage.threshold', 'usage.limit', 'error.resolved']);
+    expect(eventsToSave(usage, ['usage.*', 'error.resolved'])).toEqual([
+      'usage.*',
+      'error.resolved',
+    ]);
+    expect(eventsToSave(new Set(['usage.limit']), ['usage.*'])).toEqual(['usage.limit']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import type { CreatedWebhook, Webhook, WebhookInput } from '../api.js';
 import { useApi } from '../api-context.js';
-import { categories, categoryTitles, eventsIn, expandEvents } from '../catalog.js';
+import { categories, categoryTitles, eventsIn, eventsToSave, expandEvents } from '../catalog.js';
 import { CopyButton } from '../components/copy-button.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
@@ -114,7 +114,7 @@ function WebhookForm({
       const input: WebhookInput = {
         name: values.name.trim(),
         url: values.url.trim(),
-        events: values.allEvents ? ['*'] : [...values.events],
+        events: values.allEvents ? ['*'] : eventsToSave(values.events, webhook?.events),
         active: values.active,
         description: values.description.trim() || null,
       };
