@@ -73,6 +73,7 @@ export const DEFAULTS = {
   AF_RETRY_JITTER: '0.1',
   AF_MAX_PAYLOAD: '256kb',
   AF_ENDPOINT_CONCURRENCY: '10',
+  AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
   AF_LOG_LEVEL: 'info',
 } as const satisfies Record<string, string | null>;
@@ -210,6 +211,8 @@ export function loadConfig(env: Env = process.env): Config {
     return n;
   });
   const endpointConcurrency = int('AF_ENDPOINT_CONCURRENCY', 1, 1000);
+  // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
+  const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
 
@@ -277,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowMs,
       jitter,
       endpointConcurrency,
+      leaseMs,
       allowPrivateNetworks,
       userAgent: `AgentFactory-Webhooks/${version}`,
     },

@@ -20,6 +20,12 @@ export interface DeliveryConfig {
   endpointConcurrency: number;
   /** Allow connections to loopback/private/link-local… (`AF_ALLOW_PRIVATE_NETWORKS`). */
   allowPrivateNetworks: boolean;
+  /**
+   * How long a claim holds a delivery (`AF_LEASE_DURATION`; default 15 s). The engine renews the
+   * leases of its in-flight deliveries every third of it, so a live worker keeps them however
+   * long an attempt runs, and a dead worker's deliveries are claimed again this long after it died.
+   */
+  leaseMs?: number;
   /** `AgentFactory-Webhooks/{version}`. */
   userAgent: string;
 }

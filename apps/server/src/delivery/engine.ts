@@ -32,8 +32,12 @@ export type { DeliveryConfig } from './config.js';
  *   delays the others.
  * - Outcomes are written in batches (one transaction for many attempts), and a delivery's slot is
  *   freed only once its outcome is durable, so the lease count stays honest.
- * - Leases last `timeoutMs + LEASE_MARGIN_MS`: an attempt cannot outlive its timeout (the sender
- *   aborts it), so leases need no heartbeat; the margin covers the batched write.
+ * - A claim leases each delivery for `leaseMs` (`AF_LEASE_DURATION`), and a heartbeat renews the
+ *   leases of everything held (attempts running and outcomes not yet written) every third of it,
+ *   in one `renewLeases` call. A worker that dies stops renewing: its deliveries are claimed again
+ *   within a lease, not after the delivery timeout plus a margin. A worker that cannot renew (its
+ *   database is unreachable) gives a delivery up before its lease runs out — the attempt is
+ *   aborted and its outcome dropped — so two workers never send the same delivery at once.
  * - The engine decides states (retry policy, 410, inactive webhooks, manual attempts); the store
  *   only persists them.
  */
@@ -64,7 +68,8 @@ export interface DeliveryEngineOptions {
   random?: () => number;
 }
 
-const LEASE_MARGIN_MS = 30_000;
+/** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
+export const DEFAULT_LEASE_MS = 15_000;
 const CLAIM_BATCH = 100;
 const FLUSH_DELAY_MS = 5;
 const FLUSH_BATCH = 100;
@@ -84,6 +89,13 @@ export class DeliveryEngine {
   private readonly random: () => number;
   private readonly sender: Sender;
   private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  /** Claimed deliveries → when their lease ends as far as this worker knows (renewals included). */
+  private readonly leaseUntil = new Map<string, number>();
+  /** Running attempts, to abort one whose lease is about to be lost. */
+  private readonly aborts = new Map<string, AbortController>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating = false;
 
   /** Claimed deliveries not yet completed in the store: id → the attempt's promise. */
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -116,7 +128,8 @@ export class DeliveryEngine {
     this.maxInFlight = opts.maxInFlight ?? 256;
     this.pollMs = opts.pollIntervalMs ?? 1000;
     this.random = opts.random ?? Math.random;
-    this.leaseMs = this.config.timeoutMs + LEASE_MARGIN_MS;
+    this.leaseMs = this.config.leaseMs ?? DEFAULT_LEASE_MS;
+    this.heartbeatMs = Math.max(1, Math.floor(this.leaseMs / 3));
     this.sender = new Sender({
       allowPrivateNetworks: this.config.allowPrivateNetworks,
       clock: this.clock,
@@ -130,6 +143,8 @@ export class DeliveryEngine {
     // PostgreSQL wakes idle workers when other processes add work; SQLite has one process.
     if (hasWorkNotifier(this.store))
       this.unsubscribe = this.store.onWorkAvailable(() => this.notify());
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer.unref();
     this.notify();
   }
 
@@ -206,6 +221,7 @@ export class DeliveryEngine {
     }
     // Outcomes that landed while the leases were being released are still worth keeping.
     await this.flushNow();
+    clearInterval(this.heartbeatTimer);
     await this.sender.destroy().catch(() => {});
   }
 
@@ -240,7 +256,10 @@ export class DeliveryEngine {
             );
           return;
         }
-        for (const c of claimed) this.launch(c);
+        for (const c of claimed) {
+          this.leaseUntil.set(c.id, now + this.leaseMs);
+          this.launch(c);
+        }
         if (claimed.length === limit) this.pumpAgain = true;
         else await this.sleepUntilDue();
       } while (this.pumpAgain && !this.stopping);
@@ -275,22 +294,81 @@ export class DeliveryEngine {
   }
 
   private launch(c: ClaimedDelivery): void {
+    const abort = new AbortController();
+    this.aborts.set(c.id, abort);
     const run = (async () => {
       let outcome: AttemptOutcome;
       try {
-        outcome = await this.attempt(c, { test: c.trigger === 'test', sample: false });
+        outcome = await this.attempt(c, {
+          test: c.trigger === 'test',
+          sample: false,
+          signal: abort.signal,
+        });
       } catch (err) {
         // A bug or a secret that does not decrypt: leave the lease to expire rather than loop.
         this.log.error({ err, deliveryId: c.id }, 'attempt failed before sending');
         this.inFlight.delete(c.id);
+        this.leaseUntil.delete(c.id);
         this.notify();
         return;
+      } finally {
+        this.aborts.delete(c.id);
       }
-      if (this.abandoned.has(c.id)) return;
+      if (this.abandoned.delete(c.id)) return;
       this.outbox.push(outcome);
       this.scheduleFlush();
     })();
     this.inFlight.set(c.id, run);
+  }
+
+  /**
+   * Renews the leases of every delivery held, in one call, and gives up those whose lease would
+   * run out before the next beat (renewals failing: the database is unreachable from here).
+   */
+  private async heartbeat(): Promise<void> {
+    // First, and even while a renewal hangs on a silent network: half a beat of slack for a late
+    // timer, so a delivery is given up before its lease ends, never after.
+    const horizon = this.clock.now() + this.heartbeatMs * 1.5;
+    const lost = [...this.leaseUntil].filter(([, until]) => until <= horizon).map(([id]) => id);
+    if (lost.length > 0) this.giveUp(lost);
+    if (this.beating || this.leaseUntil.size === 0) return;
+    this.beating = true;
+    const now = this.clock.now();
+    const held = [...this.leaseUntil.keys()];
+    const until = now + this.leaseMs;
+    try {
+      await this.store.renewLeases(this.owner, held, until);
+      for (const id of held) if (this.leaseUntil.has(id)) this.leaseUntil.set(id, until);
+    } catch (err) {
+      this.log.warn({ err, leases: held.length }, 'renewing leases failed; retrying');
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /**
+   * Another worker may claim these deliveries soon: stop their attempts and forget their
+   * outcomes, so the delivery is never sent by two workers at once and a stale outcome never
+   * overwrites a newer one. They are sent again (at-least-once).
+   */
+  private giveUp(ids: string[]): void {
+    const drop = new Set(ids);
+    const before = this.outbox.length;
+    this.outbox = this.outbox.filter((o) => !drop.has(o.deliveryId));
+    for (const id of ids) {
+      this.leaseUntil.delete(id);
+      const abort = this.aborts.get(id);
+      if (abort) {
+        this.abandoned.add(id);
+        abort.abort();
+      }
+      this.inFlight.delete(id);
+    }
+    this.log.warn(
+      { deliveries: ids.length, outcomesDropped: before - this.outbox.length },
+      'leases could not be renewed in time: gave up those deliveries (they will be sent again)',
+    );
+    this.notify();
   }
 
   private scheduleFlush(): void {
@@ -319,11 +397,15 @@ export class DeliveryEngine {
     this.flushing = (async () => {
       try {
         await this.store.completeAttempts(batch);
-        for (const o of batch) this.inFlight.delete(o.deliveryId);
+        for (const o of batch) {
+          this.inFlight.delete(o.deliveryId);
+          this.leaseUntil.delete(o.deliveryId);
+        }
         this.notify();
       } catch (err) {
         this.log.error({ err, outcomes: batch.length }, 'writing outcomes failed; retrying');
-        this.outbox.unshift(...batch);
+        // Those given up meanwhile (lease lost) stay dropped.
+        this.outbox.unshift(...batch.filter((o) => this.leaseUntil.has(o.deliveryId)));
         if (!this.stopping) {
           this.flushTimer = setTimeout(() => {
             this.flushTimer = undefined;
@@ -343,7 +425,7 @@ export class DeliveryEngine {
 
   private async attempt(
     c: ClaimedDelivery,
-    mode: { test: boolean; sample: boolean },
+    mode: { test: boolean; sample: boolean; signal?: AbortSignal },
   ): Promise<AttemptOutcome> {
     const number = c.attemptCount + 1;
     const trigger = mode.test ? 'test' : c.trigger;
@@ -416,6 +498,7 @@ export class DeliveryEngine {
       headers,
       body: c.body,
       timeoutMs: this.config.timeoutMs,
+      ...(mode.signal ? { signal: mode.signal } : {}),
     });
 
     const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);

@@ -18,6 +18,8 @@ export interface SendRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Aborts the request early (the engine lost the delivery's lease); reported as a timeout. */
+  signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -91,6 +93,12 @@ export class Sender {
       timedOut = true;
       controller.abort();
     }, req.timeoutMs);
+    const onAbort = () => {
+      timedOut = true;
+      controller.abort();
+    };
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener('abort', onAbort, { once: true });
     const result = (
       statusCode: number | null,
       error: AttemptError | null,
@@ -133,6 +141,7 @@ export class Sender {
       return result(null, timedOut ? 'timeout' : mapError(err));
     } finally {
       clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onAbort);
     }
   }
 
