@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventNames, eventSamples } from '@agentfactory/webhooks';
+import { eventCatalog, eventNames, eventSamples } from '@agentfactory/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Call, client } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -443,7 +443,10 @@ describe('events', () => {
     for (const name of eventNames) {
       const res = await call('POST', '/v1/events', { event: name, data: eventSamples[name] });
       if (name === 'webhook.test') expectError(res, 422, 'unknown_event_type');
-      else expect(res.status, name).toBe(202);
+      else {
+        expect(res.status, name).toBe(202);
+        expect(res.body.data, name).toEqual(eventSamples[name]);
+      }
     }
   });
 
@@ -637,6 +640,8 @@ describe('catalog, docs, health and the rest', () => {
   it('GET /v1/event-types serves the catalog', async () => {
     const res = await anon('GET', '/v1/event-types');
     expect(res.body.data.map((t: any) => t.name)).toEqual(eventNames);
+    // Schemas and samples arrive whole (the response serializer drops nothing).
+    expect(res.body.data).toEqual(JSON.parse(JSON.stringify(eventCatalog)));
     expect(res.body.data[0]).toEqual({
       name: 'agent.created',
       description: expect.any(String),
