@@ -563,6 +563,46 @@ describe('events', () => {
   });
 });
 
+describe('delivery list filters', () => {
+  it('event, webhook_id, event_id, since, until; bad status is 400', async () => {
+    const c = client(
+      server.url,
+      (await admin('POST', '/v1/accounts', { name: 'DFilters' })).body.api_key,
+    );
+    const w1 = (await c('POST', '/v1/webhooks', hook({ events: ['agent.*'] }))).body.id;
+    const w2 = (await c('POST', '/v1/webhooks', hook({ events: ['agent.deleted'] }))).body.id;
+    const e1 = (await c('POST', '/v1/events', { event: 'agent.created', data: sample })).body.id;
+    const e2 = (
+      await c('POST', '/v1/events', { event: 'agent.deleted', data: eventSamples['agent.deleted'] })
+    ).body.id;
+    const ids = async (q: string) =>
+      (await c('GET', `/v1/deliveries?${q}`)).body.data.map((d: any) => [d.event_id, d.webhook_id]);
+    expect(await ids('')).toHaveLength(3);
+    expect(await ids('event=agent.deleted')).toEqual(
+      expect.arrayContaining([
+        [e2, w1],
+        [e2, w2],
+      ]),
+    );
+    expect(await ids('event=agent.deleted')).toHaveLength(2);
+    expect(await ids(`webhook_id=${w2}`)).toEqual([[e2, w2]]);
+    expect(await ids(`event_id=${e1}`)).toEqual([[e1, w1]]);
+    expect(await ids(`event_id=${e1}&webhook_id=${w2}`)).toEqual([]);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    const past = new Date(Date.now() - 60_000).toISOString();
+    expect(await ids(`since=${future}`)).toEqual([]);
+    expect(await ids(`since=${past}&until=${future}`)).toHaveLength(3);
+    expect(await ids(`until=${past}`)).toEqual([]);
+    const page = await c('GET', '/v1/deliveries?limit=2');
+    expect(page.body.data).toHaveLength(2);
+    const rest = await c('GET', `/v1/deliveries?limit=2&cursor=${page.body.next_cursor}`);
+    expect(rest.body.data).toHaveLength(1);
+    expect(rest.body.next_cursor).toBeNull();
+    expectError(await c('GET', '/v1/deliveries?status=lost'), 400, 'validation_error');
+    expectError(await c('GET', '/v1/deliveries?until=tomorrow'), 400, 'validation_error');
+  });
+});
+
 describe('batch', () => {
   it('202 with events in request order', async () => {
     const res = await call('POST', '/v1/events/batch', {
