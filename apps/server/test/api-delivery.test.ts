@@ -122,6 +122,43 @@ describe('test action', () => {
   });
 });
 
+describe('lifecycle through the API', () => {
+  it('deleting a webhook fails its pending deliveries; their log stays readable', async () => {
+    const wh = await newHook({ events: ['agent.undeployed'] });
+    respond(receiver, () => ({ status: 500 }));
+    const evt = await call('POST', '/v1/events', {
+      event: 'agent.undeployed',
+      data: eventSamples['agent.undeployed'],
+    });
+    const id = await deliveryOf(evt.body.id, wh.id);
+    await eventually(async () => {
+      const d = await call('GET', `/v1/deliveries/${id}`);
+      return d.body.attempt_count >= 1 && d.body.status === 'pending' ? true : undefined;
+    });
+    expect((await call('DELETE', `/v1/webhooks/${wh.id}`)).status).toBe(204);
+    const d = await call('GET', `/v1/deliveries/${id}`);
+    expect(d.status).toBe(200);
+    expect(d.body).toMatchObject({ status: 'failed', next_attempt_at: null, webhook_id: wh.id });
+    expect(d.body.attempts.length).toBeGreaterThanOrEqual(1);
+    respond(receiver, () => ({}));
+  });
+
+  it('a disabled webhook gets no new deliveries; re-enabled, it does', async () => {
+    const wh = await newHook({ events: ['agent.deployed'], active: false });
+    const before = await call('POST', '/v1/events', {
+      event: 'agent.deployed',
+      data: eventSamples['agent.deployed'],
+    });
+    expect(before.body.deliveries).toBe(0);
+    await call('PATCH', `/v1/webhooks/${wh.id}`, { active: true });
+    const after = await call('POST', '/v1/events', {
+      event: 'agent.deployed',
+      data: eventSamples['agent.deployed'],
+    });
+    expect(after.body.deliveries).toBe(1);
+  });
+});
+
 describe('retry, recover, stats', () => {
   it('a failed delivery is retried manually (202) and succeeds', async () => {
     const wh = await newHook({ events: ['agent.deleted'] });
