@@ -123,7 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hasDashboard =
     dashboardDir !== null && existsSync(`${dashboardDir.replace(/\/$/, '')}/index.html`);
   if (hasDashboard) {
-    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: false });
+    // A wildcard route, so a dashboard rebuilt while the service runs is served without a restart.
+    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: true });
   } else {
     app.get('/', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').send(LANDING),

@@ -768,6 +768,9 @@ describe('catalog, docs, health and the rest', () => {
       }
       expect(await (await fetch(`${s.url}/assets/app.js`)).text()).toBe('console.log(1)');
       expect((await fetch(`${s.url}/assets/missing.js`)).status).toBe(404);
+      // Rebuilt while running: the new asset is served without a restart.
+      writeFileSync(join(dist, 'assets', 'app-2.js'), 'console.log(2)');
+      expect(await (await fetch(`${s.url}/assets/app-2.js`)).text()).toBe('console.log(2)');
       const api = await client(s.url, s.apiKey)('GET', '/v1/unknown');
       expectError(api, 404, 'not_found');
       expect((await fetch(`${s.url}/docs`)).status).toBe(200);
