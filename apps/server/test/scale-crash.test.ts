@@ -2,7 +2,7 @@
  * A worker process killed with SIGKILL mid-run (issue 4): every delivery still arrives, and the
  * only deliveries sent more than once are among those the dead worker held — claimed, leased to
  * it (its owner id carries its pid) and not completed — read from the database right after the
- * kill. Its leases (`AF_LEASE_DURATION=3s`) expire and the other workers take them.
+ * kill. Its leases (`AF_LEASE_DURATION=4s`) expire and the other workers take them.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -29,7 +29,7 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
   beforeAll(async () => {
     cluster = await createCluster(pgc.url);
     rx = await startTrackingReceiver();
-    const env = { AF_LEASE_DURATION: '3s' };
+    const env = { AF_LEASE_DURATION: '4s' };
     api = await cluster.start('api', env);
     workers = await cluster.startMany([1, 2, 3].map(() => ({ role: 'worker' as const, env })));
   }, 120_000);
