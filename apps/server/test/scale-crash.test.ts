@@ -2,7 +2,8 @@
  * A worker process killed with SIGKILL mid-run (issue 4): every delivery still arrives, and the
  * only deliveries sent more than once are among those the dead worker held — claimed, leased to
  * it (its owner id carries its pid) and not completed — read from the database right after the
- * kill. Its leases (`AF_LEASE_DURATION=4s`) expire and the other workers take them.
+ * kill. Its leases (`AF_LEASE_DURATION=4s`) expire and the other workers take them within
+ * seconds. And a worker stopped with SIGTERM finishes and records what it holds: no repeats.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -86,6 +87,10 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
       expect(rx.counts.get(id)).toBe(2);
     }
     expect(repeated.length).toBeLessThanOrEqual(heldIds.size);
+    // Its deliveries were taken again within seconds: the lease (4 s), a poll, and the send.
+    const reclaimMs = Math.max(...[...heldIds].map((id) => rx.lastAt.get(id)! - killedAt));
+    console.log(`SIGKILL: the last of its deliveries arrived ${reclaimMs} ms after the kill`);
+    expect(reclaimMs).toBeLessThan(4000 + 4000);
     // The store agrees: everything succeeded.
     let rows: { status: string; n: number }[] = [];
     for (let i = 0; i < 50; i++) {
@@ -97,5 +102,34 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
     }
     expect(rows).toEqual([{ status: 'succeeded', n: total }]);
     for (const w of workers) if (w !== victim) expect(w.alive(), w.output()).toBe(true);
+    workers = workers.filter((w) => w !== victim);
   }, 180_000);
+
+  it('SIGTERM mid-run: the worker finishes and records its attempts, exits 0; nothing is repeated', async () => {
+    const key = await createAccountKey(api.url);
+    const urls = Array.from({ length: ENDPOINTS }, (_, n) => rx.endpoint(100 + n));
+    await createWebhooks(api.url, key, urls, ['agent.deleted']);
+    rx.delayMs = () => 40;
+    const before = rx.counts.size;
+    const repeatedBefore = rx.repeated().length;
+    for (let b = 0; b < 3; b++) {
+      const r = await call(api.url, key, 'POST', '/v1/events/batch', batchOf('agent.deleted', 100));
+      expect(r.status).toBe(202);
+    }
+    const total = 300 * ENDPOINTS;
+    await rx.waitForDistinct(before + Math.round(total / 4), 60_000);
+    const owners = await cluster.sql<{ owner: string; n: number }>(
+      `select lease_owner as owner, count(*)::int as n from deliveries
+       where lease_owner is not null group by lease_owner order by n desc`,
+    );
+    const stopped = workers.find((w) => owners[0]?.owner.includes(`:${w.pid}:`)) ?? workers[0]!;
+    const t0 = Date.now();
+    stopped.cli.child.kill('SIGTERM');
+    expect(await stopped.cli.exited).toBe(0);
+    const exitMs = Date.now() - t0;
+    await rx.waitForDistinct(before + total, 60_000);
+    console.log(`SIGTERM: exited 0 in ${exitMs} ms; all ${total} arrived`);
+    expect(rx.repeated().length).toBe(repeatedBefore);
+    expect(rx.overlaps).toEqual([]);
+  }, 120_000);
 });

@@ -14,6 +14,8 @@ export interface TrackingReceiver {
   endpoint(n: number): string;
   /** Delivery id → requests that arrived for it (completed or not). */
   counts: Map<string, number>;
+  /** Delivery id → when its latest request arrived (epoch ms). */
+  lastAt: Map<string, number>;
   /** Event ids seen (from `X-AgentFactory-Event-Id`). */
   events: Set<string>;
   /** Delivery ids that arrived while another request for them was still in flight. */
@@ -34,6 +36,7 @@ export interface TrackingReceiver {
 
 export async function startTrackingReceiver(): Promise<TrackingReceiver> {
   const counts = new Map<string, number>();
+  const lastAt = new Map<string, number>();
   const answered = new Set<string>();
   const events = new Set<string>();
   const overlaps: string[] = [];
@@ -52,6 +55,7 @@ export async function startTrackingReceiver(): Promise<TrackingReceiver> {
     const path = (req.url ?? '/').split('?')[0]!;
     total++;
     counts.set(id, (counts.get(id) ?? 0) + 1);
+    lastAt.set(id, Date.now());
     events.add(header(req, 'x-agentfactory-event-id'));
     const before = live.get(id) ?? 0;
     if (before > 0) overlaps.push(id);
@@ -92,6 +96,7 @@ export async function startTrackingReceiver(): Promise<TrackingReceiver> {
     url,
     endpoint: (n) => `${url}/e${n}`,
     counts,
+    lastAt,
     events,
     overlaps,
     maxInFlight,
