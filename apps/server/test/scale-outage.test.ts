@@ -19,7 +19,6 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { startTrackingReceiver, type TrackingReceiver } from './helpers/tracking-receiver.js';
 
 const ENDPOINTS = 3;
-const CUT_MS = 4000;
 
 await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) => {
   let cluster: Cluster;
@@ -27,16 +26,19 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
   let rx: TrackingReceiver;
   let api: ServiceProcess;
   let workers: ServiceProcess[];
+  let proxied: Record<string, string>;
 
   beforeAll(async () => {
     cluster = await createCluster(pgc.url);
     const target = new URL(cluster.databaseUrl);
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     target.port = String(proxy.port);
-    const env = { DATABASE_URL: target.toString() };
+    proxied = { DATABASE_URL: target.toString() };
     rx = await startTrackingReceiver();
-    api = await cluster.start('api', env);
-    workers = await cluster.startMany([1, 2].map(() => ({ role: 'worker' as const, env })));
+    api = await cluster.start('api', proxied);
+    workers = await cluster.startMany(
+      [1, 2].map(() => ({ role: 'worker' as const, env: proxied })),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -45,11 +47,15 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
     await rx?.close();
   });
 
-  it('the processes survive, the API answers 503 with Retry-After, every accepted event is delivered', async () => {
+  /**
+   * Produces events before, during and after a cut of `cutMs`, and checks the answers and that
+   * every accepted event is delivered. `replyMs`: the receiver's answer time.
+   */
+  async function outage(name: string, cutMs: number, replyMs: number, firstEndpoint: number) {
     const key = await createAccountKey(api.url);
-    const urls = Array.from({ length: ENDPOINTS }, (_, n) => rx.endpoint(n));
+    const urls = Array.from({ length: ENDPOINTS }, (_, n) => rx.endpoint(firstEndpoint + n));
     await createWebhooks(api.url, key, urls, ['agent.created']);
-    rx.delayMs = () => 20;
+    rx.delayMs = () => replyMs;
 
     const accepted: string[] = [];
     const statuses = new Map<number, number>();
@@ -86,7 +92,7 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
     expect(ready.status).toBe(503);
     const health = await fetch(`${api.url}/healthz`, { signal: AbortSignal.timeout(10_000) });
     expect(health.status).toBe(200);
-    await new Promise((r) => setTimeout(r, Math.max(0, CUT_MS - (Date.now() - cutAt))));
+    await new Promise((r) => setTimeout(r, Math.max(0, cutMs - (Date.now() - cutAt))));
     await proxy.restore();
     const restoredAt = Date.now();
     // And after it, events are accepted again.
@@ -98,7 +104,7 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
     await producer;
 
     console.log(
-      `outage: answers by status ${JSON.stringify(Object.fromEntries(statuses))}, ` +
+      `${name}: answers by status ${JSON.stringify(Object.fromEntries(statuses))}, ` +
         `${accepted.length} events accepted (${before} before the cut)`,
     );
     expect(before).toBeGreaterThan(0);
@@ -128,7 +134,7 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
       await cluster.sql<{ n: number }>('select count(*)::int as n from deliveries')
     )[0]!.n;
     console.log(
-      `outage: all ${total} deliveries arrived ${Date.now() - restoredAt} ms after restore`,
+      `${name}: all ${total} deliveries arrived ${Date.now() - restoredAt} ms after restore`,
     );
     expect(total).toBeGreaterThanOrEqual(accepted.length * ENDPOINTS);
     expect(rx.counts.size).toBe(total);
@@ -137,5 +143,25 @@ await describePostgres('scale: PostgreSQL unreachable for a few seconds', (pgc) 
     for (const p of [api, ...workers]) expect(p.alive(), p.output()).toBe(true);
     expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
     for (const w of workers) expect((await fetch(`${w.url}/readyz`)).status).toBe(200);
+  }
+
+  it('a 4 s cut: the processes survive, the API answers 503 with Retry-After, every accepted event is delivered', async () => {
+    await outage('outage 4s', 4000, 20, 0);
+  }, 150_000);
+
+  it('a cut longer than half the lease (3 s): workers give up what they hold (never sent twice at once), and every accepted event is delivered', async () => {
+    // Workers with a short lease replace the others (SIGTERM: they finish and exit 0).
+    for (const w of workers) w.cli.child.kill('SIGTERM');
+    for (const w of workers) expect(await w.cli.exited).toBe(0);
+    workers = await cluster.startMany(
+      [1, 2].map(() => ({
+        role: 'worker' as const,
+        env: { ...proxied, AF_LEASE_DURATION: '3s' },
+      })),
+    );
+    // Slow answers: a backlog, so the workers hold deliveries when the cut comes.
+    await outage('outage 4s, lease 3s', 4000, 200, 10);
+    // The heartbeat could not renew: the workers gave their deliveries up before the leases ran out.
+    expect(workers.some((w) => /gave up/.test(w.cli.stdout()))).toBe(true);
   }, 150_000);
 });
