@@ -18,6 +18,16 @@ import { describePostgres } from './helpers/postgres.js';
 import { startTrackingReceiver, type TrackingReceiver } from './helpers/tracking-receiver.js';
 
 const CAP = 3;
+
+/** The worker's `agentfactory_delivery_attempts_total`, summed over its labels. */
+async function attemptsOf(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('agentfactory_delivery_attempts_total')) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
 const ENDPOINTS = 10;
 const EVENTS = 2000;
 
@@ -46,6 +56,8 @@ await describePostgres('scale: one api and three workers', (pgc) => {
   it('20,000 deliveries: every one arrives, none twice at once, the cap holds per endpoint', async () => {
     const urls = Array.from({ length: ENDPOINTS }, (_, n) => rx.endpoint(n));
     await createWebhooks(api.url, key, urls, ['agent.created']);
+    // A few ms per answer, so requests to one endpoint can overlap and the cap is exercised.
+    rx.delayMs = () => 5;
     const t0 = Date.now();
     const batches = EVENTS / 100;
     const accepted: string[] = [];
@@ -99,6 +111,10 @@ await describePostgres('scale: one api and three workers', (pgc) => {
       { status: 'succeeded', n: total, attempts: total },
     ]);
     for (const w of workers) expect(w.alive(), w.output()).toBe(true);
+    // The three shared the work (each worker's own attempts counter).
+    const shares = await Promise.all(workers.map((w) => attemptsOf(w.url)));
+    console.log(`20k: attempts per worker ${shares.join(', ')}`);
+    expect(shares.reduce((a, b) => a + b, 0)).toBe(total);
   }, 200_000);
 
   it(`a slow endpoint: never more than AF_ENDPOINT_CONCURRENCY (${CAP}) in flight across three workers`, async () => {
