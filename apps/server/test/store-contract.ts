@@ -376,6 +376,33 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(r?.status).toBe('created');
       });
 
+      it('concurrent inserts settle independently: a conflict in one leaves the others whole', async () => {
+        await addWebhook(acctA);
+        await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k', requestHash: 'h' })],
+          T0,
+        );
+        const a = newEvent('agent.created');
+        const conflicting = newEvent('agent.created', {
+          idempotencyKey: 'k',
+          requestHash: 'other',
+        });
+        const b = newEvent('agent.updated', { idempotencyKey: 'k3', requestHash: 'h3' });
+        // Started together, as concurrent requests are (SQLite commits them as one group).
+        const [ra, rc, rb] = await Promise.all([
+          store.insertEvents(acctA, [a], T0 + 1),
+          store.insertEvents(acctA, [conflicting], T0 + 1),
+          store.insertEvents(acctA, [b], T0 + 1),
+        ]);
+        expect(ra?.[0]?.status).toBe('created');
+        expect(rc).toEqual([{ status: 'key_reused', index: 0 }]);
+        expect(rb?.[0]?.status).toBe('created');
+        expect((await store.getEvent(acctA, a.id))?.deliveryIds).toHaveLength(1);
+        expect((await store.getEvent(acctA, b.id))?.deliveryIds).toHaveLength(1);
+        expect(await store.getEvent(acctA, conflicting.id)).toBeUndefined();
+      });
+
       it('forgets keys after 24 h and purges old keys', async () => {
         await store.insertEvents(
           acctA,
