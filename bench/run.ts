@@ -2,7 +2,7 @@
  * `npm run bench` — end-to-end delivery benchmark (issue 5). Prints a table and writes
  * `bench-results.json`. `--quick` runs in under two minutes; `--full` builds a 1,000,000 backlog.
  * `--only a,b` picks scenarios (ceiling, throughput, latency, isolation, backlog, retry);
- * `--layouts sqlite,pg,pg-split` picks layouts. Every figure is given absolute and as a ratio to
+ * `--layouts sqlite,pg,pg-split` picks layouts; `--cpu-prof DIR` profiles the service processes. Every figure is given absolute and as a ratio to
  * the ceiling measured in the same run, since this machine is shared and noisy.
  */
 import { writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     full: { type: 'boolean', default: false },
     only: { type: 'string' },
     layouts: { type: 'string', default: 'sqlite,pg,pg-split' },
+    /** Write a V8 CPU profile of every service process into this folder. */
+    'cpu-prof': { type: 'string' },
     'pg-url': {
       type: 'string',
       default: process.env.AF_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -52,6 +54,7 @@ const scenarios = new Set(
 const layouts = args.layouts!.split(',') as LayoutName[];
 const pgUrl = args['pg-url']!;
 const DRAIN_TIMEOUT = 300_000;
+const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
 
 interface Row {
   scenario: string;
@@ -83,7 +86,7 @@ async function withLayout<T>(
   env: Record<string, string>,
   fn: (l: Awaited<ReturnType<typeof startLayout>>, admin: Api) => Promise<T>,
 ): Promise<T> {
-  const running = await startLayout(layout, pgUrl, env);
+  const running = await startLayout(layout, pgUrl, env, { nodeArgs });
   const admin = new Api(running.url, running.adminKey);
   try {
     return await fn(running, admin);
@@ -228,7 +231,7 @@ async function runBacklog() {
   const recv = await receivers(1);
   try {
     // Workers stopped: the api process alone accepts the backlog, then one worker drains it.
-    const running = await startLayout('pg-split', pgUrl, {}, { workers: 0 });
+    const running = await startLayout('pg-split', pgUrl, {}, { workers: 0, nodeArgs });
     const admin = new Api(running.url, running.adminKey);
     try {
       const api = await setupAccount(admin, [recv[0]!.url]);

@@ -24,7 +24,7 @@ export async function startLayout(
   name: LayoutName,
   pgUrl: string,
   env: Record<string, string> = {},
-  options: { workers?: number } = {},
+  options: { workers?: number; nodeArgs?: string[] } = {},
 ): Promise<RunningLayout> {
   const adminKey = `afk_bench_${randomBytes(16).toString('hex')}`;
   const base: Record<string, string> = {
@@ -34,7 +34,7 @@ export async function startLayout(
   };
   if (name === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'af-bench-'));
-    const proc = await startService({ ...base, AF_DATA_DIR: dir });
+    const proc = await startService({ ...base, AF_DATA_DIR: dir }, options.nodeArgs);
     return {
       url: proc.url,
       adminKey,
@@ -65,10 +65,14 @@ export async function startLayout(
   };
   const processes: ServiceProcess[] = [];
   const split = name === 'pg-split';
-  processes.push(await startService({ ...pgEnv, AF_ROLE: split ? 'api' : 'all' }));
+  processes.push(
+    await startService({ ...pgEnv, AF_ROLE: split ? 'api' : 'all' }, options.nodeArgs),
+  );
   const addWorkers = async (n: number) => {
     const started = await Promise.all(
-      Array.from({ length: n }, () => startService({ ...pgEnv, AF_ROLE: 'worker' })),
+      Array.from({ length: n }, () =>
+        startService({ ...pgEnv, AF_ROLE: 'worker' }, options.nodeArgs),
+      ),
     );
     processes.push(...started);
     return started;

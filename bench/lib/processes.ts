@@ -77,13 +77,20 @@ export interface ServiceProcess {
 }
 
 /** Starts `agentfactory-webhooks serve` from the build, with the given environment. */
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${repoRoot}/apps/server/dist/cli.js`, 'serve'], {
-    cwd: repoRoot,
-    env: { ...process.env, AF_LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, `${repoRoot}/apps/server/dist/cli.js`, 'serve'],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, AF_LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -1,0 +1,13 @@
+import { Api, setupAccount } from './lib/api.js';
+import { startLayout } from './lib/layouts.js';
+import { postSteady, waitForDeliveries } from './lib/load.js';
+import { startReceiver } from './lib/processes.js';
+import { summarize } from './lib/stats.js';
+const recv = await startReceiver('ok');
+const l = await startLayout('sqlite', '', {}, { nodeArgs: process.argv[2] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof2'] : [] });
+const admin = new Api(l.url, l.adminKey);
+const api = await setupAccount(admin, [recv.url]);
+const total = await postSteady(api, 500, 3);
+const res = await waitForDeliveries([recv], total, 60_000);
+console.log(summarize(res.latencies));
+await l.stop(); recv.stop(); await admin.close(); await api.close();
