@@ -1,15 +1,21 @@
 /**
  * Leases and the heartbeat, with a short lease (600–900 ms) and two engines (two workers) on one
- * store: a live worker keeps its deliveries however long an attempt runs; a dead holder's lease is
+ * store (SQLite, and PostgreSQL with a pool each): a live worker keeps its deliveries however long an attempt runs; a dead holder's lease is
  * claimed again within the lease; a worker that cannot renew gives its delivery up before the
  * lease ends, so the two workers never send it at the same time.
  */
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/clock.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { DeliveryEngine } from '../src/delivery/engine.js';
+import { newId } from '../src/ids.js';
+import { createCipher } from '../src/security/crypto.js';
+import { createPostgresStore } from '../src/store/postgres/index.js';
 import type { Store } from '../src/store/types.js';
 import { createHarness, deliveriesOf, fastConfig, type Harness } from './engine-harness.js';
+import { describePostgres } from './helpers/postgres.js';
 import { startTrackingReceiver, type TrackingReceiver } from './helpers/tracking-receiver.js';
 
 let h: Harness | undefined;
@@ -143,5 +149,77 @@ describe('leases and heartbeat', () => {
     const after = (await deliveriesOf(h, evt.id))[0]!;
     expect(after.attempts).toHaveLength(1);
     expect(after.attempts[0]?.statusCode).toBe(200);
+  });
+});
+
+await describePostgres('leases and heartbeat on PostgreSQL', (pgc) => {
+  it('two workers, attempts 3× longer than the 600 ms lease: renewals keep them, no second send', async () => {
+    // Two stores (two pools) on one schema: what two worker processes share.
+    const schema = pgc.freshSchema();
+    const store = createPostgresStore({ url: pgc.url, schema, poolSize: 4 });
+    const other = createPostgresStore({ url: pgc.url, schema, poolSize: 4 });
+    rx = await startTrackingReceiver();
+    rx.delayMs = () => 1800;
+    const cipher = createCipher(randomBytes(32).toString('base64'));
+    const logger = pino({ level: 'silent' });
+    const config = { ...fastConfig, timeoutMs: 5000, leaseMs: 600 };
+    try {
+      await store.migrate();
+      const now = Date.now();
+      const accountId = newId('acct');
+      await store.createAccount({ id: accountId, name: 'lease', createdAt: now });
+      await store.createWebhook({
+        id: newId('wh'),
+        accountId,
+        name: 'lease',
+        url: rx.endpoint(0),
+        events: ['*'],
+        active: true,
+        disabledReason: null,
+        description: null,
+        headersEnc: null,
+        headerNames: [],
+        metadata: {},
+        secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+        lastDeliveryAt: null,
+        lastDeliveryStatus: null,
+      });
+      const ids = [1, 2, 3].map(() => newId('evt'));
+      await store.insertEvents(
+        accountId,
+        ids.map((id) => ({ id, event: 'agent.created', timestamp: now, body: `{"id":"${id}"}` })),
+        now,
+      );
+      for (const s of [store, other]) {
+        const engine = new DeliveryEngine({
+          store: s,
+          cipher,
+          clock: systemClock,
+          logger,
+          config,
+          pollIntervalMs: 100,
+        });
+        engines.push(engine);
+        engine.start();
+      }
+      await rx.waitForDistinct(3, 10_000);
+      let pending = 3;
+      for (let i = 0; i < 50 && pending > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        pending = await store.countPending();
+      }
+      expect(pending).toBe(0);
+      expect(rx.overlaps).toEqual([]);
+      expect(rx.repeated()).toEqual([]);
+      expect(rx.total()).toBe(3);
+    } finally {
+      for (const e of engines.splice(0)) await e.stop({ graceMs: 100 });
+      await other.close();
+      await store.close();
+    }
   });
 });
