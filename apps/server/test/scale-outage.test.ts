@@ -2,7 +2,9 @@
  * PostgreSQL unreachable mid-run (issue 4): the processes reach the database through a TCP proxy
  * in this test; it drops every connection and refuses new ones for a few seconds, then lets them
  * through again. Meanwhile the processes survive, the API answers 503 with `Retry-After` (and
- * `/readyz` 503), and afterwards every event that was accepted (202) is delivered.
+ * `/readyz` 503), and afterwards every event that was accepted (202) is delivered and the workers'
+ * `LISTEN` connections are back. A second cut outlasts half of a short lease (3 s): the workers
+ * give up what they hold before their leases end, and still nothing overlaps or is lost.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
