@@ -1,0 +1,969 @@
+import Database from 'better-sqlite3';
+import { newId } from '../../ids.js';
+import { matchesEvent } from '../../webhooks/match.js';
+import {
+  type AccountRow,
+  type ApiKeyRow,
+  type AttemptOutcome,
+  type AttemptRow,
+  type ClaimedDelivery,
+  type ClaimOptions,
+  type DeliveryDetail,
+  type DeliveryFilter,
+  type DeliveryRow,
+  type DeliveryStatus,
+  type EventDetail,
+  type EventFilter,
+  type EventRow,
+  IDEMPOTENCY_KEY_TTL_MS,
+  type InsertEventResult,
+  type NewEvent,
+  type Page,
+  type PageQuery,
+  type StatsQuery,
+  type Store,
+  type WebhookPatch,
+  type WebhookRow,
+  type WebhookStats,
+} from '../types.js';
+import { migrations } from './migrations.js';
+
+/** Rows scanned in claim order before the claim walks webhook by webhook instead. */
+const CLAIM_SCAN_BUDGET = 1000;
+/** Upper bound of webhooks the per-webhook claim walk visits in one claim. */
+const CLAIM_WEBHOOK_WALK = 10_000;
+
+type Row = Record<string, unknown>;
+
+function json<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string') return fallback;
+  return JSON.parse(text) as T;
+}
+
+function toWebhook(r: Row): WebhookRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    name: r.name as string,
+    url: r.url as string,
+    events: json<string[]>(r.events, []),
+    active: r.active === 1,
+    disabledReason: (r.disabled_reason as WebhookRow['disabledReason']) ?? null,
+    description: (r.description as string | null) ?? null,
+    headersEnc: (r.headers_enc as string | null) ?? null,
+    headerNames: json<string[]>(r.header_names, []),
+    metadata: json<Record<string, string>>(r.metadata, {}),
+    secretEnc: r.secret_enc as string,
+    previousSecretEnc: (r.previous_secret_enc as string | null) ?? null,
+    previousSecretExpiresAt: (r.previous_secret_expires_at as number | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
+    lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
+  };
+}
+
+function toEvent(r: Row): EventRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    event: r.event as string,
+    timestamp: r.timestamp as number,
+    body: r.body as string,
+    deliveries: r.deliveries as number,
+  };
+}
+
+function toDelivery(r: Row): DeliveryRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    eventId: r.event_id as string,
+    event: r.event as string,
+    webhookId: r.webhook_id as string,
+    status: r.status as DeliveryStatus,
+    attemptCount: r.attempt_count as number,
+    nextAttemptAt: r.status === 'pending' ? ((r.next_attempt_at as number | null) ?? null) : null,
+    lastStatusCode: (r.last_status_code as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    // Leases are cleared on completion and release, and those of a dead process when the store
+    // opens, so a held lease means an attempt is running.
+    inFlight: r.lease_owner != null,
+  };
+}
+
+function toAttempt(r: Row): AttemptRow {
+  return {
+    id: r.id as string,
+    deliveryId: r.delivery_id as string,
+    number: r.number as number,
+    startedAt: r.started_at as number,
+    durationMs: r.duration_ms as number,
+    statusCode: (r.status_code as number | null) ?? null,
+    error: (r.error as AttemptRow['error']) ?? null,
+    requestHeaders: json<Record<string, string>>(r.request_headers, {}),
+    responseHeaders: json<Record<string, string>>(r.response_headers, {}),
+    responseBody: (r.response_body as string | null) ?? null,
+    trigger: r.trigger as AttemptRow['trigger'],
+    succeeded: r.succeeded === 1,
+  };
+}
+
+function toClaimed(r: Row): ClaimedDelivery {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    eventId: r.event_id as string,
+    event: r.event as string,
+    eventTimestamp: r.event_timestamp as number,
+    body: r.body as string,
+    attemptCount: r.attempt_count as number,
+    trigger: r.trigger as ClaimedDelivery['trigger'],
+    resumeAt: (r.resume_at as number | null) ?? null,
+    statusBefore: ((r.status_before as DeliveryStatus | null) ?? 'pending') as DeliveryStatus,
+    webhook:
+      r.w_id == null
+        ? null
+        : {
+            id: r.w_id as string,
+            url: r.w_url as string,
+            active: r.w_active === 1,
+            headersEnc: (r.w_headers_enc as string | null) ?? null,
+            secretEnc: r.w_secret_enc as string,
+            previousSecretEnc: (r.w_previous_secret_enc as string | null) ?? null,
+            previousSecretExpiresAt: (r.w_previous_secret_expires_at as number | null) ?? null,
+          },
+  };
+}
+
+const CLAIMED_SELECT = `
+SELECT d.id, d.account_id, d.event_id, d.event, d.attempt_count, d.trigger, d.resume_at,
+       d.status_before, d.next_attempt_at, e.timestamp AS event_timestamp, e.body,
+       w.id AS w_id, w.url AS w_url, w.active AS w_active, w.headers_enc AS w_headers_enc,
+       w.secret_enc AS w_secret_enc, w.previous_secret_enc AS w_previous_secret_enc,
+       w.previous_secret_expires_at AS w_previous_secret_expires_at
+FROM deliveries d
+JOIN events e ON e.id = d.event_id
+LEFT JOIN webhooks w ON w.id = d.webhook_id`;
+
+/**
+ * The embedded store: one SQLite file, one process (SPEC §6 default).
+ *
+ * Durability: WAL with `synchronous=FULL`, so a committed `insertEvents` survives a power cut
+ * before the API answers 202 (`NORMAL` in WAL mode may lose the last commits on power loss, which
+ * would break "durable before the 202"). Claims and completions commit with `NORMAL` (no fsync):
+ * they are the engine's hot path, several per event, and losing the last of them to a power cut
+ * only means a lease that expires or an attempt sent again (at-least-once). A process crash loses
+ * nothing in either mode, and the next `FULL` commit syncs every WAL frame before it.
+ *
+ * better-sqlite3 is synchronous: this class runs in the store's worker thread (`worker.ts`), which
+ * owns the connection, so a commit's fsync never blocks the service's event loop; the service
+ * calls it through the proxy of `index.ts`. The methods are async only to fit the interface. Every
+ * statement is prepared once and cached by its SQL text (filtered lists build one text per filter
+ * combination, so the cache stays small).
+ *
+ * Leases: SQLite here is used by one process at a time, so every lease found when the store opens
+ * was left by a process that died (SIGKILL, crash): opening releases them all, and the pending
+ * deliveries are due again at once instead of waiting for their leases to expire.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private insertQueue: {
+    run: () => InsertEventResult[];
+    resolve: (r: InsertEventResult[]) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.releaseOrphanedLeases();
+  }
+
+  /** Runs `fn` with `synchronous=NORMAL`: for writes that may be lost to a power cut (see above). */
+  private relaxed<T>(fn: () => T): T {
+    this.stmt('PRAGMA synchronous = NORMAL').run();
+    try {
+      return fn();
+    } finally {
+      this.stmt('PRAGMA synchronous = FULL').run();
+    }
+  }
+
+  /** The one place statements are prepared: once per distinct SQL text. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private releaseOrphanedLeases(): void {
+    const hasTable = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'")
+      .get();
+    if (hasTable) {
+      this.db
+        .prepare(
+          'UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL',
+        )
+        .run();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const run = this.db.transaction(() => {
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+      );
+      const applied = new Set(
+        (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map(
+          (r) => r.version as number,
+        ),
+      );
+      for (const m of migrations) {
+        if (applied.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      }
+    });
+    // IMMEDIATE takes the write lock first, so two processes migrating at once serialize.
+    run.immediate();
+    this.releaseOrphanedLeases();
+  }
+
+  async ping(): Promise<void> {
+    this.stmt('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // Accounts and API keys.
+
+  async createAccount(account: AccountRow): Promise<void> {
+    this.stmt('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)').run(
+      account.id,
+      account.name,
+      account.createdAt,
+    );
+  }
+
+  async getAccount(id: string): Promise<AccountRow | undefined> {
+    const r = this.stmt('SELECT id, name, created_at FROM accounts WHERE id = ?').get(id) as
+      | Row
+      | undefined;
+    return r && { id: r.id as string, name: r.name as string, createdAt: r.created_at as number };
+  }
+
+  async createApiKey(key: ApiKeyRow): Promise<void> {
+    this.stmt(
+      'INSERT INTO api_keys (id, account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(key.id, key.accountId, key.keyHash, key.prefix, key.createdAt);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
+    const r = this.stmt('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as
+      | Row
+      | undefined;
+    return (
+      r && {
+        id: r.id as string,
+        accountId: r.account_id as string,
+        keyHash: r.key_hash as string,
+        prefix: r.prefix as string,
+        createdAt: r.created_at as number,
+      }
+    );
+  }
+
+  // Webhooks.
+
+  async createWebhook(w: WebhookRow): Promise<void> {
+    this.stmt(
+      `INSERT INTO webhooks (id, account_id, name, url, events, active, disabled_reason, description,
+         headers_enc, header_names, metadata, secret_enc, previous_secret_enc,
+         previous_secret_expires_at, created_at, updated_at, last_delivery_at, last_delivery_status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      w.id,
+      w.accountId,
+      w.name,
+      w.url,
+      JSON.stringify(w.events),
+      w.active ? 1 : 0,
+      w.disabledReason,
+      w.description,
+      w.headersEnc,
+      JSON.stringify(w.headerNames),
+      JSON.stringify(w.metadata),
+      w.secretEnc,
+      w.previousSecretEnc,
+      w.previousSecretExpiresAt,
+      w.createdAt,
+      w.updatedAt,
+      w.lastDeliveryAt,
+      w.lastDeliveryStatus,
+    );
+  }
+
+  private webhookRow(accountId: string, id: string): WebhookRow | undefined {
+    const r = this.stmt('SELECT * FROM webhooks WHERE account_id = ? AND id = ?').get(
+      accountId,
+      id,
+    ) as Row | undefined;
+    return r && toWebhook(r);
+  }
+
+  async getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined> {
+    return this.webhookRow(accountId, id);
+  }
+
+  async listWebhooks(accountId: string, page: PageQuery): Promise<Page<WebhookRow>> {
+    const rows = (
+      page.cursor
+        ? this.stmt(
+            'SELECT * FROM webhooks WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+          ).all(accountId, page.cursor, page.limit + 1)
+        : this.stmt('SELECT * FROM webhooks WHERE account_id = ? ORDER BY id DESC LIMIT ?').all(
+            accountId,
+            page.limit + 1,
+          )
+    ) as Row[];
+    return pageOf(rows.map(toWebhook), page.limit);
+  }
+
+  async updateWebhook(
+    accountId: string,
+    id: string,
+    patch: WebhookPatch,
+    now: number,
+  ): Promise<WebhookRow | undefined> {
+    const columns: Record<keyof WebhookPatch, string> = {
+      name: 'name',
+      url: 'url',
+      events: 'events',
+      active: 'active',
+      disabledReason: 'disabled_reason',
+      description: 'description',
+      headersEnc: 'headers_enc',
+      headerNames: 'header_names',
+      metadata: 'metadata',
+    };
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    for (const key of Object.keys(columns) as (keyof WebhookPatch)[]) {
+      const v = patch[key];
+      if (v === undefined) continue;
+      sets.push(`${columns[key]} = ?`);
+      if (key === 'events' || key === 'headerNames' || key === 'metadata') {
+        values.push(JSON.stringify(v));
+      } else if (key === 'active') {
+        values.push(v ? 1 : 0);
+      } else {
+        values.push(v);
+      }
+    }
+    sets.push('updated_at = ?');
+    values.push(now);
+    const info = this.stmt(
+      `UPDATE webhooks SET ${sets.join(', ')} WHERE account_id = ? AND id = ?`,
+    ).run(...values, accountId, id);
+    if (info.changes === 0) return undefined;
+    return this.webhookRow(accountId, id);
+  }
+
+  async rotateSecret(
+    accountId: string,
+    id: string,
+    rotation: {
+      secretEnc: string;
+      previousSecretEnc: string | null;
+      previousSecretExpiresAt: number | null;
+    },
+    now: number,
+  ): Promise<WebhookRow | undefined> {
+    const info = this.stmt(
+      `UPDATE webhooks SET secret_enc = ?, previous_secret_enc = ?, previous_secret_expires_at = ?,
+         updated_at = ? WHERE account_id = ? AND id = ?`,
+    ).run(
+      rotation.secretEnc,
+      rotation.previousSecretEnc,
+      rotation.previousSecretExpiresAt,
+      now,
+      accountId,
+      id,
+    );
+    if (info.changes === 0) return undefined;
+    return this.webhookRow(accountId, id);
+  }
+
+  async deleteWebhook(accountId: string, id: string, now: number): Promise<boolean> {
+    const tx = this.db.transaction(() => {
+      const info = this.stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ?').run(
+        accountId,
+        id,
+      );
+      if (info.changes === 0) return false;
+      this.stmt(
+        `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+           last_error = 'endpoint_disabled', updated_at = ?
+         WHERE webhook_id = ? AND status = 'pending'`,
+      ).run(now, id);
+      return true;
+    });
+    return tx.immediate();
+  }
+
+  // Events and fan-out.
+
+  /**
+   * Group commit: inserts requested in the same turn of the event loop share one transaction
+   * and so one fsync (`synchronous=FULL` costs one per commit, and under load it was the largest
+   * cost per event). Each request runs in its own savepoint, so one request's conflict or error
+   * leaves the others whole; every promise settles only after the shared commit. In the worker
+   * thread this groups by itself under load: the requests that arrive while a commit fsyncs wait
+   * in the thread's message queue, are all read in the next turn, and share the next commit.
+   */
+  insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]> {
+    return new Promise((resolve, reject) => {
+      this.insertQueue.push({
+        run: () => this.insertEventsNow(accountId, events, now),
+        resolve,
+        reject,
+      });
+      if (this.insertQueue.length === 1) setImmediate(() => this.commitInserts());
+    });
+  }
+
+  private commitInserts(): void {
+    const jobs = this.insertQueue;
+    this.insertQueue = [];
+    const settled: ({ ok: InsertEventResult[] } | { err: unknown })[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const job of jobs) {
+            try {
+              settled.push({ ok: job.run() });
+            } catch (err) {
+              settled.push({ err });
+            }
+          }
+        })
+        .immediate();
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const r = settled[i]!;
+      if ('ok' in r) job.resolve(r.ok);
+      else job.reject(r.err);
+    });
+  }
+
+  /** One request's events, in its own transaction (a savepoint inside a group commit). */
+  private insertEventsNow(accountId: string, events: NewEvent[], now: number): InsertEventResult[] {
+    const conflict = new Error('idempotency conflict');
+    let conflictResult: InsertEventResult | undefined;
+    const tx = this.db.transaction((): InsertEventResult[] => {
+      const hooks = (
+        this.stmt('SELECT id, events FROM webhooks WHERE account_id = ? AND active = 1').all(
+          accountId,
+        ) as Row[]
+      ).map((r) => ({ id: r.id as string, events: json<string[]>(r.events, []) }));
+      const results: InsertEventResult[] = [];
+      for (const [index, e] of events.entries()) {
+        if (e.idempotencyKey !== undefined) {
+          const prior = this.stmt(
+            'SELECT request_hash, event_id, created_at FROM idempotency_keys WHERE account_id = ? AND key = ?',
+          ).get(accountId, e.idempotencyKey) as Row | undefined;
+          if (prior && (prior.created_at as number) > now - IDEMPOTENCY_KEY_TTL_MS) {
+            const first = this.stmt('SELECT * FROM events WHERE id = ? AND account_id = ?').get(
+              prior.event_id,
+              accountId,
+            ) as Row | undefined;
+            if ((prior.request_hash ?? null) !== (e.requestHash ?? null)) {
+              conflictResult = { status: 'key_reused', index };
+              throw conflict;
+            }
+            if (first) {
+              results.push({ status: 'replayed', event: toEvent(first) });
+              continue;
+            }
+          }
+          this.stmt(
+            `INSERT INTO idempotency_keys (account_id, key, request_hash, event_id, created_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+               event_id = excluded.event_id, created_at = excluded.created_at`,
+          ).run(accountId, e.idempotencyKey, e.requestHash ?? null, e.id, now);
+        }
+        const targets = hooks.filter((h) => matchesEvent(h.events, e.event));
+        this.stmt(
+          'INSERT INTO events (id, account_id, event, timestamp, body, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(e.id, accountId, e.event, e.timestamp, e.body, targets.length);
+        const insertDelivery = this.stmt(
+          `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
+             next_attempt_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+        );
+        for (const h of targets) {
+          insertDelivery.run(newId('dlv', now), accountId, e.id, e.event, h.id, now, now, now);
+        }
+        results.push({
+          status: 'created',
+          event: {
+            id: e.id,
+            accountId,
+            event: e.event,
+            timestamp: e.timestamp,
+            body: e.body,
+            deliveries: targets.length,
+          },
+        });
+      }
+      return results;
+    });
+    try {
+      return tx.immediate();
+    } catch (err) {
+      if (err === conflict && conflictResult) return [conflictResult];
+      throw err;
+    }
+  }
+
+  async getEvent(accountId: string, id: string): Promise<EventDetail | undefined> {
+    const r = this.stmt('SELECT * FROM events WHERE account_id = ? AND id = ?').get(
+      accountId,
+      id,
+    ) as Row | undefined;
+    if (!r) return undefined;
+    const ids = (
+      this.stmt('SELECT id FROM deliveries WHERE event_id = ? ORDER BY id').all(id) as Row[]
+    ).map((d) => d.id as string);
+    return { ...toEvent(r), deliveryIds: ids };
+  }
+
+  async listEvents(
+    accountId: string,
+    filter: EventFilter,
+    page: PageQuery,
+  ): Promise<Page<EventRow>> {
+    const where = ['account_id = ?'];
+    const values: unknown[] = [accountId];
+    if (filter.event !== undefined) {
+      where.push('event = ?');
+      values.push(filter.event);
+    }
+    if (filter.since !== undefined) {
+      where.push('timestamp >= ?');
+      values.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('timestamp <= ?');
+      values.push(filter.until);
+    }
+    if (page.cursor) {
+      where.push('id < ?');
+      values.push(page.cursor);
+    }
+    const rows = this.stmt(
+      `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+    ).all(...values, page.limit + 1) as Row[];
+    return pageOf(rows.map(toEvent), page.limit);
+  }
+
+  async purgeIdempotencyKeys(before: number): Promise<number> {
+    return this.stmt('DELETE FROM idempotency_keys WHERE created_at < ?').run(before).changes;
+  }
+
+  // Delivery log.
+
+  async getDelivery(accountId: string, id: string): Promise<DeliveryDetail | undefined> {
+    const r = this.stmt('SELECT * FROM deliveries WHERE account_id = ? AND id = ?').get(
+      accountId,
+      id,
+    ) as Row | undefined;
+    if (!r) return undefined;
+    const attempts = (
+      this.stmt('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number, started_at, id').all(
+        id,
+      ) as Row[]
+    ).map(toAttempt);
+    return { ...toDelivery(r), attempts };
+  }
+
+  async listDeliveries(
+    accountId: string,
+    filter: DeliveryFilter,
+    page: PageQuery,
+  ): Promise<Page<DeliveryRow>> {
+    const where = ['account_id = ?'];
+    const values: unknown[] = [accountId];
+    const add = (clause: string, v: unknown) => {
+      where.push(clause);
+      values.push(v);
+    };
+    if (filter.webhookId !== undefined) add('webhook_id = ?', filter.webhookId);
+    if (filter.eventId !== undefined) add('event_id = ?', filter.eventId);
+    if (filter.event !== undefined) add('event = ?', filter.event);
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.since !== undefined) add('created_at >= ?', filter.since);
+    if (filter.until !== undefined) add('created_at <= ?', filter.until);
+    if (page.cursor) add('id < ?', page.cursor);
+    const rows = this.stmt(
+      `SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+    ).all(...values, page.limit + 1) as Row[];
+    return pageOf(rows.map(toDelivery), page.limit);
+  }
+
+  async requestAttempt(
+    accountId: string,
+    id: string,
+    trigger: 'manual',
+    now: number,
+  ): Promise<DeliveryRow | 'in_flight' | undefined> {
+    const tx = this.db.transaction((): DeliveryRow | 'in_flight' | undefined => {
+      const r = this.stmt('SELECT * FROM deliveries WHERE account_id = ? AND id = ?').get(
+        accountId,
+        id,
+      ) as Row | undefined;
+      if (!r) return undefined;
+      if (r.lease_owner != null && (r.lease_until as number) > now) return 'in_flight';
+      const queued = r.status === 'pending' && r.trigger !== 'scheduled';
+      if (!queued) {
+        // A manual attempt already queued keeps its first statusBefore/resumeAt.
+        this.stmt(
+          `UPDATE deliveries SET trigger = ?, status_before = status,
+             resume_at = CASE WHEN status = 'pending' THEN next_attempt_at ELSE NULL END,
+             status = 'pending', next_attempt_at = ?, updated_at = ?
+           WHERE id = ?`,
+        ).run(trigger, now, now, id);
+      } else {
+        this.stmt('UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = ?').run(
+          now,
+          now,
+          id,
+        );
+      }
+      const updated = this.stmt('SELECT * FROM deliveries WHERE id = ?').get(id) as Row;
+      return toDelivery(updated);
+    });
+    return tx.immediate();
+  }
+
+  async recoverDeliveries(
+    accountId: string,
+    webhookId: string,
+    since: number,
+    until: number,
+    now: number,
+  ): Promise<number> {
+    return this.stmt(
+      `UPDATE deliveries SET trigger = 'recover', status_before = 'failed', resume_at = NULL,
+         status = 'pending', next_attempt_at = ?, updated_at = ?
+       WHERE account_id = ? AND webhook_id = ? AND status = 'failed'
+         AND created_at >= ? AND created_at <= ?`,
+    ).run(now, now, accountId, webhookId, since, until).changes;
+  }
+
+  async insertTestDelivery(
+    accountId: string,
+    webhookId: string,
+    event: NewEvent,
+    delivery: { id: string; owner: string; leaseMs: number },
+    now: number,
+  ): Promise<ClaimedDelivery> {
+    const tx = this.db.transaction((): ClaimedDelivery => {
+      const hook = this.webhookRow(accountId, webhookId);
+      if (!hook) throw new Error(`insertTestDelivery: no webhook ${webhookId} in the account`);
+      this.stmt(
+        'INSERT INTO events (id, account_id, event, timestamp, body, deliveries) VALUES (?, ?, ?, ?, ?, 1)',
+      ).run(event.id, accountId, event.event, event.timestamp, event.body);
+      this.stmt(
+        `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
+           next_attempt_at, created_at, updated_at, trigger, status_before, lease_owner, lease_until)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, 'test', 'pending', ?, ?)`,
+      ).run(
+        delivery.id,
+        accountId,
+        event.id,
+        event.event,
+        webhookId,
+        now,
+        now,
+        now,
+        delivery.owner,
+        now + delivery.leaseMs,
+      );
+      return toClaimed(this.stmt(`${CLAIMED_SELECT} WHERE d.id = ?`).get(delivery.id) as Row);
+    });
+    return tx.immediate();
+  }
+
+  // The delivery engine.
+
+  async claimDue(o: ClaimOptions): Promise<ClaimedDelivery[]> {
+    if (o.limit <= 0) return [];
+    const tx = this.db.transaction((): ClaimedDelivery[] => {
+      const live = new Map<string, number>();
+      for (const r of this.stmt(
+        // INDEXED BY: without it the planner prefers an index ordered for the GROUP BY and scans
+        // every delivery; the partial lease index holds only rows in flight.
+        `SELECT webhook_id, COUNT(*) AS n FROM deliveries INDEXED BY deliveries_leased
+         WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
+      ).all(o.now) as Row[]) {
+        live.set(r.webhook_id as string, r.n as number);
+      }
+      const room = (webhookId: string) => o.endpointConcurrency - (live.get(webhookId) ?? 0);
+
+      // Fast path: the due rows in claim order, skipping webhooks at their cap.
+      // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
+      // claim costs about `limit` rows unless capped webhooks stand in the way.
+      const budget = Math.max(CLAIM_SCAN_BUDGET, o.limit * 4);
+      const taken = new Map<string, number>();
+      let picked: string[] = [];
+      let scanned = 0;
+      for (const r of this.stmt(
+        `SELECT id, webhook_id FROM deliveries
+         WHERE status = 'pending' AND next_attempt_at <= ?
+           AND (lease_owner IS NULL OR lease_until <= ?)
+         ORDER BY next_attempt_at, id LIMIT ?`,
+      ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
+        scanned++;
+        const w = r.webhook_id as string;
+        const t = taken.get(w) ?? 0;
+        if (t >= room(w)) continue;
+        taken.set(w, t + 1);
+        picked.push(r.id as string);
+        if (picked.length >= o.limit) break;
+      }
+
+      // Slow path: the budget ran out on rows of capped webhooks (one endpoint's backlog in front
+      // of the others). Walk the webhooks that have pending work, take each one's oldest due rows
+      // up to its room, and merge by due time: exact, and cost grows with webhooks, not rows.
+      if (picked.length < o.limit && scanned === budget) {
+        const candidates: Row[] = [];
+        const next = this.stmt(
+          `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
+           ORDER BY webhook_id LIMIT 1`,
+        );
+        const due = this.stmt(
+          `SELECT id, webhook_id, next_attempt_at FROM deliveries
+           WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+             AND (lease_owner IS NULL OR lease_until <= ?)
+           ORDER BY next_attempt_at, id LIMIT ?`,
+        );
+        let cursor = '';
+        for (let i = 0; i < CLAIM_WEBHOOK_WALK; i++) {
+          const r = next.get(cursor) as Row | undefined;
+          if (!r) break;
+          cursor = r.webhook_id as string;
+          const n = Math.min(room(cursor), o.limit);
+          if (n > 0) candidates.push(...(due.all(cursor, o.now, o.now, n) as Row[]));
+        }
+        candidates.sort(
+          (a, b) =>
+            (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
+            (a.id as string).localeCompare(b.id as string),
+        );
+        picked = candidates.slice(0, o.limit).map((r) => r.id as string);
+      }
+      if (picked.length === 0) return [];
+
+      const ids = JSON.stringify(picked);
+      this.stmt(
+        `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+         WHERE id IN (SELECT value FROM json_each(?))`,
+      ).run(o.owner, o.now + o.leaseMs, ids);
+      const rows = this.stmt(
+        `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
+         ORDER BY d.next_attempt_at, d.id`,
+      ).all(ids) as Row[];
+      return rows.map(toClaimed);
+    });
+    return this.relaxed(() => tx.immediate());
+  }
+
+  async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const insertAttempt = this.stmt(
+      `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
+         duration_ms, status_code, error, request_headers, response_headers, response_body,
+         trigger, succeeded)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
+    );
+    const updateDelivery = this.stmt(
+      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?,
+         last_status_code = ?, last_error = ?, updated_at = ?, trigger = 'scheduled',
+         resume_at = NULL, status_before = NULL, lease_owner = NULL, lease_until = NULL
+       WHERE id = ? AND account_id = ?`,
+    );
+    const updateWebhook = this.stmt(
+      `UPDATE webhooks SET last_delivery_at = ?, last_delivery_status = ?
+       WHERE id = ? AND account_id = ?`,
+    );
+    const disable = this.stmt(
+      `UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ?
+       WHERE id = ? AND account_id = ?`,
+    );
+    const tx = this.db.transaction(() => {
+      const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
+      for (const o of outcomes) {
+        const a = o.attempt;
+        insertAttempt.run(
+          a.id,
+          o.deliveryId,
+          o.accountId,
+          o.webhookId,
+          a.number,
+          a.startedAt,
+          Math.round(a.durationMs),
+          a.statusCode,
+          a.error,
+          JSON.stringify(a.requestHeaders),
+          JSON.stringify(a.responseHeaders),
+          a.responseBody,
+          a.trigger,
+          a.succeeded ? 1 : 0,
+          // A delivery removed meanwhile (retention) drops its outcome instead of failing the
+          // whole batch, which the engine would otherwise retry forever.
+          o.deliveryId,
+        );
+        updateDelivery.run(
+          o.status,
+          a.number,
+          o.status === 'pending' ? o.nextAttemptAt : null,
+          a.statusCode,
+          a.error,
+          o.now,
+          o.deliveryId,
+          o.accountId,
+        );
+        const prev = last.get(o.webhookId);
+        if (!prev || a.startedAt >= prev.at) {
+          last.set(o.webhookId, {
+            accountId: o.accountId,
+            at: a.startedAt,
+            status: a.succeeded ? 'succeeded' : 'failed',
+          });
+        }
+        if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
+      }
+      // One write per webhook per batch, however many of its attempts the batch holds.
+      for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
+    });
+    this.relaxed(() => tx.immediate());
+  }
+
+  async renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    this.stmt(
+      `UPDATE deliveries SET lease_until = ?
+       WHERE lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).run(until, owner, JSON.stringify(deliveryIds));
+  }
+
+  async releaseLeases(owner: string, deliveryIds?: string[]): Promise<void> {
+    if (deliveryIds === undefined) {
+      this.stmt(
+        'UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?',
+      ).run(owner);
+      return;
+    }
+    if (deliveryIds.length === 0) return;
+    this.stmt(
+      `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+       WHERE lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).run(owner, JSON.stringify(deliveryIds));
+  }
+
+  async nextDueAt(now: number): Promise<number | null> {
+    const r = this.stmt(
+      `SELECT next_attempt_at FROM deliveries
+       WHERE status = 'pending' AND (lease_owner IS NULL OR lease_until <= ?)
+       ORDER BY next_attempt_at, id LIMIT 1`,
+    ).get(now) as Row | undefined;
+    return r ? (r.next_attempt_at as number) : null;
+  }
+
+  async countPending(): Promise<number> {
+    const r = this.stmt(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'",
+    ).get() as Row;
+    return r.n as number;
+  }
+
+  // Stats.
+
+  async webhookStats(accountId: string, webhookId: string, q: StatsQuery): Promise<WebhookStats> {
+    const count = Math.max(0, Math.ceil((q.until - q.since) / q.bucketMs));
+    const buckets = Array.from({ length: count }, (_, i) => ({
+      start: q.since + i * q.bucketMs,
+      succeeded: 0,
+      failed: 0,
+      pending: 0,
+    }));
+    // Scope once: webhook ids are unique, so the queries below run as index-only scans of
+    // (webhook_id, …) without visiting rows to check the account.
+    const owned = this.stmt('SELECT 1 FROM webhooks WHERE id = ? AND account_id = ?').get(
+      webhookId,
+      accountId,
+    );
+    if (!owned) return { attempts: 0, succeededAttempts: 0, p50Ms: null, p95Ms: null, buckets };
+    const totals = this.stmt(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(succeeded), 0) AS ok FROM attempts
+       WHERE webhook_id = ? AND started_at >= ? AND started_at < ?`,
+    ).get(webhookId, q.since, q.until) as Row;
+    const n = totals.n as number;
+    // Exact nearest-rank percentiles: SQLite sorts only the window's durations (from the covering
+    // index) and steps to the rank with OFFSET; no row is loaded into JavaScript.
+    const rank = this.stmt(
+      `SELECT duration_ms FROM attempts
+       WHERE webhook_id = ? AND started_at >= ? AND started_at < ?
+       ORDER BY duration_ms LIMIT 1 OFFSET ?`,
+    );
+    const percentile = (p: number): number | null => {
+      if (n === 0) return null;
+      const k = Math.max(0, Math.ceil(p * n) - 1);
+      const r = rank.get(webhookId, q.since, q.until, k) as Row | undefined;
+      return r ? (r.duration_ms as number) : null;
+    };
+    const grouped = this.stmt(
+      `SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM deliveries
+       WHERE webhook_id = ? AND created_at >= ? AND created_at < ?
+       GROUP BY b, status`,
+    ).all(q.since, q.bucketMs, webhookId, q.since, q.until) as Row[];
+    for (const g of grouped) {
+      const bucket = buckets[g.b as number];
+      if (bucket) bucket[g.status as DeliveryStatus] += g.n as number;
+    }
+    return {
+      attempts: n,
+      succeededAttempts: totals.ok as number,
+      p50Ms: percentile(0.5),
+      p95Ms: percentile(0.95),
+      buckets,
+    };
+  }
+}
+
+function pageOf<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  if (rows.length <= limit) return { data: rows, nextCursor: null };
+  const data = rows.slice(0, limit);
+  return { data, nextCursor: data[data.length - 1]!.id };
+}
