@@ -1,7 +1,8 @@
 /**
  * The SQLite store's thread: it owns the better-sqlite3 connection and runs `SqliteStore`, so
- * the service's event loop never waits on the disk (a `synchronous=FULL` commit's fsync took
- * 30–120 ms on a loaded machine, during which no request was parsed and no delivery sent).
+ * the service's event loop never waits on the disk: on the service's thread, commits (their fsync
+ * with `synchronous=FULL`, and WAL checkpoints) made busy windows of tens of milliseconds under
+ * load, during which no request was parsed and no delivery sent.
  *
  * Calls are handled in the order they arrive. Event inserts wait for the end of the turn and
  * commit together (`SqliteStore.insertEvents`): the calls that queue up while one commit fsyncs
