@@ -96,14 +96,21 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
   const [error, setError] = useState<unknown>();
   const stats = useLoad(() => api.stats(webhook.id), [api, webhook.id]);
 
+  // The switch shows the requested state at once and falls back if the API refuses it.
+  const [requested, setRequested] = useState<boolean>();
+  const active = requested ?? webhook.active;
+
   async function toggle() {
+    const next = !active;
+    setRequested(next);
     setBusy(true);
     setError(undefined);
     try {
-      setWebhook(await api.updateWebhook(webhook.id, { active: !webhook.active }));
+      setWebhook(await api.updateWebhook(webhook.id, { active: next }));
     } catch (err) {
       setError(err);
     } finally {
+      setRequested(undefined);
       setBusy(false);
     }
   }
@@ -125,15 +132,13 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
           <input
             type="checkbox"
             role="switch"
-            aria-checked={webhook.active}
-            checked={webhook.active}
+            aria-checked={active}
+            checked={active}
             disabled={busy}
             onChange={toggle}
             aria-label={`Active: ${webhook.name}`}
           />
-          <span>
-            {webhook.active ? 'On' : webhook.disabled_reason === 'gone' ? 'Off (410)' : 'Off'}
-          </span>
+          <span>{active ? 'On' : webhook.disabled_reason === 'gone' ? 'Off (410)' : 'Off'}</span>
         </label>
         <ErrorMessage error={error} />
       </td>
