@@ -71,7 +71,11 @@ export interface DeliveryEngineOptions {
 /** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
 export const DEFAULT_LEASE_MS = 15_000;
 const CLAIM_BATCH = 100;
-const FLUSH_DELAY_MS = 5;
+// Outcomes are written on the next turn: a delivery's slot (its lease, counted against the
+// endpoint's cap) is freed only once its outcome is durable, so any wait here caps one endpoint at
+// `endpointConcurrency / (round trip + wait)`. Batches still form by themselves: outcomes that
+// arrive while a write is in flight go together in the next one.
+const FLUSH_DELAY_MS = 0;
 const FLUSH_BATCH = 100;
 const SIGNATURE_CACHE_SIZE = 1024;
 const MASK = '••••';
