@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../src/ids.js';
+import { hasCompleteAndClaim } from '../src/store/capabilities.js';
 import type {
   AttemptOutcome,
   AttemptRow,
@@ -720,6 +721,111 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         const [again] = await store.claimDue(claimOpts({ now: T0 + 10 }));
         expect(again?.id).toBe(c!.id);
         expect(again?.webhook).toBeNull();
+      });
+
+      it('completeAndClaim behaves exactly like completeAttempts then claimDue', async () => {
+        // An optional capability: stores without it are served by the two calls.
+        if (!hasCompleteAndClaim(store)) return;
+        const fused = store;
+        // A twin store with the same rows: one runs the two calls, the other the fused one.
+        const twin = await makeStore();
+        try {
+          await twin.migrate();
+          const slow = webhook(acctA, { events: ['usage.limit'] });
+          const fast = webhook(acctA, { events: ['agent.created'] });
+          const events = [
+            ...Array.from({ length: 6 }, (_, i) =>
+              newEvent('usage.limit', { timestamp: T0 - 100 + i }),
+            ),
+            ...Array.from({ length: 3 }, (_, i) =>
+              newEvent('agent.created', { timestamp: T0 - 50 + i }),
+            ),
+          ];
+          await twin.createAccount({ id: acctA, name: 'A', createdAt: T0 });
+          for (const s of [fused, twin]) {
+            await s.createWebhook(slow);
+            await s.createWebhook(fast);
+            for (const e of events) await s.insertEvents(acctA, [e], e.timestamp);
+          }
+          // Attempt ids by event, so both stores record the same rows.
+          const attemptIds = new Map(events.map((e) => [e.id, newId('att')]));
+          const outcomesFor = (claimed: ClaimedDelivery[]) =>
+            claimed.map((c, i) => {
+              const id = attemptIds.get(c.eventId)!;
+              if (c.webhook?.id === fast.id && i % 2 === 0) {
+                return outcome(
+                  c,
+                  { status: 'failed', disableWebhook: 'gone', now: T0 + 7 },
+                  { id, statusCode: 410, error: 'response_status', succeeded: false },
+                );
+              }
+              if (i % 3 === 1) {
+                return outcome(
+                  c,
+                  { status: 'pending', nextAttemptAt: T0 + 5 * MIN },
+                  { id, statusCode: 500, error: 'response_status', succeeded: false },
+                );
+              }
+              return outcome(c, {}, { id, startedAt: T0 + i });
+            });
+          const cap = { endpointConcurrency: 2, limit: 4 };
+          const firstA = await fused.claimDue(claimOpts(cap));
+          const firstB = await twin.claimDue(claimOpts(cap));
+          expect(firstA.map((c) => c.eventId)).toEqual(firstB.map((c) => c.eventId));
+          // The slots the outcomes free are claimable in the same call; a ghost is skipped.
+          const ghost = outcome({ ...firstA[0]!, id: newId('dlv') });
+          const next = claimOpts({ ...cap, now: T0 + 10, owner: 'w2', limit: 10 });
+          const claimedA = await fused.completeAndClaim([...outcomesFor(firstA), ghost], next);
+          await twin.completeAttempts([...outcomesFor(firstB), ghost]);
+          const claimedB = await twin.claimDue(next);
+
+          const view = (c: ClaimedDelivery) => ({ ...c, id: c.eventId });
+          expect(claimedA.length).toBeGreaterThan(0);
+          expect(claimedA.map(view)).toEqual(claimedB.map(view));
+          // The fast webhook was disabled by a 410 in the batch, and the claim saw it.
+          expect(claimedA.find((c) => c.webhook?.id === fast.id)?.webhook?.active).toBe(false);
+          expect(claimedA.filter((c) => c.webhook?.id === slow.id)).toHaveLength(2);
+
+          // Same rows afterwards: deliveries (by event), attempts, webhooks, due times.
+          const snapshot = async (s: Store) => {
+            const page = await s.listDeliveries(acctA, {}, { limit: 250 });
+            const rows = await Promise.all(
+              page.data.map(async (d) => {
+                const detail = await s.getDelivery(acctA, d.id);
+                return {
+                  ...detail,
+                  id: d.eventId,
+                  attempts: detail!.attempts.map((a) => ({ ...a, deliveryId: d.eventId })),
+                };
+              }),
+            );
+            return {
+              rows: rows.sort((x, y) => (x.id < y.id ? -1 : 1)),
+              hooks: await Promise.all([
+                s.getWebhook(acctA, slow.id),
+                s.getWebhook(acctA, fast.id),
+              ]),
+              nextDue: await s.nextDueAt(T0 + 20),
+              pending: await s.countPending(),
+              // Both claims hold the cap: nobody else gets the slow webhook now.
+              more: (await s.claimDue(claimOpts({ ...cap, now: T0 + 20, owner: 'w3' }))).map(
+                (c) => c.eventId,
+              ),
+            };
+          };
+          expect(await snapshot(fused)).toEqual(await snapshot(twin));
+
+          // A claim of nothing only records the outcomes.
+          const last = claimedA.filter((c) => c.webhook?.id === slow.id);
+          expect(
+            await fused.completeAndClaim(outcomesFor(last), claimOpts({ ...cap, limit: 0 })),
+          ).toEqual([]);
+          for (const c of last) {
+            expect((await fused.getDelivery(acctA, c.id))?.inFlight).toBe(false);
+          }
+        } finally {
+          await twin.close();
+        }
       });
 
       it('reports the next due time and counts pending', async () => {

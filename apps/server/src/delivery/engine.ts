@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
-import { hasWorkNotifier } from '../store/capabilities.js';
+import type { FusedCompleteClaim } from '../store/capabilities.js';
+import { hasCompleteAndClaim, hasWorkNotifier } from '../store/capabilities.js';
 import type {
   AttemptError,
   AttemptOutcome,
@@ -113,6 +114,9 @@ export class DeliveryEngine {
   /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
   private pumpRun: Promise<void> | undefined;
   private pumpAgain = false;
+  /** Slots promised to claims under way (the pump's and a flush's), so together they never take
+   * more than `maxInFlight`. */
+  private reserved = 0;
   private started = false;
   private stopping = false;
   private unsubscribe: (() => void) | undefined;
@@ -241,17 +245,17 @@ export class DeliveryEngine {
     try {
       do {
         this.pumpAgain = false;
-        const room = this.maxInFlight - this.inFlight.size;
+        const room = this.maxInFlight - this.inFlight.size - this.reserved;
         if (room <= 0) break; // a completion pumps again
         const limit = Math.min(room, CLAIM_BATCH);
         const now = this.clock.now();
-        const claimed = await this.store.claimDue({
-          now,
-          limit,
-          owner: this.owner,
-          leaseMs: this.leaseMs,
-          endpointConcurrency: this.config.endpointConcurrency,
-        });
+        this.reserved += limit;
+        let claimed: ClaimedDelivery[];
+        try {
+          claimed = await this.store.claimDue(this.claimOptions(now, limit));
+        } finally {
+          this.reserved -= limit;
+        }
         if (this.stopping) {
           if (claimed.length)
             await this.store.releaseLeases(
@@ -273,6 +277,16 @@ export class DeliveryEngine {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private claimOptions(now: number, limit: number) {
+    return {
+      now,
+      limit,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      endpointConcurrency: this.config.endpointConcurrency,
+    };
   }
 
   /** One timer: the earliest due time, or the fallback poll, whichever is sooner. */
@@ -388,7 +402,13 @@ export class DeliveryEngine {
     }
   }
 
-  /** Writes buffered outcomes in one transaction, then frees their slots. */
+  /**
+   * Writes buffered outcomes in one transaction, then frees their slots. A store that can
+   * (`completeAndClaim`) claims in the same round trip and the claimed deliveries start at once:
+   * a slot is held from claim until its outcome is durable, so one endpoint's rate is
+   * `endpointConcurrency / cycle`, and this takes the claim's own round trip and the hop through
+   * `notify` out of the cycle.
+   */
   private async flushNow(): Promise<void> {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
@@ -400,6 +420,10 @@ export class DeliveryEngine {
     this.outbox = [];
     this.flushing = (async () => {
       try {
+        if (!this.stopping && hasCompleteAndClaim(this.store)) {
+          await this.completeAndClaim(this.store, batch);
+          return;
+        }
         await this.store.completeAttempts(batch);
         for (const o of batch) {
           this.inFlight.delete(o.deliveryId);
@@ -422,6 +446,52 @@ export class DeliveryEngine {
       await this.flushing;
     } finally {
       this.flushing = undefined;
+    }
+  }
+
+  private async completeAndClaim(
+    store: Store & FusedCompleteClaim,
+    batch: AttemptOutcome[],
+  ): Promise<void> {
+    // The batch's slots are free once it is written: count them as room for this claim.
+    const room = this.maxInFlight - (this.inFlight.size - batch.length) - this.reserved;
+    const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
+    const now = this.clock.now();
+    this.reserved += limit;
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await store.completeAndClaim(batch, this.claimOptions(now, limit));
+    } finally {
+      this.reserved -= limit;
+    }
+    for (const o of batch) {
+      this.inFlight.delete(o.deliveryId);
+      this.leaseUntil.delete(o.deliveryId);
+    }
+    if (this.stopping) {
+      // `stop` is waiting for what runs; these never started, so they go back at once.
+      if (claimed.length > 0) {
+        await this.store
+          .releaseLeases(
+            this.owner,
+            claimed.map((c) => c.id),
+          )
+          .catch((err: unknown) => this.log.error({ err }, 'releasing leases failed'));
+      }
+      return;
+    }
+    for (const c of claimed) {
+      this.leaseUntil.set(c.id, now + this.leaseMs);
+      this.launch(c);
+    }
+    // A full claim may have left more behind, as in `pump`; a short one took all it could, so
+    // only the timer for the next due time (a retry just scheduled) needs setting.
+    if (limit === 0 || claimed.length === limit) this.notify();
+    else if (!this.pumping) {
+      this.sleepUntilDue().catch((err: unknown) => {
+        this.log.error({ err }, 'reading the next due time failed; polling');
+        this.armTimer(this.pollMs);
+      });
     }
   }
 

@@ -2,6 +2,7 @@
  * Optional store capabilities: what some stores can do beyond the `Store` interface. The engine
  * checks for them at run time (`hasWorkNotifier(store)`) and falls back to polling without them.
  */
+import type { AttemptOutcome, ClaimedDelivery, ClaimOptions } from './types.js';
 
 /**
  * Wake-ups across processes: the store tells subscribers that new work may be due (events
@@ -17,4 +18,25 @@ export interface WorkNotifier {
 /** Whether `store` sends wake-ups. */
 export function hasWorkNotifier<T extends object>(store: T): store is T & WorkNotifier {
   return typeof (store as Partial<WorkNotifier>).onWorkAvailable === 'function';
+}
+
+/**
+ * Complete, then claim, in one round trip (graphile-worker completes and fetches the same way).
+ * The engine's slot for a delivery is freed only when its outcome is durable, so one endpoint's
+ * rate is `endpointConcurrency / cycle`: fusing the write of outcomes with the next claim takes a
+ * round trip and a turn of the event loop out of every cycle.
+ */
+export interface FusedCompleteClaim {
+  /**
+   * Exactly `completeAttempts(outcomes)` followed by `claimDue(claim)`: the claim sees the leases
+   * the outcomes released. When it rejects, the outcomes may or may not be recorded; writing the
+   * same outcomes again records them once (SQLite: one transaction, so none of it happened;
+   * PostgreSQL: the completion is idempotent).
+   */
+  completeAndClaim(outcomes: AttemptOutcome[], claim: ClaimOptions): Promise<ClaimedDelivery[]>;
+}
+
+/** Whether `store` completes and claims in one call. */
+export function hasCompleteAndClaim<T extends object>(store: T): store is T & FusedCompleteClaim {
+  return typeof (store as Partial<FusedCompleteClaim>).completeAndClaim === 'function';
 }

@@ -10,6 +10,7 @@
  * `StoreUnavailableError` (the API answers 503 `unavailable`, `/readyz` 503) instead of hanging.
  */
 import { Worker } from 'node:worker_threads';
+import type { FusedCompleteClaim } from '../capabilities.js';
 import { StoreUnavailableError } from '../postgres/errors.js';
 import type { Store } from '../types.js';
 import {
@@ -33,7 +34,7 @@ export interface SqliteStoreOptions {
  * const store = createSqliteStore({ path: '.agentfactory/webhooks.db' });
  * await store.migrate();
  */
-export function createSqliteStore(options: SqliteStoreOptions): Store {
+export function createSqliteStore(options: SqliteStoreOptions): Store & FusedCompleteClaim {
   return new SqliteThreadStore(options);
 }
 
@@ -55,7 +56,7 @@ function threadEntry(): { url: URL; execArgv?: string[] } {
 type Waiting = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
 /** The proxy. Exported for tests, which end its `thread` to see how the service copes. */
-export class SqliteThreadStore implements Store {
+export class SqliteThreadStore implements Store, FusedCompleteClaim {
   /** The thread that owns the connection. */
   readonly thread: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -118,8 +119,10 @@ export class SqliteThreadStore implements Store {
   }
 
   /** One Store method, forwarded with its argument and result types. */
-  private forward<M extends Exclude<StoreMethod, 'close'>>(method: M): Store[M] {
-    return ((...args: unknown[]) => this.call(method, args)) as Store[M];
+  private forward<M extends Exclude<StoreMethod, 'close'>>(
+    method: M,
+  ): (Store & FusedCompleteClaim)[M] {
+    return ((...args: unknown[]) => this.call(method, args)) as (Store & FusedCompleteClaim)[M];
   }
 
   /** Lets the thread commit what it holds, closes the database, then ends the thread. */
@@ -160,6 +163,8 @@ export class SqliteThreadStore implements Store {
   readonly insertTestDelivery = this.forward('insertTestDelivery');
   readonly claimDue = this.forward('claimDue');
   readonly completeAttempts = this.forward('completeAttempts');
+  /** One message and one transaction in the thread: see `FusedCompleteClaim`. */
+  readonly completeAndClaim = this.forward('completeAndClaim');
   readonly renewLeases = this.forward('renewLeases');
   readonly releaseLeases = this.forward('releaseLeases');
   readonly nextDueAt = this.forward('nextDueAt');

@@ -718,88 +718,110 @@ export class SqliteStore implements Store {
 
   async claimDue(o: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (o.limit <= 0) return [];
-    const tx = this.db.transaction((): ClaimedDelivery[] => {
-      const live = new Map<string, number>();
-      for (const r of this.stmt(
-        // INDEXED BY: without it the planner prefers an index ordered for the GROUP BY and scans
-        // every delivery; the partial lease index holds only rows in flight.
-        `SELECT webhook_id, COUNT(*) AS n FROM deliveries INDEXED BY deliveries_leased
-         WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
-      ).all(o.now) as Row[]) {
-        live.set(r.webhook_id as string, r.n as number);
-      }
-      const room = (webhookId: string) => o.endpointConcurrency - (live.get(webhookId) ?? 0);
+    return this.relaxed(() => this.db.transaction(() => this.claimNow(o)).immediate());
+  }
 
-      // Fast path: the due rows in claim order, skipping webhooks at their cap.
-      // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
-      // claim costs about `limit` rows unless capped webhooks stand in the way.
-      const budget = Math.max(CLAIM_SCAN_BUDGET, o.limit * 4);
-      const taken = new Map<string, number>();
-      let picked: string[] = [];
-      let scanned = 0;
-      for (const r of this.stmt(
-        `SELECT id, webhook_id FROM deliveries
-         WHERE status = 'pending' AND next_attempt_at <= ?
+  /**
+   * `completeAttempts` then `claimDue` in one transaction (one message to this thread, one
+   * commit): the claim sees the leases the outcomes released. See `FusedCompleteClaim`.
+   */
+  async completeAndClaim(outcomes: AttemptOutcome[], o: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.relaxed(() =>
+      this.db
+        .transaction(() => {
+          this.completeNow(outcomes);
+          return o.limit > 0 ? this.claimNow(o) : [];
+        })
+        .immediate(),
+    );
+  }
+
+  /** The claim, inside the caller's transaction. */
+  private claimNow(o: ClaimOptions): ClaimedDelivery[] {
+    const live = new Map<string, number>();
+    for (const r of this.stmt(
+      // INDEXED BY: without it the planner prefers an index ordered for the GROUP BY and scans
+      // every delivery; the partial lease index holds only rows in flight.
+      `SELECT webhook_id, COUNT(*) AS n FROM deliveries INDEXED BY deliveries_leased
+       WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
+    ).all(o.now) as Row[]) {
+      live.set(r.webhook_id as string, r.n as number);
+    }
+    const room = (webhookId: string) => o.endpointConcurrency - (live.get(webhookId) ?? 0);
+
+    // Fast path: the due rows in claim order, skipping webhooks at their cap.
+    // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
+    // claim costs about `limit` rows unless capped webhooks stand in the way.
+    const budget = Math.max(CLAIM_SCAN_BUDGET, o.limit * 4);
+    const taken = new Map<string, number>();
+    let picked: string[] = [];
+    let scanned = 0;
+    for (const r of this.stmt(
+      `SELECT id, webhook_id FROM deliveries
+       WHERE status = 'pending' AND next_attempt_at <= ?
+         AND (lease_owner IS NULL OR lease_until <= ?)
+       ORDER BY next_attempt_at, id LIMIT ?`,
+    ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
+      scanned++;
+      const w = r.webhook_id as string;
+      const t = taken.get(w) ?? 0;
+      if (t >= room(w)) continue;
+      taken.set(w, t + 1);
+      picked.push(r.id as string);
+      if (picked.length >= o.limit) break;
+    }
+
+    // Slow path: the budget ran out on rows of capped webhooks (one endpoint's backlog in front
+    // of the others). Walk the webhooks that have pending work, take each one's oldest due rows
+    // up to its room, and merge by due time: exact, and cost grows with webhooks, not rows.
+    if (picked.length < o.limit && scanned === budget) {
+      const candidates: Row[] = [];
+      const next = this.stmt(
+        `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
+         ORDER BY webhook_id LIMIT 1`,
+      );
+      const due = this.stmt(
+        `SELECT id, webhook_id, next_attempt_at FROM deliveries
+         WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
            AND (lease_owner IS NULL OR lease_until <= ?)
          ORDER BY next_attempt_at, id LIMIT ?`,
-      ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
-        scanned++;
-        const w = r.webhook_id as string;
-        const t = taken.get(w) ?? 0;
-        if (t >= room(w)) continue;
-        taken.set(w, t + 1);
-        picked.push(r.id as string);
-        if (picked.length >= o.limit) break;
+      );
+      let cursor = '';
+      for (let i = 0; i < CLAIM_WEBHOOK_WALK; i++) {
+        const r = next.get(cursor) as Row | undefined;
+        if (!r) break;
+        cursor = r.webhook_id as string;
+        const n = Math.min(room(cursor), o.limit);
+        if (n > 0) candidates.push(...(due.all(cursor, o.now, o.now, n) as Row[]));
       }
+      candidates.sort(
+        (a, b) =>
+          (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
+          (a.id as string).localeCompare(b.id as string),
+      );
+      picked = candidates.slice(0, o.limit).map((r) => r.id as string);
+    }
+    if (picked.length === 0) return [];
 
-      // Slow path: the budget ran out on rows of capped webhooks (one endpoint's backlog in front
-      // of the others). Walk the webhooks that have pending work, take each one's oldest due rows
-      // up to its room, and merge by due time: exact, and cost grows with webhooks, not rows.
-      if (picked.length < o.limit && scanned === budget) {
-        const candidates: Row[] = [];
-        const next = this.stmt(
-          `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
-           ORDER BY webhook_id LIMIT 1`,
-        );
-        const due = this.stmt(
-          `SELECT id, webhook_id, next_attempt_at FROM deliveries
-           WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
-             AND (lease_owner IS NULL OR lease_until <= ?)
-           ORDER BY next_attempt_at, id LIMIT ?`,
-        );
-        let cursor = '';
-        for (let i = 0; i < CLAIM_WEBHOOK_WALK; i++) {
-          const r = next.get(cursor) as Row | undefined;
-          if (!r) break;
-          cursor = r.webhook_id as string;
-          const n = Math.min(room(cursor), o.limit);
-          if (n > 0) candidates.push(...(due.all(cursor, o.now, o.now, n) as Row[]));
-        }
-        candidates.sort(
-          (a, b) =>
-            (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
-            (a.id as string).localeCompare(b.id as string),
-        );
-        picked = candidates.slice(0, o.limit).map((r) => r.id as string);
-      }
-      if (picked.length === 0) return [];
-
-      const ids = JSON.stringify(picked);
-      this.stmt(
-        `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-         WHERE id IN (SELECT value FROM json_each(?))`,
-      ).run(o.owner, o.now + o.leaseMs, ids);
-      const rows = this.stmt(
-        `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
-         ORDER BY d.next_attempt_at, d.id`,
-      ).all(ids) as Row[];
-      return rows.map(toClaimed);
-    });
-    return this.relaxed(() => tx.immediate());
+    const ids = JSON.stringify(picked);
+    this.stmt(
+      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+       WHERE id IN (SELECT value FROM json_each(?))`,
+    ).run(o.owner, o.now + o.leaseMs, ids);
+    const rows = this.stmt(
+      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
+       ORDER BY d.next_attempt_at, d.id`,
+    ).all(ids) as Row[];
+    return rows.map(toClaimed);
   }
 
   async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
+    this.relaxed(() => this.db.transaction(() => this.completeNow(outcomes)).immediate());
+  }
+
+  /** The completion, inside the caller's transaction. */
+  private completeNow(outcomes: AttemptOutcome[]): void {
     const insertAttempt = this.stmt(
       `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
          duration_ms, status_code, error, request_headers, response_headers, response_body,
@@ -821,53 +843,50 @@ export class SqliteStore implements Store {
       `UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ?
        WHERE id = ? AND account_id = ?`,
     );
-    const tx = this.db.transaction(() => {
-      const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
-      for (const o of outcomes) {
-        const a = o.attempt;
-        insertAttempt.run(
-          a.id,
-          o.deliveryId,
-          o.accountId,
-          o.webhookId,
-          a.number,
-          a.startedAt,
-          Math.round(a.durationMs),
-          a.statusCode,
-          a.error,
-          JSON.stringify(a.requestHeaders),
-          JSON.stringify(a.responseHeaders),
-          a.responseBody,
-          a.trigger,
-          a.succeeded ? 1 : 0,
-          // A delivery removed meanwhile (retention) drops its outcome instead of failing the
-          // whole batch, which the engine would otherwise retry forever.
-          o.deliveryId,
-        );
-        updateDelivery.run(
-          o.status,
-          a.number,
-          o.status === 'pending' ? o.nextAttemptAt : null,
-          a.statusCode,
-          a.error,
-          o.now,
-          o.deliveryId,
-          o.accountId,
-        );
-        const prev = last.get(o.webhookId);
-        if (!prev || a.startedAt >= prev.at) {
-          last.set(o.webhookId, {
-            accountId: o.accountId,
-            at: a.startedAt,
-            status: a.succeeded ? 'succeeded' : 'failed',
-          });
-        }
-        if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
+    const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
+    for (const o of outcomes) {
+      const a = o.attempt;
+      insertAttempt.run(
+        a.id,
+        o.deliveryId,
+        o.accountId,
+        o.webhookId,
+        a.number,
+        a.startedAt,
+        Math.round(a.durationMs),
+        a.statusCode,
+        a.error,
+        JSON.stringify(a.requestHeaders),
+        JSON.stringify(a.responseHeaders),
+        a.responseBody,
+        a.trigger,
+        a.succeeded ? 1 : 0,
+        // A delivery removed meanwhile (retention) drops its outcome instead of failing the
+        // whole batch, which the engine would otherwise retry forever.
+        o.deliveryId,
+      );
+      updateDelivery.run(
+        o.status,
+        a.number,
+        o.status === 'pending' ? o.nextAttemptAt : null,
+        a.statusCode,
+        a.error,
+        o.now,
+        o.deliveryId,
+        o.accountId,
+      );
+      const prev = last.get(o.webhookId);
+      if (!prev || a.startedAt >= prev.at) {
+        last.set(o.webhookId, {
+          accountId: o.accountId,
+          at: a.startedAt,
+          status: a.succeeded ? 'succeeded' : 'failed',
+        });
       }
-      // One write per webhook per batch, however many of its attempts the batch holds.
-      for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
-    });
-    this.relaxed(() => tx.immediate());
+      if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
+    }
+    // One write per webhook per batch, however many of its attempts the batch holds.
+    for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
   }
 
   async renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void> {
