@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { signBody, signStandard } from '@agentfactory/webhooks';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { newId } from '../ids.js';
@@ -17,6 +16,7 @@ import type {
 import type { DeliveryConfig } from './config.js';
 import { nextRetryAt } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
+import { signBody, signStandard } from './signing.js';
 
 export type { DeliveryConfig } from './config.js';
 
@@ -72,11 +72,11 @@ export interface DeliveryEngineOptions {
 /** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
 export const DEFAULT_LEASE_MS = 15_000;
 const CLAIM_BATCH = 100;
-// Outcomes are written on the next turn: a delivery's slot (its lease, counted against the
-// endpoint's cap) is freed only once its outcome is durable, so any wait here caps one endpoint at
-// `endpointConcurrency / (round trip + wait)`. Batches still form by themselves: outcomes that
-// arrive while a write is in flight go together in the next one.
-const FLUSH_DELAY_MS = 0;
+// Outcomes are written on the next turn (`setImmediate`, not a 0 ms timer, which waits 1 ms): a
+// delivery's slot (its lease, counted against the endpoint's cap) is freed only once its outcome
+// is durable, so any wait here caps one endpoint at `endpointConcurrency / (round trip + wait)`.
+// Batches still form by themselves: outcomes that arrive while a write is in flight go together
+// in the next one.
 const FLUSH_BATCH = 100;
 const SIGNATURE_CACHE_SIZE = 1024;
 const MASK = '••••';
@@ -107,8 +107,11 @@ export class DeliveryEngine {
   private readonly tests = new Set<Promise<unknown>>();
   private outbox: AttemptOutcome[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushQueued: NodeJS.Immediate | undefined;
   private flushing: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** When `idleTimer` fires (clock time). */
+  private idleAt = 0;
   private pumpQueued = false;
   private pumping = false;
   /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
@@ -122,7 +125,7 @@ export class DeliveryEngine {
   private unsubscribe: (() => void) | undefined;
   /** Deliveries whose leases were released at shutdown: their late outcomes are dropped. */
   private readonly abandoned = new Set<string>();
-  private readonly bodySignatures = new Map<string, Promise<string>>();
+  private readonly bodySignatures = new Map<string, string>();
 
   constructor(opts: DeliveryEngineOptions) {
     this.store = opts.store;
@@ -301,13 +304,12 @@ export class DeliveryEngine {
   private armTimer(ms: number): void {
     if (this.stopping) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(
-      () => {
-        this.idleTimer = undefined;
-        this.notify();
-      },
-      Math.max(1, ms),
-    );
+    const delay = Math.max(1, ms);
+    this.idleAt = this.clock.now() + delay;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.notify();
+    }, delay);
     this.idleTimer.unref();
   }
 
@@ -394,11 +396,11 @@ export class DeliveryEngine {
       void this.flushNow();
       return;
     }
-    if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = undefined;
+    if (!this.flushTimer && !this.flushQueued) {
+      this.flushQueued = setImmediate(() => {
+        this.flushQueued = undefined;
         void this.flushNow();
-      }, FLUSH_DELAY_MS);
+      });
     }
   }
 
@@ -413,6 +415,10 @@ export class DeliveryEngine {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
+    }
+    if (this.flushQueued) {
+      clearImmediate(this.flushQueued);
+      this.flushQueued = undefined;
     }
     while (this.flushing) await this.flushing;
     if (this.outbox.length === 0) return;
@@ -484,15 +490,27 @@ export class DeliveryEngine {
       this.leaseUntil.set(c.id, now + this.leaseMs);
       this.launch(c);
     }
-    // A full claim may have left more behind, as in `pump`; a short one took all it could, so
-    // only the timer for the next due time (a retry just scheduled) needs setting.
+    // A full claim may have left more behind, as in `pump`. A short one took all it could: only
+    // the timer needs setting, for the retries this batch scheduled (work from elsewhere comes
+    // with a `notify` or is found by the poll), without asking the store for `nextDueAt`.
     if (limit === 0 || claimed.length === limit) this.notify();
-    else if (!this.pumping) {
-      this.sleepUntilDue().catch((err: unknown) => {
-        this.log.error({ err }, 'reading the next due time failed; polling');
-        this.armTimer(this.pollMs);
-      });
+    else this.wakeFor(batch, now);
+  }
+
+  /** Arms the idle timer for the earliest retry in `batch` if it is sooner than the timer's. */
+  private wakeFor(batch: AttemptOutcome[], now: number): void {
+    let due = Number.POSITIVE_INFINITY;
+    for (const o of batch) {
+      if (o.status === 'pending' && o.nextAttemptAt !== null) due = Math.min(due, o.nextAttemptAt);
     }
+    // A claim under way may arm the timer from a `nextDueAt` read before this batch was written:
+    // let it claim and read once more instead.
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    const delay = Math.min(Math.max(0, due - now), this.pollMs);
+    if (!this.idleTimer || now + delay < this.idleAt) this.armTimer(delay);
   }
 
   // One attempt.
@@ -541,12 +559,8 @@ export class DeliveryEngine {
       ? (JSON.parse(this.cipher.decrypt(hook.headersEnc)) as Record<string, string>)
       : {};
     const timestamp = Math.floor(now / 1000);
-    const [bodySigs, standardSigs] = await Promise.all([
-      Promise.all(secrets.map((s) => this.signBodyCached(c.eventId, c.body, s))),
-      Promise.all(
-        secrets.map((s) => signStandard({ body: c.body, secret: s, id: c.eventId, timestamp })),
-      ),
-    ]);
+    const bodySigs = secrets.map((s) => this.signBodyCached(c.eventId, c.body, s));
+    const standardSigs = secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp));
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       'User-Agent': this.config.userAgent,
@@ -677,7 +691,7 @@ export class DeliveryEngine {
   }
 
   /** The body-only signature depends on the event and the secret only: computed once. */
-  private signBodyCached(eventId: string, body: string, secret: string): Promise<string> {
+  private signBodyCached(eventId: string, body: string, secret: string): string {
     const key = `${eventId}\u0000${secret}`;
     let sig = this.bodySignatures.get(key);
     if (sig) {
