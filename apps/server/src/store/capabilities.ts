@@ -28,10 +28,10 @@ export function hasWorkNotifier<T extends object>(store: T): store is T & WorkNo
  */
 export interface FusedCompleteClaim {
   /**
-   * Exactly `completeAttempts(outcomes)` followed by `claimDue(claim)`: the claim sees the leases
-   * the outcomes released. When it rejects, the outcomes may or may not be recorded; writing the
-   * same outcomes again records them once (SQLite: one transaction, so none of it happened;
-   * PostgreSQL: the completion is idempotent).
+   * Exactly `completeAttempts(outcomes)` followed by `claimDue(claim)`, in one transaction: the
+   * claim sees the leases the outcomes released, and when it rejects nothing was recorded.
+   * The SQLite store has it (one message to its thread); the PostgreSQL store does not, since
+   * there it made the engine slower (see `postgres/index.ts`).
    */
   completeAndClaim(outcomes: AttemptOutcome[], claim: ClaimOptions): Promise<ClaimedDelivery[]>;
 }
