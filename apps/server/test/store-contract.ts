@@ -579,6 +579,23 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(again.map((x) => x.id)).toEqual([c!.id]);
       });
 
+      it("records an owner's outcome only while it still holds the lease", async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts({ owner: 'w1', leaseMs: 1000 }));
+        const [again] = await store.claimDue(claimOpts({ now: T0 + 1000, owner: 'w2' }));
+        expect(again?.id).toBe(c!.id);
+        // w1 lost its lease to w2: its late outcome is dropped, w2's lease stands.
+        await store.completeAttempts([outcome(c!, { owner: 'w1', status: 'failed' })]);
+        let d = await store.getDelivery(acctA, c!.id);
+        expect(d?.attempts).toHaveLength(0);
+        expect(d?.inFlight).toBe(true);
+        await store.completeAttempts([outcome(again!, { owner: 'w2' })]);
+        d = await store.getDelivery(acctA, c!.id);
+        expect(d?.status).toBe('succeeded');
+        expect(d?.attempts).toHaveLength(1);
+      });
+
       it('renews and releases leases of one owner only', async () => {
         await addWebhook(acctA);
         await publish(acctA);

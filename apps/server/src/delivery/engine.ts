@@ -335,7 +335,7 @@ export class DeliveryEngine {
         this.aborts.delete(c.id);
       }
       if (this.abandoned.delete(c.id)) return;
-      this.outbox.push(outcome);
+      this.outbox.push({ ...outcome, owner: this.owner });
       this.scheduleFlush();
     })();
     this.inFlight.set(c.id, run);

@@ -248,6 +248,13 @@ export interface AttemptOutcome {
   nextAttemptAt: number | null;
   /** Set when the attempt disables the webhook (410 Gone). */
   disableWebhook?: DisabledReason | undefined;
+  /**
+   * The worker whose lease this attempt ran under. When set, the outcome is recorded only while
+   * the delivery is still leased by this owner: a worker whose lease was taken over (it could not
+   * renew in time) never overwrites the state another worker is producing. The test action, whose
+   * delivery the API leased itself, leaves it unset.
+   */
+  owner?: string | undefined;
   now: number;
 }
 

@@ -858,8 +858,13 @@ export class SqliteStore implements Store {
       `UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ?
        WHERE id = ? AND account_id = ?`,
     );
+    const leaseOwner = this.stmt('SELECT lease_owner FROM deliveries WHERE id = ?');
     const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
     for (const o of outcomes) {
+      if (o.owner !== undefined) {
+        const held = leaseOwner.get(o.deliveryId) as Row | undefined;
+        if (held?.lease_owner !== o.owner) continue; // the lease was taken over: see AttemptOutcome.owner
+      }
       const a = o.attempt;
       insertAttempt.run(
         a.id,

@@ -25,11 +25,13 @@ const attemptsSql = `
     u.trigger, u.succeeded
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::int[],
               $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-              $14::bool[])
+              $14::bool[], $15::text[])
     as u(id, delivery_id, account_id, webhook_id, number, started_at, duration_ms, status_code,
-         error, request_headers, response_headers, response_body, trigger, succeeded)
-  -- An outcome whose delivery no longer exists is skipped, not an error losing the batch.
-  where exists (select 1 from deliveries d where d.id = u.delivery_id)
+         error, request_headers, response_headers, response_body, trigger, succeeded, owner)
+  -- An outcome whose delivery no longer exists is skipped, not an error losing the batch; so is
+  -- one whose lease another worker has taken over (AttemptOutcome.owner).
+  where exists (select 1 from deliveries d where d.id = u.delivery_id
+                and (u.owner is null or d.lease_owner = u.owner))
   on conflict (id) do nothing
   returning id`;
 
@@ -70,6 +72,7 @@ export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]
       a.map((x) => x.responseBody),
       a.map((x) => x.trigger),
       a.map((x) => x.succeeded),
+      sorted.map((o) => o.owner ?? null),
     ]);
     const fresh = new Set(inserted.rows.map((r) => r.id));
     const kept = sorted.filter((o) => fresh.has(o.attempt.id));
