@@ -108,6 +108,19 @@ export type WebhookPatch = Partial<
   >
 >;
 
+/** The column of each patchable webhook field, for the stores' `updateWebhook`. */
+export const webhookPatchColumns: Readonly<Record<keyof WebhookPatch, string>> = {
+  name: 'name',
+  url: 'url',
+  events: 'events',
+  active: 'active',
+  disabledReason: 'disabled_reason',
+  description: 'description',
+  headersEnc: 'headers_enc',
+  headerNames: 'header_names',
+  metadata: 'metadata',
+};
+
 export interface EventRow {
   id: string;
   accountId: string;

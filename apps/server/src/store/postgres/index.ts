@@ -35,6 +35,7 @@ import type {
   WebhookRow,
   WebhookStats,
 } from '../types.js';
+import { webhookPatchColumns } from '../types.js';
 import { migrate } from './migrate.js';
 import { PgWorkNotifier, WORK_CHANNEL } from './notifier.js';
 import {
@@ -72,19 +73,6 @@ export type PostgresStore = Store & WorkNotifier;
 export function createPostgresStore(options: PostgresOptions): PostgresStore {
   return new PgStore(options);
 }
-
-/** Patch fields → columns; values pass through as they are (arrays and JSON included). */
-const patchColumns: Record<keyof WebhookPatch, string> = {
-  name: 'name',
-  url: 'url',
-  events: 'events',
-  active: 'active',
-  disabledReason: 'disabled_reason',
-  description: 'description',
-  headersEnc: 'headers_enc',
-  headerNames: 'header_names',
-  metadata: 'metadata',
-};
 
 class PgStore implements PostgresStore {
   private readonly pool: pg.Pool;
@@ -214,7 +202,7 @@ class PgStore implements PostgresStore {
   ): Promise<WebhookRow | undefined> {
     const sets = ['updated_at = $3'];
     const values: unknown[] = [accountId, id, now];
-    for (const [field, column] of Object.entries(patchColumns)) {
+    for (const [field, column] of Object.entries(webhookPatchColumns)) {
       const value = patch[field as keyof WebhookPatch];
       if (value === undefined) continue;
       values.push(field === 'metadata' ? JSON.stringify(value) : value);

@@ -25,6 +25,7 @@ import {
   type WebhookPatch,
   type WebhookRow,
   type WebhookStats,
+  webhookPatchColumns,
 } from '../types.js';
 import { migrations } from './migrations.js';
 
@@ -354,17 +355,7 @@ export class SqliteStore implements Store {
     patch: WebhookPatch,
     now: number,
   ): Promise<WebhookRow | undefined> {
-    const columns: Record<keyof WebhookPatch, string> = {
-      name: 'name',
-      url: 'url',
-      events: 'events',
-      active: 'active',
-      disabledReason: 'disabled_reason',
-      description: 'description',
-      headersEnc: 'headers_enc',
-      headerNames: 'header_names',
-      metadata: 'metadata',
-    };
+    const columns = webhookPatchColumns;
     const sets: string[] = [];
     const values: unknown[] = [];
     for (const key of Object.keys(columns) as (keyof WebhookPatch)[]) {
