@@ -18,6 +18,7 @@ import { createCipher } from '../src/security/crypto.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { fastConfig } from './engine-harness.js';
 import { startReceiver } from './helpers/receiver.js';
+import { webhookRow } from './helpers/rows.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -38,26 +39,14 @@ describe('engine: crash and restart', () => {
       const accountId = newId('acct');
       const now = systemClock.now();
       await store.createAccount({ id: accountId, name: 'a', createdAt: now });
-      await store.createWebhook({
-        id: newId('wh'),
-        accountId,
-        name: 'h',
-        url: rx.url,
-        events: ['*'],
-        active: true,
-        disabledReason: null,
-        description: null,
-        headersEnc: null,
-        headerNames: [],
-        metadata: {},
-        secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
-        previousSecretEnc: null,
-        previousSecretExpiresAt: null,
-        createdAt: now,
-        updatedAt: now,
-        lastDeliveryAt: null,
-        lastDeliveryStatus: null,
-      });
+      await store.createWebhook(
+        webhookRow({
+          accountId,
+          url: rx.url,
+          secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
+          createdAt: now,
+        }),
+      );
       const ids = Array.from({ length: 30 }, () => newId('evt'));
       await store.insertEvents(
         accountId,

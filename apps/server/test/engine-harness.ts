@@ -15,6 +15,7 @@ import { newId } from '../src/ids.js';
 import { type Cipher, createCipher } from '../src/security/crypto.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import type { EventRow, Store, WebhookRow } from '../src/store/types.js';
+import { webhookRow } from './helpers/rows.js';
 
 /** Real time plus an offset that tests move forward (e.g. 12 h for a late retry). */
 export class OffsetClock implements Clock {
@@ -88,27 +89,16 @@ export async function createHarness(config: Partial<DeliveryConfig> = {}): Promi
       const secret = over.secret ?? `whsec_${randomBytes(32).toString('base64')}`;
       const headers = over.headers ?? {};
       const now = clock.now();
-      const row: WebhookRow = {
-        id: newId('wh'),
+      const row: WebhookRow = webhookRow({
         accountId,
         name: 'test hook',
         url: 'http://127.0.0.1:9/',
-        events: ['*'],
-        active: true,
-        disabledReason: null,
-        description: null,
         headersEnc: Object.keys(headers).length ? cipher.encrypt(JSON.stringify(headers)) : null,
         headerNames: Object.keys(headers),
-        metadata: {},
         secretEnc: cipher.encrypt(secret),
-        previousSecretEnc: null,
-        previousSecretExpiresAt: null,
         createdAt: now,
-        updatedAt: now,
-        lastDeliveryAt: null,
-        lastDeliveryStatus: null,
         ...over,
-      };
+      });
       delete (row as { secret?: string }).secret;
       delete (row as { headers?: unknown }).headers;
       await store.createWebhook(row);

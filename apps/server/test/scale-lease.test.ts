@@ -16,6 +16,7 @@ import { createPostgresStore } from '../src/store/postgres/index.js';
 import type { Store } from '../src/store/types.js';
 import { createHarness, deliveriesOf, fastConfig, type Harness } from './engine-harness.js';
 import { describePostgres } from './helpers/postgres.js';
+import { webhookRow } from './helpers/rows.js';
 import { startTrackingReceiver, type TrackingReceiver } from './helpers/tracking-receiver.js';
 
 let h: Harness | undefined;
@@ -168,26 +169,15 @@ await describePostgres('leases and heartbeat on PostgreSQL', (pgc) => {
       const now = Date.now();
       const accountId = newId('acct');
       await store.createAccount({ id: accountId, name: 'lease', createdAt: now });
-      await store.createWebhook({
-        id: newId('wh'),
-        accountId,
-        name: 'lease',
-        url: rx.endpoint(0),
-        events: ['*'],
-        active: true,
-        disabledReason: null,
-        description: null,
-        headersEnc: null,
-        headerNames: [],
-        metadata: {},
-        secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
-        previousSecretEnc: null,
-        previousSecretExpiresAt: null,
-        createdAt: now,
-        updatedAt: now,
-        lastDeliveryAt: null,
-        lastDeliveryStatus: null,
-      });
+      await store.createWebhook(
+        webhookRow({
+          accountId,
+          name: 'lease',
+          url: rx.endpoint(0),
+          secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
+          createdAt: now,
+        }),
+      );
       const ids = [1, 2, 3].map(() => newId('evt'));
       await store.insertEvents(
         accountId,

@@ -15,6 +15,7 @@ import type {
   WebhookRow,
 } from '../src/store/types.js';
 import { IDEMPOTENCY_KEY_TTL_MS } from '../src/store/types.js';
+import { webhookRow } from './helpers/rows.js';
 
 export type MakeStore = () => Promise<Store> | Store;
 
@@ -42,27 +43,14 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     });
 
     function webhook(accountId: string, over: Partial<WebhookRow> = {}): WebhookRow {
-      return {
-        id: newId('wh'),
+      return webhookRow({
         accountId,
         name: 'hook',
         url: 'https://example.test/hook',
-        events: ['*'],
-        active: true,
-        disabledReason: null,
-        description: null,
-        headersEnc: null,
-        headerNames: [],
-        metadata: {},
         secretEnc: 'enc-secret',
-        previousSecretEnc: null,
-        previousSecretExpiresAt: null,
         createdAt: T0,
-        updatedAt: T0,
-        lastDeliveryAt: null,
-        lastDeliveryStatus: null,
         ...over,
-      };
+      });
     }
 
     async function addWebhook(accountId: string, over: Partial<WebhookRow> = {}) {

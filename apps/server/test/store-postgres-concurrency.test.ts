@@ -7,30 +7,19 @@ import { newId } from '../src/ids.js';
 import { createPostgresStore, type PostgresStore } from '../src/store/postgres/index.js';
 import type { AttemptOutcome, ClaimedDelivery, NewEvent, WebhookRow } from '../src/store/types.js';
 import { describePostgres } from './helpers/postgres.js';
+import { webhookRow } from './helpers/rows.js';
 
 const T0 = Date.UTC(2024, 0, 15, 10, 30);
 
 function webhook(accountId: string, events: string[]): WebhookRow {
-  return {
-    id: newId('wh'),
+  return webhookRow({
     accountId,
     name: 'hook',
     url: 'https://example.test/hook',
     events,
-    active: true,
-    disabledReason: null,
-    description: null,
-    headersEnc: null,
-    headerNames: [],
-    metadata: {},
     secretEnc: 'enc',
-    previousSecretEnc: null,
-    previousSecretExpiresAt: null,
     createdAt: T0,
-    updatedAt: T0,
-    lastDeliveryAt: null,
-    lastDeliveryStatus: null,
-  };
+  });
 }
 
 function newEvent(event: string, over: Partial<NewEvent> = {}): NewEvent {

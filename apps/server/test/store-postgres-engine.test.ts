@@ -16,6 +16,7 @@ import { createPostgresStore, type PostgresStore } from '../src/store/postgres/i
 import type { NewEvent, WebhookRow } from '../src/store/types.js';
 import { describePostgres } from './helpers/postgres.js';
 import { startReceiver } from './helpers/receiver.js';
+import { webhookRow } from './helpers/rows.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const CAP = 4;
@@ -73,26 +74,14 @@ await describePostgres('delivery engine on PostgreSQL, three workers', ({ url, f
 
     const fast = await receiver(() => Math.floor(Math.random() * 5));
     const slow = await receiver(() => 25);
-    const hook = (target: string, events: string[]): WebhookRow => ({
-      id: newId('wh'),
-      accountId,
-      name: 'h',
-      url: target,
-      events,
-      active: true,
-      disabledReason: null,
-      description: null,
-      headersEnc: null,
-      headerNames: [],
-      metadata: {},
-      secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
-      previousSecretEnc: null,
-      previousSecretExpiresAt: null,
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-      lastDeliveryAt: null,
-      lastDeliveryStatus: null,
-    });
+    const hook = (target: string, events: string[]): WebhookRow =>
+      webhookRow({
+        accountId,
+        url: target,
+        events,
+        secretEnc: cipher.encrypt(`whsec_${randomBytes(32).toString('base64')}`),
+        createdAt: Date.now(),
+      });
     await api.createWebhook(hook(fast.r.url, ['*']));
     await api.createWebhook(hook(slow.r.url, ['agent.*']));
 

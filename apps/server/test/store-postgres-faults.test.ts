@@ -13,32 +13,19 @@ import {
 } from '../src/store/postgres/index.js';
 import type { NewEvent, WebhookRow } from '../src/store/types.js';
 import { describePostgres } from './helpers/postgres.js';
+import { webhookRow } from './helpers/rows.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const T0 = Date.UTC(2024, 0, 15, 10, 30);
 const account = 'acct_01HMB7ZK2C8D9E0F1G2H3J4K5M';
 
 function webhook(): WebhookRow {
-  return {
-    id: newId('wh'),
+  return webhookRow({
     accountId: account,
-    name: 'h',
     url: 'https://example.test/',
-    events: ['*'],
-    active: true,
-    disabledReason: null,
-    description: null,
-    headersEnc: null,
-    headerNames: [],
-    metadata: {},
     secretEnc: 's',
-    previousSecretEnc: null,
-    previousSecretExpiresAt: null,
     createdAt: T0,
-    updatedAt: T0,
-    lastDeliveryAt: null,
-    lastDeliveryStatus: null,
-  };
+  });
 }
 
 function newEvent(): NewEvent {

@@ -13,6 +13,7 @@ import { newId } from '../src/ids.js';
 import { createSqliteStore, type SqliteThreadStore } from '../src/store/sqlite/index.js';
 import type { NewEvent, Store, WebhookRow } from '../src/store/types.js';
 import { client } from './helpers/client.js';
+import { webhookRow } from './helpers/rows.js';
 import { startTestServer } from './helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'af-store-thread-'));
@@ -22,26 +23,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const NOW = Date.UTC(2024, 0, 15, 10, 30);
 
 function webhook(accountId: string): WebhookRow {
-  return {
-    id: newId('wh'),
-    accountId,
-    name: 'h',
-    url: 'http://127.0.0.1:1/',
-    events: ['*'],
-    active: true,
-    disabledReason: null,
-    description: null,
-    headersEnc: null,
-    headerNames: [],
-    metadata: {},
-    secretEnc: 's',
-    previousSecretEnc: null,
-    previousSecretExpiresAt: null,
-    createdAt: NOW,
-    updatedAt: NOW,
-    lastDeliveryAt: null,
-    lastDeliveryStatus: null,
-  };
+  return webhookRow({ accountId, url: 'http://127.0.0.1:1/', secretEnc: 's', createdAt: NOW });
 }
 
 function event(): NewEvent {

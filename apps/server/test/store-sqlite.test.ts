@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'af-store-'));
@@ -17,26 +18,15 @@ describe('sqlite specifics', () => {
     const a = createSqliteStore({ path });
     await a.migrate();
     await a.createAccount({ id: 'acct_1', name: 'x', createdAt: 0 });
-    await a.createWebhook({
-      id: 'wh_1',
-      accountId: 'acct_1',
-      name: 'h',
-      url: 'http://127.0.0.1:1/',
-      events: ['*'],
-      active: true,
-      disabledReason: null,
-      description: null,
-      headersEnc: null,
-      headerNames: [],
-      metadata: {},
-      secretEnc: 's',
-      previousSecretEnc: null,
-      previousSecretExpiresAt: null,
-      createdAt: 0,
-      updatedAt: 0,
-      lastDeliveryAt: null,
-      lastDeliveryStatus: null,
-    });
+    await a.createWebhook(
+      webhookRow({
+        id: 'wh_1',
+        accountId: 'acct_1',
+        url: 'http://127.0.0.1:1/',
+        secretEnc: 's',
+        createdAt: 0,
+      }),
+    );
     await a.insertEvents(
       'acct_1',
       [{ id: 'evt_1', event: 'agent.created', timestamp: 0, body: '{}' }],
