@@ -30,8 +30,8 @@ export interface FusedCompleteClaim {
   /**
    * Exactly `completeAttempts(outcomes)` followed by `claimDue(claim)`, in one transaction: the
    * claim sees the leases the outcomes released, and when it rejects nothing was recorded.
-   * The SQLite store has it (one message to its thread); the PostgreSQL store does not, since
-   * there it made the engine slower (see `postgres/index.ts`).
+   * The SQLite store has it (one message to its thread), and so has the PostgreSQL store (one
+   * call of the function `af_complete_and_claim`, one round trip).
    */
   completeAndClaim(outcomes: AttemptOutcome[], claim: ClaimOptions): Promise<ClaimedDelivery[]>;
 }

@@ -12,7 +12,7 @@
  * One file per SQL operation lives in `sql/`; the short ones are inline below.
  */
 import type pg from 'pg';
-import type { WorkNotifier } from '../capabilities.js';
+import type { FusedCompleteClaim, WorkNotifier } from '../capabilities.js';
 import type {
   AccountRow,
   ApiKeyRow,
@@ -58,7 +58,7 @@ import {
   webhookRow,
   webhookSelect,
 } from './rows.js';
-import { claimDue } from './sql/claim-due.js';
+import { claimDue, completeAndClaim } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { insertEvents } from './sql/insert-events.js';
 import { webhookStats } from './sql/webhook-stats.js';
@@ -67,7 +67,7 @@ export { isUnavailableError, StoreUnavailableError } from './errors.js';
 export { migrations } from './migrations.js';
 export type { PostgresOptions } from './pool.js';
 
-export type PostgresStore = Store & WorkNotifier;
+export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim;
 
 /** A store on PostgreSQL; call `migrate()` before the first use. Nothing connects until then. */
 export function createPostgresStore(options: PostgresOptions): PostgresStore {
@@ -140,9 +140,12 @@ class PgStore implements PostgresStore {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
-    const { rows } = await query(this.pool, 'select * from api_keys where key_hash = $1', [
-      keyHash,
-    ]);
+    const { rows } = await query(
+      this.pool,
+      'select * from api_keys where key_hash = $1',
+      [keyHash],
+      'af_api_key',
+    );
     return rows[0] && apiKeyRow(rows[0]);
   }
 
@@ -259,7 +262,14 @@ class PgStore implements PostgresStore {
   // Events and fan-out.
 
   insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]> {
-    return insertEvents(this.pool, accountId, events, now, this.notify, this.keyWaitMs);
+    return insertEvents(
+      this.pool,
+      accountId,
+      events,
+      now,
+      { channel: WORK_CHANNEL, payload: this.schema },
+      this.keyWaitMs,
+    );
   }
 
   async getEvent(accountId: string, id: string): Promise<EventDetail | undefined> {
@@ -455,11 +465,10 @@ class PgStore implements PostgresStore {
     return claimDue(this.pool, options);
   }
 
-  // No `completeAndClaim` here (see `capabilities.ts`): done as the completion and then the claim
-  // (two transactions; one would lock webhooks after their deliveries, the reverse of
-  // `deleteWebhook`), it held every flush for the claim's four round trips, where the engine
-  // otherwise claims on another pooled connection while the next outcomes are written: fan-out 1
-  // on PostgreSQL went 680 -> 560 deliveries/s in bench --quick.
+  completeAndClaim(outcomes: AttemptOutcome[], claim: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return completeAndClaim(this.pool, outcomes, claim);
+  }
+
   completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
     return completeAttempts(this.pool, outcomes);
   }
@@ -471,6 +480,7 @@ class PgStore implements PostgresStore {
       `update deliveries set lease_until = $3
        where lease_owner = $1 and id = any($2::text[])`,
       [owner, deliveryIds, until],
+      'af_renew',
     );
   }
 
@@ -491,6 +501,7 @@ class PgStore implements PostgresStore {
       `select min(next_attempt_at) as at from deliveries
        where status = 'pending' and (lease_until is null or lease_until <= $1)`,
       [now],
+      'af_next_due',
     );
     return rows[0]?.at ?? null;
   }

@@ -74,14 +74,19 @@ export function createPool(options: PostgresOptions): pg.Pool {
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** One query on the pool; a lost connection becomes a `StoreUnavailableError`. */
+/**
+ * One query on the pool; a lost connection becomes a `StoreUnavailableError`. With a `name`, the
+ * statement is prepared once per connection and then only bound and executed: the hot path's
+ * statements skip parsing and, once the server settles on a generic plan, planning.
+ */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   pool: pg.Pool,
   text: string,
   values?: unknown[],
+  name?: string,
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await pool.query<R>(text, values);
+    return await pool.query<R>(name ? { name, text, values } : { text, values });
   } catch (err) {
     throw toStoreError(err);
   }

@@ -7,7 +7,7 @@ import {
   type InsertEventResult,
   type NewEvent,
 } from '../../types.js';
-import { transaction } from '../pool.js';
+import { query, transaction } from '../pool.js';
 import { eventRow, type Raw } from '../rows.js';
 
 /**
@@ -36,27 +36,119 @@ const insertDeliveriesSql = `
   select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $2, $2, $2
   from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(id, event_id, event, webhook_id)`;
 
+/**
+ * Events without idempotency keys (the usual case), in one statement and so one transaction:
+ * the events, their deliveries and the wake-up. Deliveries reference their events; the foreign
+ * key is checked at the end of the statement, when both are in.
+ */
+const insertAllSql = `
+  with ev as (
+    insert into events (id, account_id, event, timestamp, body, deliveries)
+    select u.id, $1, u.event, u.timestamp, u.body, u.deliveries
+    from unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])
+      as u(id, event, timestamp, body, deliveries)
+    returning *
+  ),
+  dl as (
+    insert into deliveries (id, account_id, event_id, event, webhook_id, status, next_attempt_at,
+      created_at, updated_at)
+    select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $7, $7, $7
+    from unnest($8::text[], $9::text[], $10::text[], $11::text[])
+      as u(id, event_id, event, webhook_id)
+    returning 1
+  ),
+  wake as (select pg_notify($12, $13) from (select 1 from dl limit 1) one)
+  select ev.*, (select count(*) from wake) as woke from ev`;
+
+const webhooksSql =
+  'select id, events from webhooks where account_id = $1 and active and deleted_at is null';
+
+/** Where `NOTIFY` goes when deliveries were created: sent at commit. */
+export interface WakeUp {
+  channel: string;
+  payload: string;
+}
+
 /** A key conflict: the whole batch is rolled back and this result answered alone. */
 class KeyConflict {
   constructor(readonly result: InsertEventResult) {}
 }
 
+/** The deliveries of `events` to the matching webhooks, and how many each event has. */
+function fanOut(webhooks: { id: string; events: string[] }[], events: NewEvent[], now: number) {
+  const d = {
+    ids: [] as string[],
+    eventIds: [] as string[],
+    events: [] as string[],
+    hooks: [] as string[],
+  };
+  const counts = events.map((e) => {
+    let n = 0;
+    for (const w of webhooks) {
+      if (!matchesEvent(w.events, e.event)) continue;
+      d.ids.push(newId('dlv', now));
+      d.eventIds.push(e.id);
+      d.events.push(e.event);
+      d.hooks.push(w.id);
+      n++;
+    }
+    return n;
+  });
+  return { d, counts };
+}
+
 /**
  * Stores events and their fan-out in one transaction (see `Store.insertEvents`). Wakes workers
  * with `NOTIFY` when deliveries were created; the notification is sent at commit.
+ *
+ * Without idempotency keys that is two round trips: the account's webhooks (outside the
+ * transaction: it reads them in READ COMMITTED as the transaction would, so a webhook changed
+ * meanwhile is the same race either way), then one statement. With keys, a transaction of a
+ * statement per key.
  */
 export async function insertEvents(
   pool: pg.Pool,
   accountId: string,
   events: NewEvent[],
   now: number,
-  notify: (client: pg.PoolClient) => Promise<void>,
+  wake: WakeUp,
   keyWaitMs: number,
 ): Promise<InsertEventResult[]> {
   if (events.length === 0) return [];
+  if (events.every((e) => e.idempotencyKey === undefined)) {
+    const { rows: webhooks } = await query<{ id: string; events: string[] }>(
+      pool,
+      webhooksSql,
+      [accountId],
+      'af_hooks',
+    );
+    const { d, counts } = fanOut(webhooks, events, now);
+    const { rows } = await query<Raw>(
+      pool,
+      insertAllSql,
+      [
+        accountId,
+        events.map((e) => e.id),
+        events.map((e) => e.event),
+        events.map((e) => e.timestamp),
+        events.map((e) => e.body),
+        counts,
+        now,
+        d.ids,
+        d.eventIds,
+        d.events,
+        d.hooks,
+        wake.channel,
+        wake.payload,
+      ],
+      'af_insert',
+    );
+    const byId = new Map(rows.map((r) => [r.id as string, eventRow(r)]));
+    return events.map((e) => ({ status: 'created', event: byId.get(e.id)! }));
+  }
   try {
     return await transaction(pool, (client) =>
-      run(client, accountId, events, now, notify, keyWaitMs),
+      run(client, accountId, events, now, wake, keyWaitMs),
     );
   } catch (err) {
     if (err instanceof KeyConflict) return [err.result];
@@ -69,7 +161,7 @@ async function run(
   accountId: string,
   events: NewEvent[],
   now: number,
-  notify: (client: pg.PoolClient) => Promise<void>,
+  wake: WakeUp,
   keyWaitMs: number,
 ): Promise<InsertEventResult[]> {
   const results: (InsertEventResult | undefined)[] = new Array(events.length);
@@ -131,28 +223,14 @@ async function run(
     .map((e, i) => ({ e, i }))
     .filter(({ i }) => results[i] === undefined && !sameAsEarlier.has(i));
   if (created.length > 0) {
-    const { rows: webhooks } = await client.query<{ id: string; events: string[] }>(
-      'select id, events from webhooks where account_id = $1 and active and deleted_at is null',
-      [accountId],
+    const { rows: webhooks } = await client.query<{ id: string; events: string[] }>(webhooksSql, [
+      accountId,
+    ]);
+    const { d, counts } = fanOut(
+      webhooks,
+      created.map(({ e }) => e),
+      now,
     );
-    const d = {
-      ids: [] as string[],
-      eventIds: [] as string[],
-      events: [] as string[],
-      hooks: [] as string[],
-    };
-    const counts = created.map(({ e }) => {
-      let n = 0;
-      for (const w of webhooks) {
-        if (!matchesEvent(w.events, e.event)) continue;
-        d.ids.push(newId('dlv', now));
-        d.eventIds.push(e.id);
-        d.events.push(e.event);
-        d.hooks.push(w.id);
-        n++;
-      }
-      return n;
-    });
     const { rows } = await client.query<Raw>(insertEventsSql, [
       accountId,
       created.map(({ e }) => e.id),
@@ -172,7 +250,7 @@ async function run(
         d.events,
         d.hooks,
       ]);
-      await notify(client);
+      await client.query('select pg_notify($1, $2)', [wake.channel, wake.payload]);
     }
   }
   for (const [i, first] of sameAsEarlier) {
