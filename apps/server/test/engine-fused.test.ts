@@ -122,4 +122,70 @@ describe('engine: fused complete-and-claim', () => {
     expect(late).toBeLessThan(1000);
     expect(calls.completeAndClaim).toBeGreaterThan(0);
   });
+
+  it('never runs two claims at once in one process (pump and flush wait for each other)', async () => {
+    h = await createHarness();
+    rx = await startReceiver();
+    rx.respond = () => ({ delayMs: 3 });
+    await h.webhook({ url: `${rx.url}/a` });
+    await h.webhook({ url: `${rx.url}/b` });
+    let running = 0;
+    let overlaps = 0;
+    const base = h.store;
+    const store = new Proxy(base, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (prop !== 'claimDue' && prop !== 'completeAndClaim') return value;
+        return async (...args: unknown[]) => {
+          if (++running > 1) overlaps++;
+          try {
+            // Slower than the store, so that a second claim would overlap if allowed.
+            await new Promise((r) => setTimeout(r, 5));
+            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            running--;
+          }
+        };
+      },
+    });
+    engine = newEngine(store, { maxInFlight: 20, pollIntervalMs: 200 });
+    engine.start();
+    // Events keep arriving (each wakes the pump) while flushes claim.
+    for (let i = 0; i < 30; i++) {
+      await h.publish('agent.created', { i });
+      engine.notify();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await rx.waitFor(60, 15_000);
+    expect(overlaps).toBe(0);
+  });
+
+  it('due work a claim could not take is looked for again within ms, not at the poll', async () => {
+    h = await createHarness();
+    rx = await startReceiver();
+    await h.webhook({ url: rx.url });
+    await h.publish('agent.created', { i: 0 });
+    // The first claim comes back empty although the delivery is due: as when another worker
+    // holds the webhook's lock (PostgreSQL skips it) with a claim that began before the event.
+    let claims = 0;
+    const base = h.store;
+    const store = new Proxy(base, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (prop === 'claimDue') {
+          return async (...args: unknown[]) =>
+            ++claims === 1
+              ? []
+              : (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        }
+        return value;
+      },
+    });
+    engine = newEngine(store, { maxInFlight: 5, pollIntervalMs: 10_000 });
+    const started = Date.now();
+    engine.start();
+    await rx.waitFor(1, 5_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(claims).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -72,6 +72,8 @@ export interface DeliveryEngineOptions {
 /** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
 export const DEFAULT_LEASE_MS = 15_000;
 const CLAIM_BATCH = 100;
+/** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */
+const BLOCKED_RETRY_MS = 20;
 // Outcomes are written on the next turn (`setImmediate`, not a 0 ms timer, which waits 1 ms): a
 // delivery's slot (its lease, counted against the endpoint's cap) is freed only once its outcome
 // is durable, so any wait here caps one endpoint at `endpointConcurrency / (round trip + wait)`.
@@ -117,6 +119,10 @@ export class DeliveryEngine {
   /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
   private pumpRun: Promise<void> | undefined;
   private pumpAgain = false;
+  /** The pump's claim under way; a flush that claims waits for it (see `pump`). */
+  private claiming: Promise<unknown> | undefined;
+  /** The last claim found due work it could not take (see `sleepUntilDue`). */
+  private blockedOnce = false;
   /** Slots promised to claims under way (the pump's and a flush's), so together they never take
    * more than `maxInFlight`. */
   private reserved = 0;
@@ -248,16 +254,24 @@ export class DeliveryEngine {
     try {
       do {
         this.pumpAgain = false;
+        // One claim at a time in this process: a flush that claims (`completeAndClaim`) and
+        // this claim would otherwise race for the same webhooks, and on PostgreSQL the loser
+        // skips the locked webhook and finds nothing, though work is due.
+        while (this.flushing) await this.flushing.catch(() => {});
+        if (this.stopping) return;
         const room = this.maxInFlight - this.inFlight.size - this.reserved;
         if (room <= 0) break; // a completion pumps again
         const limit = Math.min(room, CLAIM_BATCH);
         const now = this.clock.now();
         this.reserved += limit;
         let claimed: ClaimedDelivery[];
+        const claim = this.store.claimDue(this.claimOptions(now, limit));
+        this.claiming = claim;
         try {
-          claimed = await this.store.claimDue(this.claimOptions(now, limit));
+          claimed = await claim;
         } finally {
           this.reserved -= limit;
+          this.claiming = undefined;
         }
         if (this.stopping) {
           if (claimed.length)
@@ -267,6 +281,7 @@ export class DeliveryEngine {
             );
           return;
         }
+        if (claimed.length > 0) this.blockedOnce = false;
         for (const c of claimed) {
           this.leaseUntil.set(c.id, now + this.leaseMs);
           this.launch(c);
@@ -296,9 +311,17 @@ export class DeliveryEngine {
   private async sleepUntilDue(): Promise<void> {
     const now = this.clock.now();
     const due = await this.store.nextDueAt(now);
-    // Due now but not claimed means blocked by a cap or another worker's lease: poll.
-    const delay = due === null || due <= now ? this.pollMs : Math.min(due - now, this.pollMs);
-    this.armTimer(delay);
+    if (due !== null && due <= now) {
+      // Due now but not claimed: blocked by an endpoint's cap, or by another worker claiming
+      // for that webhook at this instant (it is skipped while locked, and that claim may have
+      // started before this work was committed). A claim takes milliseconds: look again soon,
+      // once, then at the poll interval.
+      this.armTimer(this.blockedOnce ? this.pollMs : BLOCKED_RETRY_MS);
+      this.blockedOnce = true;
+      return;
+    }
+    this.blockedOnce = false;
+    this.armTimer(due === null ? this.pollMs : Math.min(due - now, this.pollMs));
   }
 
   private armTimer(ms: number): void {
@@ -427,6 +450,7 @@ export class DeliveryEngine {
     this.flushing = (async () => {
       try {
         if (!this.stopping && hasCompleteAndClaim(this.store)) {
+          while (this.claiming) await this.claiming.catch(() => {});
           await this.completeAndClaim(this.store, batch);
           return;
         }
