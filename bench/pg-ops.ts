@@ -4,7 +4,7 @@
  * every `postgres:` process of the machine is counted). One cycle is what one event costs:
  * authenticate, accept the event, claim its delivery, write its outcome.
  *
- *   npm run bench:pg-ops -- --cycles 2000 [--pg-url postgres://…]
+ *   npm run bench:pg-ops -- --cycles 2000 [--backlog 20000] [--pg-url postgres://…]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,8 @@ import { webhookRow } from '../apps/server/test/helpers/rows.js';
 const { values: args } = parseArgs({
   options: {
     cycles: { type: 'string', default: '2000' },
+    /** Events already pending for the webhook before the cycles start (one endpoint's backlog). */
+    backlog: { type: 'string', default: '0' },
     'pg-url': {
       type: 'string',
       default: process.env.AF_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
 });
 const url = args['pg-url']!;
 const cycles = Number(args.cycles);
+const backlog = Number(args.backlog);
 const schema = `af_pg_ops_${process.pid}`;
 
 /** CPU time (ms) of every PostgreSQL process so far. */
@@ -75,6 +78,16 @@ try {
     leaseMs: 15_000,
     endpointConcurrency: 10,
   });
+  for (let i = 0; i < backlog; i += 100) {
+    const now = Date.now();
+    const batch = Array.from({ length: Math.min(100, backlog - i) }, (_, k) => ({
+      id: `evt_b${i + k}`,
+      event: 'agent.created',
+      timestamp: now,
+      body: '{}',
+    }));
+    await store.insertEvents('acc_ops', batch, now);
+  }
   for (let i = 0; i < cycles; i++) {
     const now = Date.now();
     await timed('findApiKeyByHash', () => store.findApiKeyByHash('0'.repeat(64)));
@@ -114,7 +127,9 @@ try {
     );
     await timed('completeAttempts', () => store.completeAttempts(outcomes));
   }
-  console.log(`${cycles} cycles on ${schema} (per call: wall time, database CPU)`);
+  console.log(
+    `${cycles} cycles on ${schema}, ${backlog} pending before (per call: wall time, database CPU)`,
+  );
   for (const name of Object.keys(wall)) {
     const us = (ms: number) => `${((ms * 1000) / cycles).toFixed(0).padStart(6)} µs`;
     console.log(`${name.padEnd(18)} ${us(wall[name]!)}  ${us(dbCpu[name]!)}`);

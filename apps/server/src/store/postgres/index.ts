@@ -140,12 +140,9 @@ class PgStore implements PostgresStore {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
-    const { rows } = await query(
-      this.pool,
-      'select * from api_keys where key_hash = $1',
-      [keyHash],
-      'af_api_key',
-    );
+    const { rows } = await query(this.pool, 'select * from api_keys where key_hash = $1', [
+      keyHash,
+    ]);
     return rows[0] && apiKeyRow(rows[0]);
   }
 
@@ -480,7 +477,6 @@ class PgStore implements PostgresStore {
       `update deliveries set lease_until = $3
        where lease_owner = $1 and id = any($2::text[])`,
       [owner, deliveryIds, until],
-      'af_renew',
     );
   }
 
@@ -501,7 +497,6 @@ class PgStore implements PostgresStore {
       `select min(next_attempt_at) as at from deliveries
        where status = 'pending' and (lease_until is null or lease_until <= $1)`,
       [now],
-      'af_next_due',
     );
     return rows[0]?.at ?? null;
   }

@@ -46,7 +46,9 @@ export function clientConfig(options: PostgresOptions): pg.ClientConfig {
   const statementTimeout = options.statementTimeoutMs ?? 30_000;
   return {
     connectionString: options.url,
-    options: `-c search_path=${schema}`,
+    // No JIT: the store's statements are short, and compiling one costs more (tens to hundreds
+    // of ms) than running it; a stale estimate on a fresh database is enough to trigger it.
+    options: `-c search_path=${schema} -c jit=off`,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     statement_timeout: statementTimeout,
     // The server cannot time out a statement it never receives: a network that silently stops
@@ -76,8 +78,9 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /**
  * One query on the pool; a lost connection becomes a `StoreUnavailableError`. With a `name`, the
- * statement is prepared once per connection and then only bound and executed: the hot path's
- * statements skip parsing and, once the server settles on a generic plan, planning.
+ * statement is prepared once per connection and then only bound and executed. Only calls of the
+ * store's functions are named: a statement that reads a table could keep a plan made while the
+ * table was small.
  */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   pool: pg.Pool,

@@ -116,12 +116,9 @@ export async function insertEvents(
 ): Promise<InsertEventResult[]> {
   if (events.length === 0) return [];
   if (events.every((e) => e.idempotencyKey === undefined)) {
-    const { rows: webhooks } = await query<{ id: string; events: string[] }>(
-      pool,
-      webhooksSql,
-      [accountId],
-      'af_hooks',
-    );
+    const { rows: webhooks } = await query<{ id: string; events: string[] }>(pool, webhooksSql, [
+      accountId,
+    ]);
     const { d, counts } = fanOut(webhooks, events, now);
     const { rows } = await query<Raw>(
       pool,
