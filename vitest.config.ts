@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Workspace packages resolve to their TypeScript sources, so tests need no build.
-    conditions: ['source'],
+    conditions: ['agentfactory-source'],
   },
   ssr: {
-    resolve: { conditions: ['source'], externalConditions: ['source'] },
+    resolve: { conditions: ['agentfactory-source'], externalConditions: ['agentfactory-source'] },
   },
   test: {
     include: [

@@ -75,7 +75,7 @@ new DeliveryEngine({ store, cipher: createCipher(process.env.KEY!), clock: syste
       child = spawn(
         process.execPath,
         [
-          '--conditions=source',
+          '--conditions=agentfactory-source',
           '--import',
           'tsx',
           script,

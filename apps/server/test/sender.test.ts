@@ -213,7 +213,7 @@ process.stdout.write(JSON.stringify(r));
     const out = await new Promise<string>((res, rej) => {
       execFile(
         'npx',
-        ['tsx', '--conditions=source', script, url],
+        ['tsx', '--conditions=agentfactory-source', script, url],
         {
           cwd: resolve(here, '..'),
           env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },

@@ -1,7 +1,7 @@
 /**
  * Runs the real CLI as a child process, as a user would, with its own environment, and collects
- * what it prints. It is `node --import tsx --conditions=source src/cli.ts …` — what
- * `npx tsx --conditions=source src/cli.ts` runs, but as ONE process, so that a signal reaches
+ * what it prints. It is `node --import tsx --conditions=agentfactory-source src/cli.ts …` — what
+ * `npx tsx --conditions=agentfactory-source src/cli.ts` runs, but as ONE process, so that a signal reaches
  * exactly the service (tsx's wrapper process would relay SIGTERM and survive SIGKILL's target).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
 export function runCli(args: string[], env: Record<string, string>): CliProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=source', 'src/cli.ts', ...args],
+    ['--import', 'tsx', '--conditions=agentfactory-source', 'src/cli.ts', ...args],
     {
       cwd: SERVER_DIR,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

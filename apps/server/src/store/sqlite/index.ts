@@ -47,7 +47,7 @@ function threadEntry(): { url: URL; execArgv?: string[] } {
   if (import.meta.url.endsWith('.ts')) {
     return {
       url: new URL('./worker-source.mjs', import.meta.url),
-      execArgv: ['--conditions=source'],
+      execArgv: ['--conditions=agentfactory-source'],
     };
   }
   return { url: new URL('./worker.js', import.meta.url) };
