@@ -76,6 +76,11 @@ export function createPool(options: PostgresOptions): pg.Pool {
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** `$from, …, $to`: the parameters of a call with many arguments. */
+export function placeholders(from: number, to: number): string {
+  return Array.from({ length: to - from + 1 }, (_, i) => `$${from + i}`).join(', ');
+}
+
 /**
  * One query on the pool; a lost connection becomes a `StoreUnavailableError`. With a `name`, the
  * statement is prepared once per connection and then only bound and executed. Only calls of the

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { AttemptOutcome, ClaimedDelivery, ClaimOptions } from '../../types.js';
-import { query } from '../pool.js';
+import { placeholders, query } from '../pool.js';
 import { claimedRow } from '../rows.js';
-import { outcomeParams, params } from './complete-attempts.js';
+import { outcomeParams } from './complete-attempts.js';
 
 /**
  * A claim, done by the function `af_claim_due` (migration 3) in one round trip and its own
@@ -52,7 +52,7 @@ export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedD
 }
 
 const completeAndClaimSql = `select ${claimColumns}
-  from af_complete_and_claim(${params(1, 24)}) r ${claimOrder}`;
+  from af_complete_and_claim(${placeholders(1, 24)}) r ${claimOrder}`;
 
 /**
  * `completeAttempts(outcomes)` then `claimDue(o)` in one transaction and one round trip

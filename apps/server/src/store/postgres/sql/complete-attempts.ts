@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { AttemptOutcome } from '../../types.js';
-import { query } from '../pool.js';
+import { placeholders, query } from '../pool.js';
 
 /**
  * Batched completion, one transaction for the whole batch and one round trip: the function
@@ -46,12 +46,7 @@ export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
   ];
 }
 
-const completeSql = `select af_complete_attempts(${params(1, 19)})`;
-
-/** `$from, …, $to` */
-export function params(from: number, to: number): string {
-  return Array.from({ length: to - from + 1 }, (_, i) => `$${from + i}`).join(', ');
-}
+const completeSql = `select af_complete_attempts(${placeholders(1, 19)})`;
 
 export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
