@@ -15,6 +15,7 @@ import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createCipher } from './security/crypto.js';
+import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
 import { IDEMPOTENCY_KEY_TTL_MS, type Store } from './store/types.js';
@@ -94,6 +95,9 @@ export async function startService(
   const logger = opts.logger ?? createLogger(config.logLevel);
   const print = opts.print ?? ((text: string) => process.stdout.write(text));
   const store = await openStore(config, opts.databaseSchema);
+  if (hasSettingsAdvice(store)) {
+    for (const warning of await store.settingWarnings()) logger.warn(warning);
+  }
   const cipher = createCipher(config.encryptionKey);
   const metrics = createMetrics();
   metrics.setPendingSource(() => store.countPending());

@@ -3,7 +3,7 @@ import { createPostgresStore } from '../src/store/postgres/index.js';
 import { describePostgres } from './helpers/postgres.js';
 import { storeContract } from './store-contract.js';
 
-await describePostgres('postgres store', ({ url, freshSchema }) => {
+await describePostgres('postgres store', ({ url, freshSchema, sql }) => {
   // A fresh schema per store: the contract counts pending deliveries across accounts.
   storeContract('postgres', () => createPostgresStore({ url, schema: freshSchema(), poolSize: 4 }));
 
@@ -18,6 +18,22 @@ await describePostgres('postgres store', ({ url, freshSchema }) => {
       await store.ping();
       await Promise.all([store.close(), store.close()]);
       await store.close();
+    });
+
+    it("warns at start exactly when the server's autovacuum is off", async () => {
+      // A server-wide setting, read here the way an operator would see it.
+      const [row] = await sql<{ autovacuum: string }>('show autovacuum');
+      const store = createPostgresStore({ url, schema: freshSchema() });
+      try {
+        const warnings = await store.settingWarnings();
+        if (row!.autovacuum === 'off') {
+          expect(warnings).toEqual([expect.stringMatching(/autovacuum = off.*VACUUM ANALYZE/s)]);
+        } else {
+          expect(warnings).toEqual([]);
+        }
+      } finally {
+        await store.close();
+      }
     });
   });
 });

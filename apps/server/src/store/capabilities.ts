@@ -40,3 +40,16 @@ export interface FusedCompleteClaim {
 export function hasCompleteAndClaim<T extends object>(store: T): store is T & FusedCompleteClaim {
   return typeof (store as Partial<FusedCompleteClaim>).completeAndClaim === 'function';
 }
+
+/**
+ * Advice on the database's own configuration, logged once at start: a setting the store works
+ * with but badly (PostgreSQL with autovacuum off). Each entry is a sentence for an operator.
+ */
+export interface SettingsAdvice {
+  settingWarnings(): Promise<string[]>;
+}
+
+/** Whether `store` can check the database's settings. */
+export function hasSettingsAdvice<T extends object>(store: T): store is T & SettingsAdvice {
+  return typeof (store as Partial<SettingsAdvice>).settingWarnings === 'function';
+}

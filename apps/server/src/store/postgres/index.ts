@@ -12,7 +12,7 @@
  * One file per SQL operation lives in `sql/`; the short ones are inline below.
  */
 import type pg from 'pg';
-import type { FusedCompleteClaim, WorkNotifier } from '../capabilities.js';
+import type { FusedCompleteClaim, SettingsAdvice, WorkNotifier } from '../capabilities.js';
 import type {
   AccountRow,
   ApiKeyRow,
@@ -67,7 +67,7 @@ export { isUnavailableError, StoreUnavailableError } from './errors.js';
 export { migrations } from './migrations.js';
 export type { PostgresOptions } from './pool.js';
 
-export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim;
+export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim & SettingsAdvice;
 
 /** A store on PostgreSQL; call `migrate()` before the first use. Nothing connects until then. */
 export function createPostgresStore(options: PostgresOptions): PostgresStore {
@@ -93,6 +93,19 @@ class PgStore implements PostgresStore {
 
   async ping(): Promise<void> {
     await query(this.pool, 'select 1');
+  }
+
+  async settingWarnings(): Promise<string[]> {
+    const { rows } = await query<{ autovacuum: string }>(
+      this.pool,
+      "select current_setting('autovacuum') as autovacuum",
+    );
+    if (rows[0]?.autovacuum !== 'off') return [];
+    return [
+      'PostgreSQL runs with autovacuum = off. Every attempt rewrites a delivery row, so without ' +
+        'vacuum the deliveries table and its indexes only grow, statistics go stale, and claims ' +
+        'slow down. Turn autovacuum on (see docs/scaling.md), or run VACUUM ANALYZE regularly.',
+    ];
   }
 
   private closing: Promise<void> | undefined;
