@@ -92,6 +92,13 @@ export interface WebhookRow {
   lastDeliveryStatus: DeliveryStatus | null;
 }
 
+/** A webhook's new secret, and the one it replaces while it still signs (rotation). */
+export interface SecretRotation {
+  secretEnc: string;
+  previousSecretEnc: string | null;
+  previousSecretExpiresAt: number | null;
+}
+
 /** Fields `PATCH /v1/webhooks/{id}` may change; absent means unchanged. */
 export type WebhookPatch = Partial<
   Pick<
@@ -315,11 +322,7 @@ export interface Store {
   rotateSecret(
     accountId: string,
     id: string,
-    rotation: {
-      secretEnc: string;
-      previousSecretEnc: string | null;
-      previousSecretExpiresAt: number | null;
-    },
+    rotation: SecretRotation,
     now: number,
   ): Promise<WebhookRow | undefined>;
   /**

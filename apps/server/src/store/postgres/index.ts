@@ -29,6 +29,7 @@ import type {
   NewEvent,
   Page,
   PageQuery,
+  SecretRotation,
   StatsQuery,
   Store,
   WebhookPatch,
@@ -233,11 +234,7 @@ class PgStore implements PostgresStore {
   async rotateSecret(
     accountId: string,
     id: string,
-    r: {
-      secretEnc: string;
-      previousSecretEnc: string | null;
-      previousSecretExpiresAt: number | null;
-    },
+    r: SecretRotation,
     now: number,
   ): Promise<WebhookRow | undefined> {
     const { rowCount } = await query(

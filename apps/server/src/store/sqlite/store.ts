@@ -20,6 +20,7 @@ import {
   type NewEvent,
   type Page,
   type PageQuery,
+  type SecretRotation,
   type StatsQuery,
   type Store,
   type WebhookPatch,
@@ -382,11 +383,7 @@ export class SqliteStore implements Store {
   async rotateSecret(
     accountId: string,
     id: string,
-    rotation: {
-      secretEnc: string;
-      previousSecretEnc: string | null;
-      previousSecretExpiresAt: number | null;
-    },
+    rotation: SecretRotation,
     now: number,
   ): Promise<WebhookRow | undefined> {
     const info = this.stmt(
