@@ -38,7 +38,7 @@ import type {
 } from '../types.js';
 import { webhookPatchColumns } from '../types.js';
 import { migrate } from './migrate.js';
-import { PgWorkNotifier, WORK_CHANNEL } from './notifier.js';
+import { PgWorkNotifier, sendWakeUp, type WakeUp, WORK_CHANNEL } from './notifier.js';
 import {
   checkSchemaName,
   createPool,
@@ -80,10 +80,12 @@ class PgStore implements PostgresStore {
   private readonly schema: string;
   private readonly notifier: PgWorkNotifier;
   private readonly keyWaitMs: number;
+  private readonly wake: WakeUp;
 
   constructor(options: PostgresOptions) {
     this.schema = checkSchemaName(options.schema ?? 'public');
     this.keyWaitMs = options.idempotencyWaitMs ?? 5_000;
+    this.wake = { channel: WORK_CHANNEL, payload: this.schema };
     this.pool = createPool(options);
     this.notifier = new PgWorkNotifier(options, this.schema);
   }
@@ -125,9 +127,7 @@ class PgStore implements PostgresStore {
   }
 
   /** Sent at commit of the caller's transaction; nothing is sent when it rolls back. */
-  private notify = async (client: Queryable): Promise<void> => {
-    await client.query('select pg_notify($1, $2)', [WORK_CHANNEL, this.schema]);
-  };
+  private notify = (client: Queryable): Promise<void> => sendWakeUp(client, this.wake);
 
   // Accounts and API keys.
 
@@ -269,14 +269,7 @@ class PgStore implements PostgresStore {
   // Events and fan-out.
 
   insertEvents(accountId: string, events: NewEvent[], now: number): Promise<InsertEventResult[]> {
-    return insertEvents(
-      this.pool,
-      accountId,
-      events,
-      now,
-      { channel: WORK_CHANNEL, payload: this.schema },
-      this.keyWaitMs,
-    );
+    return insertEvents(this.pool, accountId, events, now, this.wake, this.keyWaitMs);
   }
 
   async getEvent(accountId: string, id: string): Promise<EventDetail | undefined> {

@@ -1,9 +1,20 @@
 import pg from 'pg';
 import type { WorkNotifier } from '../capabilities.js';
-import { clientConfig, type PostgresOptions } from './pool.js';
+import { clientConfig, type PostgresOptions, type Queryable } from './pool.js';
 
 /** The NOTIFY channel; the payload is the schema, so stores on other schemas ignore it. */
 export const WORK_CHANNEL = 'af_work';
+
+/** Where a wake-up goes: the channel, and the store's schema as the payload. */
+export interface WakeUp {
+  channel: string;
+  payload: string;
+}
+
+/** Sends a wake-up in the caller's transaction: delivered at commit, dropped on rollback. */
+export async function sendWakeUp(client: Queryable, wake: WakeUp): Promise<void> {
+  await client.query('select pg_notify($1, $2)', [wake.channel, wake.payload]);
+}
 
 /** How often the LISTEN connection proves it is alive. */
 const HEARTBEAT_MS = 15_000;

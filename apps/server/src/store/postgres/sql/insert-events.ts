@@ -7,6 +7,7 @@ import {
   type InsertEventResult,
   type NewEvent,
 } from '../../types.js';
+import { sendWakeUp, type WakeUp } from '../notifier.js';
 import { query, transaction } from '../pool.js';
 import { eventRow, type Raw } from '../rows.js';
 
@@ -62,12 +63,6 @@ const insertAllSql = `
 
 const webhooksSql =
   'select id, events from webhooks where account_id = $1 and active and deleted_at is null';
-
-/** Where `NOTIFY` goes when deliveries were created: sent at commit. */
-export interface WakeUp {
-  channel: string;
-  payload: string;
-}
 
 /** A key conflict: the whole batch is rolled back and this result answered alone. */
 class KeyConflict {
@@ -247,7 +242,7 @@ async function run(
         d.events,
         d.hooks,
       ]);
-      await client.query('select pg_notify($1, $2)', [wake.channel, wake.payload]);
+      await sendWakeUp(client, wake);
     }
   }
   for (const [i, first] of sameAsEarlier) {
