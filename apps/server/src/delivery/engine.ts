@@ -3,8 +3,11 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
-import type { FusedCompleteClaim } from '../store/capabilities.js';
-import { hasCompleteAndClaim, hasWorkNotifier } from '../store/capabilities.js';
+import {
+  type FusedCompleteClaim,
+  hasCompleteAndClaim,
+  hasWorkNotifier,
+} from '../store/capabilities.js';
 import type {
   AttemptError,
   AttemptOutcome,
@@ -123,9 +126,6 @@ export class DeliveryEngine {
   private claiming: Promise<unknown> | undefined;
   /** The last claim found due work it could not take (see `sleepUntilDue`). */
   private blockedOnce = false;
-  /** Slots promised to claims under way (the pump's and a flush's), so together they never take
-   * more than `maxInFlight`. */
-  private reserved = 0;
   private started = false;
   private stopping = false;
   private unsubscribe: (() => void) | undefined;
@@ -259,18 +259,16 @@ export class DeliveryEngine {
         // skips the locked webhook and finds nothing, though work is due.
         while (this.flushing) await this.flushing.catch(() => {});
         if (this.stopping) return;
-        const room = this.maxInFlight - this.inFlight.size - this.reserved;
+        const room = this.maxInFlight - this.inFlight.size;
         if (room <= 0) break; // a completion pumps again
         const limit = Math.min(room, CLAIM_BATCH);
         const now = this.clock.now();
-        this.reserved += limit;
         let claimed: ClaimedDelivery[];
         const claim = this.store.claimDue(this.claimOptions(now, limit));
         this.claiming = claim;
         try {
           claimed = await claim;
         } finally {
-          this.reserved -= limit;
           this.claiming = undefined;
         }
         if (this.stopping) {
@@ -483,17 +481,12 @@ export class DeliveryEngine {
     store: Store & FusedCompleteClaim,
     batch: AttemptOutcome[],
   ): Promise<void> {
-    // The batch's slots are free once it is written: count them as room for this claim.
-    const room = this.maxInFlight - (this.inFlight.size - batch.length) - this.reserved;
+    // The batch's slots are free once it is written: count them as room for this claim. No
+    // other claim runs meanwhile (see `pump`), so no slot is promised twice.
+    const room = this.maxInFlight - (this.inFlight.size - batch.length);
     const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
     const now = this.clock.now();
-    this.reserved += limit;
-    let claimed: ClaimedDelivery[];
-    try {
-      claimed = await store.completeAndClaim(batch, this.claimOptions(now, limit));
-    } finally {
-      this.reserved -= limit;
-    }
+    const claimed = await store.completeAndClaim(batch, this.claimOptions(now, limit));
     for (const o of batch) {
       this.inFlight.delete(o.deliveryId);
       this.leaseUntil.delete(o.deliveryId);
