@@ -76,7 +76,7 @@ try {
     limit: 100,
     owner: 'ops',
     leaseMs: 15_000,
-    endpointConcurrency: 10,
+    webhookLeases: 10,
   });
   for (let i = 0; i < backlog; i += 100) {
     const now = Date.now();

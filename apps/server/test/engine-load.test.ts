@@ -6,7 +6,7 @@ import { eventSamples } from '@agentfactory/webhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryConfig } from '../src/delivery/config.js';
 import { DeliveryEngine } from '../src/delivery/engine.js';
-import { createHarness, deliveriesOf, type Harness } from './engine-harness.js';
+import { createHarness, deliveriesOf, fastConfig, type Harness } from './engine-harness.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 
 describe('engine: isolation and bounds', () => {
@@ -39,6 +39,97 @@ describe('engine: isolation and bounds', () => {
     expect(rx.maxInFlight()).toBeLessThanOrEqual(3);
     expect(rx.maxInFlight()).toBe(3);
     await h.until(async () => (await h.store.countPending()) === 0);
+  });
+
+  it('leases the next deliveries ahead: one starts as an attempt ends, before its outcome is written', async () => {
+    const h = await setup({ endpointConcurrency: 2 });
+    const rx = await receiver();
+    const held: import('node:http').ServerResponse[] = [];
+    rx.setHandler((_req, res) => {
+      held.push(res);
+    });
+    await h.webhook({ url: rx.url });
+    for (let i = 0; i < 20; i++) await h.publish('agent.created', eventSamples['agent.created']);
+    // Writes of outcomes wait for the test: a slot freed by an answer is not a lease released.
+    let openWrites!: () => void;
+    const writes = new Promise<void>((resolve) => {
+      openWrites = resolve;
+    });
+    const store = new Proxy(h.store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop === 'completeAttempts' || prop === 'completeAndClaim') {
+          return async (...args: unknown[]) => {
+            await writes;
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+    const engine = new DeliveryEngine({
+      store,
+      cipher: h.cipher,
+      clock: h.clock,
+      logger: (await import('pino')).default({ level: 'silent' }),
+      config: { ...fastConfig, endpointConcurrency: 2 },
+    });
+    try {
+      engine.start();
+      await rx.waitFor(2);
+      // Three times the cap leased, the cap in flight.
+      const leased = async () =>
+        (await h.store.listDeliveries(h.accountId, {}, { limit: 100 })).data.filter(
+          (d) => d.inFlight,
+        ).length;
+      await h.until(async () => (await leased()) === 6);
+      expect(rx.inFlight()).toBe(2);
+      // Two answers: the next two start although no outcome could be written.
+      held.shift()!.end('ok');
+      held.shift()!.end('ok');
+      await rx.waitFor(4, 2000);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(rx.requests).toHaveLength(4);
+      expect(rx.maxInFlight()).toBe(2);
+      expect(await leased()).toBe(6);
+      openWrites();
+      rx.setHandler((_req, res) => {
+        res.end('ok');
+      });
+      for (const res of held.splice(0)) res.end('ok');
+      await h.until(async () => (await h.store.countPending()) === 0);
+      expect(rx.maxInFlight()).toBe(2);
+      expect(new Set(rx.requests.map((r) => r.headers['webhook-id'])).size).toBe(20);
+    } finally {
+      openWrites();
+      await engine.stop({ graceMs: 100 });
+    }
+  });
+
+  it('stop: deliveries waiting for their endpoint never start, and their leases are released', async () => {
+    const h = await setup({ endpointConcurrency: 1, timeoutMs: 5000 });
+    const rx = await receiver();
+    rx.setHandler(() => {
+      /* hangs until the engine gives up */
+    });
+    await h.webhook({ url: rx.url });
+    for (let i = 0; i < 3; i++) await h.publish('agent.created', eventSamples['agent.created']);
+    h.engine.start();
+    await rx.waitFor(1);
+    await h.until(async () => {
+      const page = await h.store.listDeliveries(h.accountId, {}, { limit: 10 });
+      return page.data.filter((d) => d.inFlight).length === 3;
+    });
+    await h.engine.stop({ graceMs: 200 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rx.requests).toHaveLength(1);
+    const page = await h.store.listDeliveries(h.accountId, {}, { limit: 10 });
+    expect(page.data.map((d) => [d.status, d.attemptCount, d.inFlight])).toEqual([
+      ['pending', 0, false],
+      ['pending', 0, false],
+      ['pending', 0, false],
+    ]);
   });
 
   it('a black-hole endpoint does not delay a healthy one', async () => {

@@ -102,7 +102,7 @@ describe('leases and heartbeat', () => {
       limit: 10,
       owner: 'dead-worker',
       leaseMs: 600,
-      endpointConcurrency: 10,
+      webhookLeases: 10,
     });
     expect(dead).toHaveLength(1);
     const { engine } = secondEngine(h, 600);

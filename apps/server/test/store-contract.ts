@@ -82,7 +82,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         limit: 100,
         owner: 'w1',
         leaseMs: 30_000,
-        endpointConcurrency: 10,
+        webhookLeases: 10,
         ...over,
       };
     }
@@ -510,27 +510,31 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await addWebhook(acctA);
         for (let i = 0; i < 5; i++) await publish(acctA, 'agent.created', T0 - 5 + i);
         expect(await store.claimDue(claimOpts({ limit: 3 }))).toHaveLength(3);
-        expect(await store.claimDue(claimOpts({ limit: 3, owner: 'w2' }))).toHaveLength(2);
+        expect(await store.claimDue(claimOpts({ limit: 3 }))).toHaveLength(2);
         expect(await store.claimDue(claimOpts({ limit: 0 }))).toEqual([]);
       });
 
-      it('never exceeds the per-webhook cap across workers, and others still flow', async () => {
+      it('leases a webhook to one worker at a time, at most the cap, and others still flow', async () => {
         const slow = await addWebhook(acctA, { events: ['usage.limit'] });
         const fast = await addWebhook(acctA, { events: ['agent.created'] });
         for (let i = 0; i < 20; i++) await publish(acctA, 'usage.limit', T0 - 1000 + i);
         await publish(acctA, 'agent.created', T0);
-        const first = await store.claimDue(claimOpts({ endpointConcurrency: 3 }));
+        const first = await store.claimDue(claimOpts({ webhookLeases: 3 }));
         const count = (cs: ClaimedDelivery[], id: string) =>
           cs.filter((c) => c.webhook?.id === id).length;
         expect(count(first, slow.id)).toBe(3);
         expect(count(first, fast.id)).toBe(1);
-        const second = await store.claimDue(claimOpts({ endpointConcurrency: 3, owner: 'w2' }));
-        expect(second).toEqual([]);
-        // Completing one frees one slot.
+        expect(await store.claimDue(claimOpts({ webhookLeases: 3 }))).toEqual([]);
+        // Completing one frees one lease, for the worker that holds the others only.
         await store.completeAttempts([outcome(first[0]!)]);
-        const third = await store.claimDue(claimOpts({ endpointConcurrency: 3, owner: 'w2' }));
+        expect(await store.claimDue(claimOpts({ webhookLeases: 3, owner: 'w2' }))).toEqual([]);
+        const third = await store.claimDue(claimOpts({ webhookLeases: 3 }));
         expect(third).toHaveLength(1);
         expect(third[0]!.webhook?.id).toBe(slow.id);
+        // Once that worker holds none, the webhook is anybody's.
+        await store.completeAttempts([...first.slice(1), ...third].map((c) => outcome(c)));
+        const fourth = await store.claimDue(claimOpts({ webhookLeases: 3, owner: 'w2' }));
+        expect(count(fourth, slow.id)).toBe(3);
       });
 
       it('reaches other webhooks behind a large capped backlog', async () => {
@@ -544,9 +548,9 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           T0 - 10_000,
         );
         const e = await publish(acctA, 'agent.created', T0);
-        const first = await store.claimDue(claimOpts({ endpointConcurrency: 2, limit: 10 }));
+        const first = await store.claimDue(claimOpts({ webhookLeases: 2, limit: 10 }));
         expect(first.filter((c) => c.webhook?.id === slow.id)).toHaveLength(2);
-        const second = await store.claimDue(claimOpts({ endpointConcurrency: 2, limit: 10 }));
+        const second = await store.claimDue(claimOpts({ webhookLeases: 2, limit: 10 }));
         // The first claim got the fast one already or this one does, never more slow ones.
         const fastClaims = [...first, ...second].filter((c) => c.webhook?.id === fast.id);
         expect(fastClaims.map((c) => c.eventId)).toEqual([e.id]);
@@ -556,13 +560,13 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       it('claims again after a lease expires, and the dead worker no longer counts', async () => {
         await addWebhook(acctA);
         await publish(acctA);
-        const [c] = await store.claimDue(claimOpts({ leaseMs: 1000, endpointConcurrency: 1 }));
+        const [c] = await store.claimDue(claimOpts({ leaseMs: 1000, webhookLeases: 1 }));
         expect(c).toBeDefined();
         expect(
-          await store.claimDue(claimOpts({ now: T0 + 999, owner: 'w2', endpointConcurrency: 1 })),
+          await store.claimDue(claimOpts({ now: T0 + 999, owner: 'w2', webhookLeases: 1 })),
         ).toEqual([]);
         const again = await store.claimDue(
-          claimOpts({ now: T0 + 1000, owner: 'w2', endpointConcurrency: 1 }),
+          claimOpts({ now: T0 + 1000, owner: 'w2', webhookLeases: 1 }),
         );
         expect(again.map((x) => x.id)).toEqual([c!.id]);
       });
@@ -596,11 +600,13 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.releaseLeases('someone-else');
         expect(await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }))).toEqual([]);
         await store.releaseLeases('w1', [ids[0]!]);
-        const one = await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }));
+        // w1 still holds the webhook's other lease: the released one is w1's to take again.
+        expect(await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w2' }))).toEqual([]);
+        const one = await store.claimDue(claimOpts({ now: T0 + 5000 }));
         expect(one.map((c) => c.id)).toEqual([ids[0]]);
         await store.releaseLeases('w1');
         const two = await store.claimDue(claimOpts({ now: T0 + 5000, owner: 'w3' }));
-        expect(two.map((c) => c.id)).toEqual([ids[1]]);
+        expect(two.map((c) => c.id)).toEqual(ids);
         expect((await store.getDelivery(acctA, ids[1]!))?.attemptCount).toBe(0);
       });
 
@@ -773,7 +779,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
               }
               return outcome(c, {}, { id, startedAt: T0 + i });
             });
-          const cap = { endpointConcurrency: 2, limit: 4 };
+          const cap = { webhookLeases: 2, limit: 4 };
           const firstA = await fused.claimDue(claimOpts(cap));
           const firstB = await twin.claimDue(claimOpts(cap));
           expect(firstA.map((c) => c.eventId)).toEqual(firstB.map((c) => c.eventId));

@@ -88,8 +88,7 @@ await describePostgres('postgres store when the database goes away', ({ url, fre
       () => store.ping(),
       () => store.getAccount(account),
       () => store.insertEvents(account, [newEvent()], T0),
-      () =>
-        store.claimDue({ now: T0, limit: 10, owner: 'w', leaseMs: 1000, endpointConcurrency: 2 }),
+      () => store.claimDue({ now: T0, limit: 10, owner: 'w', leaseMs: 1000, webhookLeases: 2 }),
       () => store.countPending(),
     ];
     for (const c of calls) {
@@ -213,7 +212,7 @@ await describePostgres('postgres store when the database goes away', ({ url, fre
       limit: 1,
       owner: 'w',
       leaseMs: 60_000,
-      endpointConcurrency: 5,
+      webhookLeases: 5,
     });
     expect(claimed).toHaveLength(1);
     await store.releaseLeases('w');

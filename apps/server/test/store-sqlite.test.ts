@@ -32,7 +32,7 @@ describe('sqlite specifics', () => {
       [{ id: 'evt_1', event: 'agent.created', timestamp: 0, body: '{}' }],
       0,
     );
-    const claim = { now: 0, limit: 10, owner: 'dead', leaseMs: 3_600_000, endpointConcurrency: 10 };
+    const claim = { now: 0, limit: 10, owner: 'dead', leaseMs: 3_600_000, webhookLeases: 10 };
     expect(await a.claimDue(claim)).toHaveLength(1);
     await a.close(); // the process "dies" holding the lease
     const b = createSqliteStore({ path });

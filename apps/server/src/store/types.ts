@@ -252,8 +252,13 @@ export interface ClaimOptions {
   owner: string;
   /** The lease lasts until `now + leaseMs`; an expired lease may be claimed again. */
   leaseMs: number;
-  /** At most this many live leases per webhook, counted across all workers. */
-  endpointConcurrency: number;
+  /**
+   * At most this many live leases per webhook. A webhook is claimed by one worker at a time:
+   * none is taken from a webhook another owner holds live leases on, so that worker alone
+   * decides how many of its attempts run at once (`AF_ENDPOINT_CONCURRENCY`), and may hold
+   * more leases than that: the next deliveries, started the moment an attempt ends.
+   */
+  webhookLeases: number;
 }
 
 /** What one attempt did and the state the engine decided for its delivery. */
@@ -386,7 +391,8 @@ export interface Store {
   // The delivery engine.
   /**
    * Leases up to `limit` due deliveries (pending, `nextAttemptAt <= now`, no live lease), oldest
-   * due first, never more than `endpointConcurrency` live leases per webhook.
+   * due first, never more than `webhookLeases` live leases per webhook, and none of a webhook
+   * another owner holds live leases on.
    */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /**

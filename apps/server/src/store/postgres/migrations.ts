@@ -379,4 +379,142 @@ end
 $fn$;
 `,
   },
+  {
+    version: 4,
+    name: 'one worker at a time per webhook',
+    // A webhook another owner holds live leases on has no room for this claim (its live leases
+    // count as the whole cap): one worker at a time sends to a webhook, so that worker alone
+    // keeps its attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next
+    // deliveries ahead, to start each the moment an attempt ends instead of after the database
+    // has recorded the outcome (see the engine). Otherwise the function of migration 3.
+    sql: `
+create or replace function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text, p_lease_ms bigint)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_scan int := greatest(p_limit * 2, 50);
+  v_scanned int;
+  v_blocked int;
+  v_ids text[];
+  v_locked text[] := '{}';
+  v_more text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+
+  -- Step 1: the head of the queue, and the webhooks in it with room under their cap (live
+  -- leases counted for those webhooks only, on deliveries_leased, whatever the table's size).
+  -- A webhook another owner holds live leases on has no room: it is that owner's for now.
+  with head as (
+    select x.webhook_id from deliveries x
+    where x.status = 'pending' and x.next_attempt_at <= p_now
+      and (x.lease_until is null or x.lease_until <= p_now)
+    order by x.next_attempt_at
+    limit v_scan
+  ),
+  live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(array(select distinct h.webhook_id from head h))
+      and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  per as (
+    select h.webhook_id, count(*)::int as n, greatest(0, p_cap - coalesce(max(l.n), 0)) as room
+    from head h left join live l on l.webhook_id = h.webhook_id
+    group by h.webhook_id
+  )
+  select (select count(*) from head)::int,
+    coalesce((select sum(greatest(0, per.n - per.room)) from per), 0)::int,
+    array(select per.webhook_id from per where per.room > 0)
+  into v_scanned, v_blocked, v_ids;
+  if v_scanned = 0 then
+    return;
+  end if;
+
+  if not (v_scanned = v_scan and v_blocked > 0) then
+    select coalesce(array_agg(s.id), '{}') into v_locked from (
+      select wh.id from webhooks wh where wh.id = any(v_ids) order by wh.id
+      for no key update skip locked
+    ) s;
+  end if;
+  -- A full head may hide more work behind it: ask every webhook for its oldest due delivery.
+  if v_scanned = v_scan and (v_blocked > 0 or cardinality(v_locked) < cardinality(v_ids)) then
+    with live as (
+      select x.webhook_id,
+        case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+      from deliveries x
+      where x.lease_owner is not null and x.lease_until > p_now
+      group by x.webhook_id
+    )
+    select coalesce(array_agg(s.id), '{}') into v_more from (
+      select wh.id from webhooks wh
+      cross join lateral (
+        select x.next_attempt_at from deliveries x
+        where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= p_now
+          and (x.lease_until is null or x.lease_until <= p_now)
+        order by x.next_attempt_at
+        limit 1
+      ) due
+      where wh.id not in (select live.webhook_id from live where live.n >= p_cap)
+      order by due.next_attempt_at
+      limit p_limit
+      for no key update of wh skip locked
+    ) s;
+    v_locked := array(select distinct u from unnest(v_locked || v_more) u);
+  end if;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+
+  -- Step 2, in a new snapshot taken after the locks: each locked webhook's oldest due
+  -- deliveries, at most its cap minus its live leases, then the oldest p_limit of all.
+  return query
+  with live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(v_locked) and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  cand as (
+    select y.id, y.webhook_id, y.next_attempt_at,
+      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
+    from unnest(v_locked) as w(id)
+    cross join lateral (
+      select x.id, x.webhook_id, x.next_attempt_at from deliveries x
+      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
+        and (x.lease_until is null or x.lease_until <= p_now)
+      order by x.next_attempt_at, x.id
+      limit p_cap
+      for update of x skip locked
+    ) y
+  ),
+  picked as (
+    select cand.id from cand left join live on live.webhook_id = cand.webhook_id
+    where cand.rn <= p_cap - coalesce(live.n, 0)
+    order by cand.next_attempt_at, cand.id
+    limit p_limit
+  ),
+  c as (
+    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
+    from picked where x.id = picked.id
+    returning x
+  )
+  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  from c
+  join events e on e.id = (c.x).event_id
+  left join webhooks wh on wh.id = (c.x).webhook_id;
+end
+$fn$;
+`,
+  },
 ];

@@ -734,12 +734,14 @@ export class SqliteStore implements Store {
     for (const r of this.stmt(
       // INDEXED BY: without it the planner prefers an index ordered for the GROUP BY and scans
       // every delivery; the partial lease index holds only rows in flight.
-      `SELECT webhook_id, COUNT(*) AS n FROM deliveries INDEXED BY deliveries_leased
+      `SELECT webhook_id, COUNT(*) AS n, MAX(lease_owner <> ?) AS other
+       FROM deliveries INDEXED BY deliveries_leased
        WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
-    ).all(o.now) as Row[]) {
-      live.set(r.webhook_id as string, r.n as number);
+    ).all(o.owner, o.now) as Row[]) {
+      // A webhook another owner holds leases on is that owner's for now (see ClaimOptions).
+      live.set(r.webhook_id as string, r.other ? o.webhookLeases : (r.n as number));
     }
-    const room = (webhookId: string) => o.endpointConcurrency - (live.get(webhookId) ?? 0);
+    const room = (webhookId: string) => o.webhookLeases - (live.get(webhookId) ?? 0);
 
     // Fast path: the due rows in claim order, skipping webhooks at their cap.
     // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a

@@ -5,14 +5,14 @@ import { claimedRow } from '../rows.js';
 import { outcomeParams } from './complete-attempts.js';
 
 /**
- * A claim, done by the function `af_claim_due` (migration 3) in one round trip and its own
+ * A claim, done by the function `af_claim_due` (migrations 3 and 4) in one round trip and its own
  * transaction.
  *
  * Step 1: webhooks with due work that are below their cap, locked for this transaction.
  *
- * The cap (`endpointConcurrency` live leases per webhook, across every worker) must hold when two
- * workers claim for the same webhook at the same moment. Both would count the same live leases
- * and each take the rest. So a claim first locks the webhook rows it will take work from
+ * The rule (at most `webhookLeases` live leases per webhook, and none taken from a webhook
+ * another owner holds live leases on) must hold when two workers claim for the same webhook at
+ * the same moment. Both would count the same live leases and each take the rest. So a claim first locks the webhook rows it will take work from
  * (`FOR NO KEY UPDATE SKIP LOCKED`: another claimer skips them instead of waiting; API updates
  * of the webhook are the only other lockers, and only for a moment). Then step 2 counts leases
  * in a NEW statement: in READ COMMITTED its snapshot is taken after the lock was granted, so it
@@ -42,11 +42,11 @@ const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
-  return [o.now, o.endpointConcurrency, o.limit, o.owner, o.leaseMs];
+  return [o.now, o.webhookLeases, o.limit, o.owner, o.leaseMs];
 }
 
 export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedDelivery[]> {
-  if (o.limit <= 0 || o.endpointConcurrency <= 0) return [];
+  if (o.limit <= 0 || o.webhookLeases <= 0) return [];
   const { rows } = await query(pool, claimSql, claimParams(o), 'af_claim');
   return rows.map(claimedRow);
 }
