@@ -97,7 +97,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, { help: { type: 'boolean', short: 'h' } });
   if (values.help) return help('serve', io);
   const config = loadConfig();
-  const service = await startService(config);
+  const started = startService(config);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -106,16 +106,21 @@ export async function serve(args: string[], io: Io): Promise<number> {
     }
     stopping = true;
     io.err(`${signal}: stopping (in-flight deliveries get a moment to finish)…`);
-    service.close().then(
-      () => process.exit(0),
-      (err) => {
-        io.err(`error while stopping: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
+    started
+      .then((service) => service.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          io.err(`error while stopping: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
   };
+  // Before the service starts: a signal that comes right after the banner (printed by
+  // `startService`) stops it gracefully too, instead of killing the process.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await started;
   return new Promise<number>(() => {});
 }
 
