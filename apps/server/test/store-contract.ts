@@ -839,6 +839,33 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         }
       });
 
+      it('claims for the given webhooks only (a refill), under the same rules', async () => {
+        const a = await addWebhook(acctA, { events: ['usage.limit'] });
+        const b = await addWebhook(acctA, { events: ['agent.created'] });
+        // b's deliveries are older: a full claim would take them first.
+        for (let i = 0; i < 3; i++) await publish(acctA, 'agent.created', T0 - 100 + i);
+        for (let i = 0; i < 5; i++) await publish(acctA, 'usage.limit', T0 - 50 + i);
+        const first = await store.claimDue(claimOpts({ webhooks: [a.id], webhookLeases: 2 }));
+        expect(first.map((c) => c.webhook?.id)).toEqual([a.id, a.id]);
+        expect(first.map((c) => c.eventTimestamp)).toEqual([T0 - 50, T0 - 49]);
+        // Another owner gets nothing of a; b is not asked for.
+        expect(await store.claimDue(claimOpts({ owner: 'w2', webhooks: [a.id] }))).toEqual([]);
+        expect(await store.claimDue(claimOpts({ webhooks: [] }))).toEqual([]);
+        // The fused call refills the webhook its outcomes free, nothing else.
+        if (hasCompleteAndClaim(store)) {
+          const next = await store.completeAndClaim(
+            first.map((c) => outcome(c)),
+            claimOpts({ now: T0 + 1, webhooks: [a.id], webhookLeases: 2 }),
+          );
+          expect(next.map((c) => c.eventTimestamp)).toEqual([T0 - 48, T0 - 47]);
+          for (const c of first) {
+            expect((await store.getDelivery(acctA, c.id))?.status).toBe('succeeded');
+          }
+        }
+        const rest = await store.claimDue(claimOpts({ now: T0 + 2, owner: 'w3' }));
+        expect(rest.filter((c) => c.webhook?.id === b.id)).toHaveLength(3);
+      });
+
       it('reports the next due time and counts pending', async () => {
         expect(await store.nextDueAt(T0)).toBeNull();
         await addWebhook(acctA);

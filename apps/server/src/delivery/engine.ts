@@ -547,7 +547,19 @@ export class DeliveryEngine {
     const room = this.maxInFlight - (this.inFlight.size - batch.length);
     const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
     const now = this.clock.now();
-    const claimed = await store.completeAndClaim(batch, this.claimOptions(now, limit));
+    // A refill: the next deliveries of the batch's webhooks only, without searching the queue
+    // for others (new work is claimed by the pump, woken by `notify`, a due time or the poll).
+    // While this process has room for everyone that takes nothing from other webhooks; past half
+    // of it, a full claim keeps the order of the whole queue (oldest due first).
+    const held = this.inFlight.size - batch.length;
+    const webhooks =
+      held < this.maxInFlight / 2
+        ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]
+        : undefined;
+    const claimed = await store.completeAndClaim(batch, {
+      ...this.claimOptions(now, limit),
+      webhooks,
+    });
     for (const o of batch) {
       this.inFlight.delete(o.deliveryId);
       this.leaseUntil.delete(o.deliveryId);

@@ -259,6 +259,11 @@ export interface ClaimOptions {
    * more leases than that: the next deliveries, started the moment an attempt ends.
    */
   webhookLeases: number;
+  /**
+   * Only deliveries of these webhooks (a refill of the webhooks a batch of outcomes came from:
+   * no search of the queue for others); every webhook when absent. The other rules hold.
+   */
+  webhooks?: string[] | undefined;
 }
 
 /** What one attempt did and the state the engine decided for its delivery. */

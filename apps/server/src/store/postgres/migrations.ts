@@ -517,4 +517,111 @@ end
 $fn$;
 `,
   },
+  {
+    version: 5,
+    name: 'refill: claim for the webhooks of a batch only',
+    // The engine's cycle on a busy endpoint writes a batch of outcomes and claims the next
+    // deliveries of the same webhooks. af_claim_due searches the whole queue for it each time (the
+    // head of deliveries_due, then, behind one endpoint's backlog, every webhook), which fan-out 1
+    // on PostgreSQL paid on every cycle. af_refill locks the given webhooks (skipping those locked)
+    // and runs step 2 of af_claim_due for them: the same statement, the same rules (the cap, one
+    // owner per webhook), in a new snapshot after the locks.
+    sql: `
+create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
+  p_owner text, p_lease_ms bigint)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+begin
+  return query
+  with live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  cand as (
+    select y.id, y.webhook_id, y.next_attempt_at,
+      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
+    from unnest(p_locked) as w(id)
+    cross join lateral (
+      select x.id, x.webhook_id, x.next_attempt_at from deliveries x
+      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
+        and (x.lease_until is null or x.lease_until <= p_now)
+      order by x.next_attempt_at, x.id
+      limit p_cap
+      for update of x skip locked
+    ) y
+  ),
+  picked as (
+    select cand.id from cand left join live on live.webhook_id = cand.webhook_id
+    where cand.rn <= p_cap - coalesce(live.n, 0)
+    order by cand.next_attempt_at, cand.id
+    limit p_limit
+  ),
+  c as (
+    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
+    from picked where x.id = picked.id
+    returning x
+  )
+  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  from c
+  join events e on e.id = (c.x).event_id
+  left join webhooks wh on wh.id = (c.x).webhook_id;
+end
+$fn$;
+
+create function af_refill(p_webhooks text[], p_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_locked text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+  select coalesce(array_agg(s.id), '{}') into v_locked from (
+    select wh.id from webhooks wh where wh.id = any(p_webhooks) order by wh.id
+    for no key update skip locked
+  ) s;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner, p_lease_ms);
+end
+$fn$;
+
+create function af_complete_and_refill(
+  p_ids text[], p_delivery_ids text[], p_account_ids text[], p_webhook_ids text[],
+  p_numbers int[], p_started_at bigint[], p_duration_ms int[], p_status_codes int[],
+  p_errors text[], p_request_headers text[], p_response_headers text[],
+  p_response_bodies text[], p_triggers text[], p_succeeded boolean[], p_owners text[],
+  p_statuses text[], p_next_attempt_at bigint[], p_now bigint[], p_disable text[],
+  p_webhooks text[], p_claim_now bigint, p_cap int, p_limit int, p_owner text, p_lease_ms bigint)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql as $fn$
+begin
+  perform af_complete_attempts(p_ids, p_delivery_ids, p_account_ids, p_webhook_ids, p_numbers,
+    p_started_at, p_duration_ms, p_status_codes, p_errors, p_request_headers,
+    p_response_headers, p_response_bodies, p_triggers, p_succeeded, p_owners, p_statuses,
+    p_next_attempt_at, p_now, p_disable);
+  return query select * from af_refill(p_webhooks, p_claim_now, p_cap, p_limit, p_owner,
+    p_lease_ms);
+end
+$fn$;
+`,
+  },
 ];

@@ -742,7 +742,25 @@ export class SqliteStore implements Store {
       live.set(r.webhook_id as string, r.other ? o.webhookLeases : (r.n as number));
     }
     const room = (webhookId: string) => o.webhookLeases - (live.get(webhookId) ?? 0);
+    const picked = o.webhooks
+      ? this.oldestDue(new Set(o.webhooks), room, o)
+      : this.claimOrder(room, o);
+    if (picked.length === 0) return [];
 
+    const ids = JSON.stringify(picked);
+    this.stmt(
+      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+       WHERE id IN (SELECT value FROM json_each(?))`,
+    ).run(o.owner, o.now + o.leaseMs, ids);
+    const rows = this.stmt(
+      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
+       ORDER BY d.next_attempt_at, d.id`,
+    ).all(ids) as Row[];
+    return rows.map(toClaimed);
+  }
+
+  /** The ids a claim takes, in claim order, each webhook within its `room`. */
+  private claimOrder(room: (webhookId: string) => number, o: ClaimOptions): string[] {
     // Fast path: the due rows in claim order, skipping webhooks at their cap.
     // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
     // claim costs about `limit` rows unless capped webhooks stand in the way.
@@ -778,46 +796,49 @@ export class SqliteStore implements Store {
     // oldest due rows up to its room, and merge by due time: exact, and cost grows with webhooks,
     // not rows.
     if (picked.length < o.limit && (scanned === budget || skipped >= skipBudget)) {
-      const candidates: Row[] = [];
       const next = this.stmt(
         `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
          ORDER BY webhook_id LIMIT 1`,
       );
-      const due = this.stmt(
-        `SELECT id, webhook_id, next_attempt_at FROM deliveries
-         WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
-           AND (lease_owner IS NULL OR lease_until <= ?)
-         ORDER BY next_attempt_at, id LIMIT ?`,
-      );
-      let cursor = '';
       let walked = 0;
-      for (; walked < CLAIM_WEBHOOK_WALK; walked++) {
-        const r = next.get(cursor) as Row | undefined;
-        if (!r) break;
-        cursor = r.webhook_id as string;
-        const n = Math.min(room(cursor), o.limit);
-        if (n > 0) candidates.push(...(due.all(cursor, o.now, o.now, n) as Row[]));
-      }
+      const webhooks = function* () {
+        let cursor = '';
+        for (; walked < CLAIM_WEBHOOK_WALK; walked++) {
+          const r = next.get(cursor) as Row | undefined;
+          if (!r) return;
+          cursor = r.webhook_id as string;
+          yield cursor;
+        }
+      };
+      picked = this.oldestDue(webhooks(), room, o);
       this.walkedLast = walked;
-      candidates.sort(
-        (a, b) =>
-          (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
-          (a.id as string).localeCompare(b.id as string),
-      );
-      picked = candidates.slice(0, o.limit).map((r) => r.id as string);
     }
-    if (picked.length === 0) return [];
+    return picked;
+  }
 
-    const ids = JSON.stringify(picked);
-    this.stmt(
-      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-       WHERE id IN (SELECT value FROM json_each(?))`,
-    ).run(o.owner, o.now + o.leaseMs, ids);
-    const rows = this.stmt(
-      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
-       ORDER BY d.next_attempt_at, d.id`,
-    ).all(ids) as Row[];
-    return rows.map(toClaimed);
+  /** Each webhook's oldest due deliveries within its room, merged by due time, `o.limit` at most. */
+  private oldestDue(
+    webhooks: Iterable<string>,
+    room: (webhookId: string) => number,
+    o: ClaimOptions,
+  ): string[] {
+    const due = this.stmt(
+      `SELECT id, webhook_id, next_attempt_at FROM deliveries
+       WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+         AND (lease_owner IS NULL OR lease_until <= ?)
+       ORDER BY next_attempt_at, id LIMIT ?`,
+    );
+    const candidates: Row[] = [];
+    for (const w of webhooks) {
+      const n = Math.min(room(w), o.limit);
+      if (n > 0) candidates.push(...(due.all(w, o.now, o.now, n) as Row[]));
+    }
+    candidates.sort(
+      (a, b) =>
+        (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
+        (a.id as string).localeCompare(b.id as string),
+    );
+    return candidates.slice(0, o.limit).map((r) => r.id as string);
   }
 
   async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {

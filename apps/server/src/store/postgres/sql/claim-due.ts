@@ -40,23 +40,31 @@ const claimColumns = `(r.claimed).*, r.e_timestamp, r.e_body, r.w_id, r.w_url, r
 const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 
 const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5) r ${claimOrder}`;
+/** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`, migration 5). */
+const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
-  return [o.now, o.webhookLeases, o.limit, o.owner, o.leaseMs];
+  const params = [o.now, o.webhookLeases, o.limit, o.owner, o.leaseMs];
+  return o.webhooks ? [o.webhooks, ...params] : params;
 }
 
 export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedDelivery[]> {
-  if (o.limit <= 0 || o.webhookLeases <= 0) return [];
-  const { rows } = await query(pool, claimSql, claimParams(o), 'af_claim');
+  if (o.limit <= 0 || o.webhookLeases <= 0 || o.webhooks?.length === 0) return [];
+  const { rows } = o.webhooks
+    ? await query(pool, refillSql, claimParams(o), 'af_refill')
+    : await query(pool, claimSql, claimParams(o), 'af_claim');
   return rows.map(claimedRow);
 }
 
 const completeAndClaimSql = `select ${claimColumns}
   from af_complete_and_claim(${placeholders(1, 24)}) r ${claimOrder}`;
+const completeAndRefillSql = `select ${claimColumns}
+  from af_complete_and_refill(${placeholders(1, 25)}) r ${claimOrder}`;
 
 /**
  * `completeAttempts(outcomes)` then `claimDue(o)` in one transaction and one round trip
- * (`af_complete_and_claim`): the engine's cycle, outcomes written and the freed slots refilled.
+ * (`af_complete_and_claim`, or `af_complete_and_refill` for `o.webhooks`): the engine's cycle,
+ * outcomes written and the freed slots refilled.
  */
 export async function completeAndClaim(
   pool: pg.Pool,
@@ -64,11 +72,9 @@ export async function completeAndClaim(
   o: ClaimOptions,
 ): Promise<ClaimedDelivery[]> {
   if (outcomes.length === 0) return claimDue(pool, o);
-  const { rows } = await query(
-    pool,
-    completeAndClaimSql,
-    [...outcomeParams(outcomes), ...claimParams(o)],
-    'af_complete_claim',
-  );
+  const params = [...outcomeParams(outcomes), ...claimParams(o)];
+  const { rows } = o.webhooks
+    ? await query(pool, completeAndRefillSql, params, 'af_complete_refill')
+    : await query(pool, completeAndClaimSql, params, 'af_complete_claim');
   return rows.map(claimedRow);
 }
