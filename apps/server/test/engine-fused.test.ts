@@ -123,6 +123,47 @@ describe('engine: fused complete-and-claim', () => {
     expect(calls.completeAndClaim).toBeGreaterThan(0);
   });
 
+  it("a retry of another endpoint fires on time while a busy endpoint's refills follow each other", async () => {
+    h = await createHarness();
+    rx = await startReceiver();
+    rx.respond = () => ({ delayMs: 2 });
+    const flaky = await startReceiver();
+    let first = true;
+    flaky.respond = () => {
+      if (!first) return {};
+      first = false;
+      return { status: 500 };
+    };
+    try {
+      await h.webhook({ url: rx.url, events: ['agent.created'] });
+      await h.webhook({ url: flaky.url, events: ['usage.limit'] });
+      // Seconds of back-to-back flushes that refill the busy webhook only.
+      await h.store.insertEvents(
+        h.accountId,
+        Array.from({ length: 2000 }, (_, i) => ({
+          id: `evt_busy_${i}`,
+          event: 'agent.created',
+          timestamp: h!.clock.now(),
+          body: '{}',
+        })),
+        h.clock.now(),
+      );
+      await h.publish('usage.limit', { n: 1 });
+      // The poll (10 s) is far beyond the 200 ms backoff: the retry needs the engine's timer
+      // and a claim that looks beyond the busy webhook.
+      engine = newEngine(h.store, { maxInFlight: 50, pollIntervalMs: 10_000 });
+      engine.start();
+      const [failed] = await flaky.waitFor(1, 5000);
+      const [, retry] = await flaky.waitFor(2, 5000);
+      expect(rx.requests.length).toBeLessThan(2000); // the busy endpoint was still busy
+      const late = retry!.at - failed!.at;
+      expect(late).toBeGreaterThanOrEqual(190);
+      expect(late).toBeLessThan(700);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('never runs two claims at once in one process (pump and flush wait for each other)', async () => {
     h = await createHarness();
     rx = await startReceiver();

@@ -872,6 +872,9 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await publish(acctA, 'agent.created', T0 + 500);
         await publish(acctA, 'agent.created', T0 + 100);
         expect(await store.nextDueAt(T0)).toBe(T0 + 100);
+        // The next one strictly after a time (behind work that is due but blocked).
+        expect(await store.nextDueAt(T0, T0 + 100)).toBe(T0 + 500);
+        expect(await store.nextDueAt(T0, T0 + 500)).toBeNull();
         expect(await store.countPending()).toBe(2);
         const [c] = await store.claimDue(claimOpts({ now: T0 + 100, leaseMs: 1000 }));
         // A leased delivery is not "due".

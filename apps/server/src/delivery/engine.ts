@@ -141,6 +141,11 @@ export class DeliveryEngine {
   /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
   private pumpRun: Promise<void> | undefined;
   private pumpAgain = false;
+  /**
+   * The pump waits for a flush to end. Under steady load flushes follow each other and it may
+   * wait long: meanwhile each flush claims for it (a full claim, not a refill).
+   */
+  private pumpWaiting = false;
   /** The pump's claim under way; a flush that claims waits for it (see `pump`). */
   private claiming: Promise<unknown> | undefined;
   /** The last claim found due work it could not take (see `sleepUntilDue`). */
@@ -282,7 +287,12 @@ export class DeliveryEngine {
         // One claim at a time in this process: a flush that claims (`completeAndClaim`) and
         // this claim would otherwise race for the same webhooks, and on PostgreSQL the loser
         // skips the locked webhook and finds nothing, though work is due.
-        while (this.flushing) await this.flushing.catch(() => {});
+        this.pumpWaiting = true;
+        try {
+          while (this.flushing) await this.flushing.catch(() => {});
+        } finally {
+          this.pumpWaiting = false;
+        }
         if (this.stopping) return;
         const room = this.maxInFlight - this.inFlight.size;
         if (room <= 0) break; // a completion pumps again
@@ -338,8 +348,12 @@ export class DeliveryEngine {
       // Due now but not claimed: blocked by an endpoint's cap, or by another worker claiming
       // for that webhook at this instant (it is skipped while locked, and that claim may have
       // started before this work was committed). A claim takes milliseconds: look again soon,
-      // once, then at the poll interval.
-      this.armTimer(this.blockedOnce ? this.pollMs : BLOCKED_RETRY_MS);
+      // once, then at the poll interval — or at the next due time behind the blocked work,
+      // if sooner (a retry of another endpoint; refills do not look for it, see
+      // `completeAndClaim`).
+      const wait = this.blockedOnce ? this.pollMs : BLOCKED_RETRY_MS;
+      const next = await this.store.nextDueAt(now, now);
+      this.armTimer(next === null ? wait : Math.min(wait, next - now));
       this.blockedOnce = true;
       return;
     }
@@ -550,10 +564,11 @@ export class DeliveryEngine {
     // A refill: the next deliveries of the batch's webhooks only, without searching the queue
     // for others (new work is claimed by the pump, woken by `notify`, a due time or the poll).
     // While this process has room for everyone that takes nothing from other webhooks; past half
-    // of it, a full claim keeps the order of the whole queue (oldest due first).
+    // of it, a full claim keeps the order of the whole queue (oldest due first). A pump waiting
+    // for this flush gets a full claim too: it was woken for work elsewhere (a retry now due).
     const held = this.inFlight.size - batch.length;
     const webhooks =
-      held < this.maxInFlight / 2
+      !this.pumpWaiting && held < this.maxInFlight / 2
         ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]
         : undefined;
     const claimed = await store.completeAndClaim(batch, {

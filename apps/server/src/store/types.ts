@@ -411,8 +411,12 @@ export interface Store {
   renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void>;
   /** Releases leases without recording an attempt (shutdown): the deliveries are due again. */
   releaseLeases(owner: string, deliveryIds?: string[]): Promise<void>;
-  /** The earliest `nextAttemptAt` of a pending delivery without a live lease, or null. */
-  nextDueAt(now: number): Promise<number | null>;
+  /**
+   * The earliest `nextAttemptAt` of a pending delivery without a live lease, or null. With
+   * `after`, the earliest one strictly later than it: the next retry behind work that is due but
+   * cannot be claimed now (an endpoint at its cap).
+   */
+  nextDueAt(now: number, after?: number): Promise<number | null>;
   /** Pending deliveries, for the metrics gauge. */
   countPending(): Promise<number>;
 

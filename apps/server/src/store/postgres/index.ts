@@ -494,12 +494,13 @@ class PgStore implements PostgresStore {
     });
   }
 
-  async nextDueAt(now: number): Promise<number | null> {
+  async nextDueAt(now: number, after?: number): Promise<number | null> {
     const { rows } = await query(
       this.pool,
       `select min(next_attempt_at) as at from deliveries
-       where status = 'pending' and (lease_until is null or lease_until <= $1)`,
-      [now],
+       where status = 'pending' and (lease_until is null or lease_until <= $1)
+         and ($2::bigint is null or next_attempt_at > $2)`,
+      [now, after ?? null],
     );
     return rows[0]?.at ?? null;
   }

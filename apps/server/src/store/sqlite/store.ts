@@ -942,12 +942,13 @@ export class SqliteStore implements Store {
     ).run(owner, JSON.stringify(deliveryIds));
   }
 
-  async nextDueAt(now: number): Promise<number | null> {
+  async nextDueAt(now: number, after?: number): Promise<number | null> {
     const r = this.stmt(
       `SELECT next_attempt_at FROM deliveries
-       WHERE status = 'pending' AND (lease_owner IS NULL OR lease_until <= ?)
+       WHERE status = 'pending' AND next_attempt_at > ?
+         AND (lease_owner IS NULL OR lease_until <= ?)
        ORDER BY next_attempt_at, id LIMIT 1`,
-    ).get(now) as Row | undefined;
+    ).get(after ?? Number.MIN_SAFE_INTEGER, now) as Row | undefined;
     return r ? (r.next_attempt_at as number) : null;
   }
 
