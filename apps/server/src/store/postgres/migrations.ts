@@ -381,13 +381,72 @@ $fn$;
   },
   {
     version: 4,
-    name: 'one worker at a time per webhook',
+    name: 'one worker at a time per webhook, and refills',
     // A webhook another owner holds live leases on has no room for this claim (its live leases
     // count as the whole cap): one worker at a time sends to a webhook, so that worker alone
     // keeps its attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next
     // deliveries ahead, to start each the moment an attempt ends instead of after the database
-    // has recorded the outcome (see the engine). Otherwise the function of migration 3.
+    // has recorded the outcome (see the engine).
+    //
+    // The engine's cycle on a busy endpoint writes a batch of outcomes and claims the next
+    // deliveries of the same webhooks. af_claim_due searches the whole queue for it (the head of
+    // deliveries_due, then, behind one endpoint's backlog, every webhook); af_refill locks the
+    // given webhooks (skipping those locked) and runs only the claim's second step for them,
+    // af_claim_locked, which af_claim_due now calls too: the same statement and rules, in a new
+    // snapshot after the locks. Otherwise af_claim_due is the function of migration 3.
     sql: `
+create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
+  p_owner text, p_lease_ms bigint)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+begin
+  -- Step 2 of a claim (af_claim_due, af_refill), in a new snapshot taken after the caller
+  -- locked p_locked: each webhook's oldest due deliveries, at most its cap minus its live
+  -- leases (another owner's count as the whole cap), then the oldest p_limit of all.
+  return query
+  with live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  cand as (
+    select y.id, y.webhook_id, y.next_attempt_at,
+      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
+    from unnest(p_locked) as w(id)
+    cross join lateral (
+      select x.id, x.webhook_id, x.next_attempt_at from deliveries x
+      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
+        and (x.lease_until is null or x.lease_until <= p_now)
+      order by x.next_attempt_at, x.id
+      limit p_cap
+      for update of x skip locked
+    ) y
+  ),
+  picked as (
+    select cand.id from cand left join live on live.webhook_id = cand.webhook_id
+    where cand.rn <= p_cap - coalesce(live.n, 0)
+    order by cand.next_attempt_at, cand.id
+    limit p_limit
+  ),
+  c as (
+    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
+    from picked where x.id = picked.id
+    returning x
+  )
+  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  from c
+  join events e on e.id = (c.x).event_id
+  left join webhooks wh on wh.id = (c.x).webhook_id;
+end
+$fn$;
+
 create or replace function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text, p_lease_ms bigint)
 returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
   w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
@@ -476,103 +535,7 @@ begin
 
   -- Step 2, in a new snapshot taken after the locks: each locked webhook's oldest due
   -- deliveries, at most its cap minus its live leases, then the oldest p_limit of all.
-  return query
-  with live as (
-    select x.webhook_id,
-      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
-    from deliveries x
-    where x.webhook_id = any(v_locked) and x.lease_owner is not null and x.lease_until > p_now
-    group by x.webhook_id
-  ),
-  cand as (
-    select y.id, y.webhook_id, y.next_attempt_at,
-      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
-    from unnest(v_locked) as w(id)
-    cross join lateral (
-      select x.id, x.webhook_id, x.next_attempt_at from deliveries x
-      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
-        and (x.lease_until is null or x.lease_until <= p_now)
-      order by x.next_attempt_at, x.id
-      limit p_cap
-      for update of x skip locked
-    ) y
-  ),
-  picked as (
-    select cand.id from cand left join live on live.webhook_id = cand.webhook_id
-    where cand.rn <= p_cap - coalesce(live.n, 0)
-    order by cand.next_attempt_at, cand.id
-    limit p_limit
-  ),
-  c as (
-    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
-    from picked where x.id = picked.id
-    returning x
-  )
-  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
-    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
-  from c
-  join events e on e.id = (c.x).event_id
-  left join webhooks wh on wh.id = (c.x).webhook_id;
-end
-$fn$;
-`,
-  },
-  {
-    version: 5,
-    name: 'refill: claim for the webhooks of a batch only',
-    // The engine's cycle on a busy endpoint writes a batch of outcomes and claims the next
-    // deliveries of the same webhooks. af_claim_due searches the whole queue for it each time (the
-    // head of deliveries_due, then, behind one endpoint's backlog, every webhook), which fan-out 1
-    // on PostgreSQL paid on every cycle. af_refill locks the given webhooks (skipping those locked)
-    // and runs step 2 of af_claim_due for them: the same statement, the same rules (the cap, one
-    // owner per webhook), in a new snapshot after the locks.
-    sql: `
-create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
-  p_owner text, p_lease_ms bigint)
-returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
-  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
-  w_previous_secret_expires_at bigint, w_deleted_at bigint)
-language plpgsql
-set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
-as $fn$
-begin
-  return query
-  with live as (
-    select x.webhook_id,
-      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
-    from deliveries x
-    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
-    group by x.webhook_id
-  ),
-  cand as (
-    select y.id, y.webhook_id, y.next_attempt_at,
-      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
-    from unnest(p_locked) as w(id)
-    cross join lateral (
-      select x.id, x.webhook_id, x.next_attempt_at from deliveries x
-      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
-        and (x.lease_until is null or x.lease_until <= p_now)
-      order by x.next_attempt_at, x.id
-      limit p_cap
-      for update of x skip locked
-    ) y
-  ),
-  picked as (
-    select cand.id from cand left join live on live.webhook_id = cand.webhook_id
-    where cand.rn <= p_cap - coalesce(live.n, 0)
-    order by cand.next_attempt_at, cand.id
-    limit p_limit
-  ),
-  c as (
-    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
-    from picked where x.id = picked.id
-    returning x
-  )
-  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
-    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
-  from c
-  join events e on e.id = (c.x).event_id
-  left join webhooks wh on wh.id = (c.x).webhook_id;
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner, p_lease_ms);
 end
 $fn$;
 

@@ -40,7 +40,7 @@ const claimColumns = `(r.claimed).*, r.e_timestamp, r.e_body, r.w_id, r.w_url, r
 const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 
 const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5) r ${claimOrder}`;
-/** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`, migration 5). */
+/** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`, migration 4). */
 const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
