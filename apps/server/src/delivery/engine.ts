@@ -87,18 +87,19 @@ const CLAIM_BATCH = 100;
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
  * next deliveries ready to start as attempts end while their outcomes are written and more are
- * claimed (see the class comment). PostgreSQL fan-out 1 (`npm run bench`), to a ceiling of
- * 7,700–8,300/s: 1,460–1,520/s with leases = the cap (attempts waited for the database), 1,991/s
- * at 2 ×, 2,243/s at 3 ×, 2,223/s at 4 ×.
+ * claimed (see the class comment). PostgreSQL fan-out 1 (`npm run bench`, ratio to the ceiling):
+ * 0.15–0.16 with leases = the cap (each attempt waited for the database), 0.24 at 2 ×, 0.27–0.28
+ * at 3 ×, 0.29 at 4 ×, 0.28–0.29 at 6 ×: the gain flattens, and more would let a slow endpoint
+ * hold more of the worker.
  */
 const WEBHOOK_LEASES_PER_SLOT = 3;
 /** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */
 const BLOCKED_RETRY_MS = 20;
 // Outcomes are written on the next turn (`setImmediate`, not a 0 ms timer, which waits 1 ms): a
-// delivery's slot (its lease, counted against the endpoint's cap) is freed only once its outcome
-// is durable, so any wait here caps one endpoint at `endpointConcurrency / (round trip + wait)`.
-// Batches still form by themselves: outcomes that arrive while a write is in flight go together
-// in the next one.
+// delivery's lease, counted against the webhook's `webhookLeases`, is released only once its
+// outcome is durable, so any wait here delays the refill of a busy endpoint's leases. Batches
+// still form by themselves: outcomes that arrive while a write is in flight go together in the
+// next one.
 const FLUSH_BATCH = 100;
 const SIGNATURE_CACHE_SIZE = 1024;
 const MASK = '••••';
@@ -430,8 +431,9 @@ export class DeliveryEngine {
   /** An attempt ended: its slot goes to the next delivery waiting for that webhook, if any. */
   private endSlot(c: ClaimedDelivery): void {
     const hook = c.webhook?.id;
-    const e = hook === undefined ? undefined : this.endpoints.get(hook);
-    if (!e || hook === undefined) return;
+    if (hook === undefined) return;
+    const e = this.endpoints.get(hook);
+    if (!e) return;
     const next = e.waiting.shift();
     if (next) next();
     else if (--e.running === 0) this.endpoints.delete(hook);
