@@ -12,7 +12,8 @@ import { outcomeParams } from './complete-attempts.js';
  *
  * The rule (at most `webhookLeases` live leases per webhook, and none taken from a webhook
  * another owner holds live leases on) must hold when two workers claim for the same webhook at
- * the same moment. Both would count the same live leases and each take the rest. So a claim first locks the webhook rows it will take work from
+ * the same moment. Both would count the same live leases and each take the rest. So a claim
+ * first locks the webhook rows it will take work from
  * (`FOR NO KEY UPDATE SKIP LOCKED`: another claimer skips them instead of waiting; API updates
  * of the webhook are the only other lockers, and only for a moment). Then step 2 counts leases
  * in a NEW statement: in READ COMMITTED its snapshot is taken after the lock was granted, so it
@@ -26,9 +27,10 @@ import { outcomeParams } from './complete-attempts.js';
  * (one probe of `deliveries_webhook_due` per webhook): a slow endpoint never hides the others'
  * work.
  *
- * Step 2: for each locked webhook, its oldest due deliveries (`FOR UPDATE SKIP LOCKED`: rows
- * being completed or retried right now are left alone), at most the cap minus its live leases,
- * then the oldest due `limit` of all, leased to `owner` until `now + leaseMs`.
+ * Step 2 (`af_claim_locked`, which a refill runs alone): for each locked webhook, its oldest
+ * due deliveries (`FOR UPDATE SKIP LOCKED`: rows being completed or retried right now are left
+ * alone), at most the cap minus its live leases, then the oldest due `limit` of all, leased to
+ * `owner` until `now + leaseMs`.
  *
  * One round trip instead of begin, three or four statements and commit. The events and webhooks
  * are joined inside the function, in the snapshot of the claim itself: joined outside, an event
@@ -40,7 +42,10 @@ const claimColumns = `(r.claimed).*, r.e_timestamp, r.e_body, r.w_id, r.w_url, r
 const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 
 const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5) r ${claimOrder}`;
-/** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`, migration 4). */
+/**
+ * A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`,
+ * migration 4).
+ */
 const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
