@@ -110,6 +110,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           requestHeaders: { 'x-custom': '••••' },
           responseHeaders: { 'content-type': 'text/plain' },
           responseBody: 'ok',
+          responseBodyEncoding: 'utf8',
           trigger: c.trigger,
           succeeded: true,
           ...attempt,
@@ -557,6 +558,70 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(second.filter((c) => c.webhook?.id === slow.id)).toHaveLength(0);
       });
 
+      it('claims within the lower lease caps of slowed webhooks', async () => {
+        const slow = await addWebhook(acctA, { events: ['usage.limit'] });
+        const fast = await addWebhook(acctA, { events: ['agent.created'] });
+        for (let i = 0; i < 5; i++) {
+          await publish(acctA, 'usage.limit', T0 - 100 + i);
+          await publish(acctA, 'agent.created', T0 - 50 + i);
+        }
+        const fairness = { webhookCaps: { [slow.id]: 1 }, accountRoom: {}, accountShare: 100 };
+        const first = await store.claimDue(claimOpts({ webhookLeases: 30, fairness }));
+        expect(first.filter((c) => c.webhook?.id === slow.id)).toHaveLength(1);
+        expect(first.filter((c) => c.webhook?.id === fast.id)).toHaveLength(5);
+        // A refill keeps the cap too, and the full cap comes back with the rule gone.
+        expect(
+          await store.claimDue(claimOpts({ webhookLeases: 30, fairness, webhooks: [slow.id] })),
+        ).toEqual([]);
+        expect(
+          await store.claimDue(claimOpts({ webhookLeases: 30, webhooks: [slow.id] })),
+        ).toHaveLength(4);
+      });
+
+      it("claims no more of an account than its room, and reaches the others' work", async () => {
+        const a1 = await addWebhook(acctA, { events: ['usage.limit'] });
+        const a2 = await addWebhook(acctA, { events: ['agent.created'] });
+        const b = await addWebhook(acctB, { events: ['agent.created'] });
+        for (let i = 0; i < 4; i++) {
+          await publish(acctA, 'usage.limit', T0 - 100 + i);
+          await publish(acctA, 'agent.created', T0 - 90 + i);
+        }
+        for (let i = 0; i < 3; i++) await publish(acctB, 'agent.created', T0 - 10 + i);
+        const fairness = { webhookCaps: {}, accountRoom: { [acctA]: 3 }, accountShare: 100 };
+        const claimed = await store.claimDue(claimOpts({ webhookLeases: 30, fairness }));
+        const of = (id: string) => claimed.filter((c) => c.webhook?.id === id).length;
+        expect(of(a1.id) + of(a2.id)).toBe(3);
+        expect(of(b.id)).toBe(3);
+        // An account without room gets nothing, by claim or by refill; the share bounds the rest.
+        const none = { webhookCaps: {}, accountRoom: { [acctA]: 0 }, accountShare: 100 };
+        expect(await store.claimDue(claimOpts({ webhookLeases: 30, fairness: none }))).toEqual([]);
+        expect(
+          await store.claimDue(
+            claimOpts({ webhookLeases: 30, fairness: none, webhooks: [a1.id, a2.id] }),
+          ),
+        ).toEqual([]);
+        const share = { webhookCaps: {}, accountRoom: {}, accountShare: 2 };
+        expect(
+          await store.claimDue(claimOpts({ webhookLeases: 30, fairness: share })),
+        ).toHaveLength(2);
+      });
+
+      it("reaches another account's work behind a backlog of an account without room", async () => {
+        await addWebhook(acctA, { events: ['usage.limit'] });
+        const b = await addWebhook(acctB, { events: ['agent.created'] });
+        await store.insertEvents(
+          acctA,
+          Array.from({ length: 1500 }, (_, i) =>
+            newEvent('usage.limit', { timestamp: T0 - 10_000 + i }),
+          ),
+          T0 - 10_000,
+        );
+        const e = await publish(acctB, 'agent.created', T0);
+        const fairness = { webhookCaps: {}, accountRoom: { [acctA]: 0 }, accountShare: 100 };
+        const claimed = await store.claimDue(claimOpts({ webhookLeases: 30, limit: 10, fairness }));
+        expect(claimed.map((c) => [c.webhook?.id, c.eventId])).toEqual([[b.id, e.id]]);
+      });
+
       it('claims again after a lease expires, and the dead worker no longer counts', async () => {
         await addWebhook(acctA);
         await publish(acctA);
@@ -679,6 +744,33 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(final).toMatchObject({ status: 'failed', attemptCount: 2, nextAttemptAt: null });
         expect(final!.attempts.map((x) => x.number)).toEqual([1, 2]);
         expect(final!.attempts[1]!.statusCode).toBeNull();
+      });
+
+      it('keeps any bytes a receiver sent: a base64 body and odd header values', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts());
+        const bytes = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x41]);
+        const headers = { 'x-latin': 'caf\u00e9 \u00ff\u0001', 'x-nul': 'a\ufffdb' };
+        await store.completeAttempts([
+          outcome(
+            c!,
+            { status: 'failed' },
+            {
+              statusCode: 500,
+              error: 'response_status',
+              succeeded: false,
+              responseHeaders: headers,
+              responseBody: bytes.toString('base64'),
+              responseBodyEncoding: 'base64',
+            },
+          ),
+        ]);
+        const d = await store.getDelivery(acctA, c!.id);
+        const a = d!.attempts[0]!;
+        expect(a.responseBodyEncoding).toBe('base64');
+        expect(Buffer.from(a.responseBody!, 'base64')).toEqual(bytes);
+        expect(a.responseHeaders).toEqual(headers);
       });
 
       it('skips an outcome whose delivery no longer exists and records the rest', async () => {

@@ -46,6 +46,7 @@ function succeeded(c: ClaimedDelivery, now: number): AttemptOutcome {
       requestHeaders: {},
       responseHeaders: {},
       responseBody: null,
+      responseBodyEncoding: null,
       trigger: c.trigger,
       succeeded: true,
     },

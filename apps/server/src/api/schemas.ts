@@ -138,6 +138,13 @@ export const TestResult = Type.Object({
   status_code: Nullable(Type.Integer()),
   duration_ms: Type.Integer(),
   response_body: Nullable(Type.String()),
+  response_body_encoding: Nullable(
+    Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
+      description:
+        '`utf8`: response_body is the text received; `base64`: the bytes received were not ' +
+        'UTF-8 text (NUL, invalid UTF-8, compressed), and response_body is their base64',
+    }),
+  ),
   error: Nullable(Type.String()),
 });
 
@@ -225,6 +232,13 @@ export const AttemptSchema = Type.Object({
   request_headers: StringMap,
   response_headers: StringMap,
   response_body: Nullable(Type.String()),
+  response_body_encoding: Nullable(
+    Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
+      description:
+        '`utf8`: response_body is the text received; `base64`: the bytes received were not ' +
+        'UTF-8 text (NUL, invalid UTF-8, compressed), and response_body is their base64',
+    }),
+  ),
   trigger: Type.String(),
 });
 

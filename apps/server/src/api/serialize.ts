@@ -67,6 +67,7 @@ export function serializeAttempt(row: AttemptRow) {
     request_headers: row.requestHeaders,
     response_headers: row.responseHeaders,
     response_body: row.responseBody,
+    response_body_encoding: row.responseBodyEncoding,
     trigger: row.trigger,
   };
 }

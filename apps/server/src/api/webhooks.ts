@@ -309,6 +309,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         status_code: a.statusCode,
         duration_ms: Math.round(a.durationMs),
         response_body: a.responseBody,
+        response_body_encoding: a.responseBodyEncoding,
         error: a.error,
       };
     },

@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -17,6 +18,7 @@ import type {
   Store,
 } from '../store/types.js';
 import type { DeliveryConfig } from './config.js';
+import { Fairness } from './fairness.js';
 import { nextRetryAt } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
 import { signBody, signStandard } from './signing.js';
@@ -57,6 +59,12 @@ export interface EngineMetrics {
     durationMs: number;
     trigger: string;
   }): void;
+  /**
+   * Writing outcomes failed: `split` (a batch failed and was written one outcome at a time),
+   * `safe_form` (an outcome was written without the receiver's headers and body), `dropped` (an
+   * outcome could not be written at all; its delivery is sent again after its lease).
+   */
+  outcomeWriteFailed?(kind: 'split' | 'safe_form' | 'dropped'): void;
 }
 
 export interface DeliveryEngineOptions {
@@ -79,6 +87,11 @@ export interface DeliveryEngineOptions {
   pollIntervalMs?: number;
   /** Jitter's randomness; default `Math.random`. */
   random?: () => number;
+  /**
+   * The part of `maxInFlight` one account may hold (see `fairness.ts`); default 0.5, so one
+   * account never holds more than half of a worker.
+   */
+  accountShare?: number;
 }
 
 /** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
@@ -101,6 +114,8 @@ const BLOCKED_RETRY_MS = 20;
 // still form by themselves: outcomes that arrive while a write is in flight go together in the
 // next one.
 const FLUSH_BATCH = 100;
+/** Tries of an outcome that cannot be written even without the receiver's bytes. */
+const WRITE_TRIES = 3;
 const SIGNATURE_CACHE_SIZE = 1024;
 const MASK = '••••';
 
@@ -122,8 +137,21 @@ export class DeliveryEngine {
   private readonly leaseUntil = new Map<string, number>();
   /** Running attempts, to abort one whose lease is about to be lost. */
   private readonly aborts = new Map<string, AbortController>();
-  /** Per webhook: attempts running, and the claimed deliveries waiting for one to end. */
-  private readonly endpoints = new Map<string, { running: number; waiting: (() => void)[] }>();
+  /**
+   * Per webhook: attempts running, and the claimed deliveries waiting for one to end (woken with
+   * `true` to take the slot, `false` to give their lease back unsent).
+   */
+  private readonly endpoints = new Map<
+    string,
+    { running: number; waiting: { id: string; wake: (go: boolean) => void }[] }
+  >();
+  private readonly fairness: Fairness;
+  /** Claimed deliveries this worker holds → their account, for the account's share. */
+  private readonly heldAccount = new Map<string, string>();
+  /** Leases given back unsent (a webhook slowed down), released together on the next turn. */
+  private shed: string[] = [];
+  /** Outcomes that failed to be written even in their safe form → tries so far. */
+  private readonly writeStrikes = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private beating = false;
 
@@ -172,6 +200,11 @@ export class DeliveryEngine {
     this.random = opts.random ?? Math.random;
     this.leaseMs = this.config.leaseMs ?? DEFAULT_LEASE_MS;
     this.heartbeatMs = Math.max(1, Math.floor(this.leaseMs / 3));
+    this.fairness = new Fairness(
+      this.config.endpointConcurrency,
+      this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
+      Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? 0.5))),
+    );
     this.sender = new Sender({
       allowPrivateNetworks: this.config.allowPrivateNetworks,
       clock: this.clock,
@@ -217,10 +250,17 @@ export class DeliveryEngine {
     opts: { sampleEvent?: boolean } = {},
   ): Promise<AttemptOutcome> {
     const run = (async () => {
-      const outcome = await this.attempt(claimed, {
-        test: true,
-        sample: opts.sampleEvent === true,
-      });
+      // Inside the webhook's cap like any attempt: it waits for one of the webhook's slots.
+      await this.slot(claimed, { test: true });
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await this.attempt(claimed, {
+          test: true,
+          sample: opts.sampleEvent === true,
+        });
+      } finally {
+        this.endSlot(claimed);
+      }
       await this.store.completeAttempts([outcome]);
       return outcome;
     })();
@@ -245,7 +285,7 @@ export class DeliveryEngine {
     for (const e of this.endpoints.values()) {
       const waiting = e.waiting.splice(0);
       e.running += waiting.length;
-      for (const wake of waiting) wake();
+      for (const w of waiting) w.wake(true);
     }
     // A claim under way finishes first (and hands back what it took, see `pump`).
     await this.pumpRun?.catch(() => {});
@@ -338,6 +378,7 @@ export class DeliveryEngine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       webhookLeases: this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
+      fairness: this.fairness.claim(),
     };
   }
 
@@ -375,8 +416,16 @@ export class DeliveryEngine {
   }
 
   private launch(c: ClaimedDelivery): void {
+    this.heldAccount.set(c.id, c.accountId);
+    this.fairness.hold(c.accountId);
     const run = (async () => {
-      if (!(await this.slot(c))) return;
+      const go = await this.slot(c);
+      if (go === 'shed') {
+        this.forget(c.id);
+        this.releaseShed(c.id);
+        return;
+      }
+      if (!go) return;
       const abort = new AbortController();
       this.aborts.set(c.id, abort);
       let outcome: AttemptOutcome;
@@ -387,10 +436,10 @@ export class DeliveryEngine {
           signal: abort.signal,
         });
       } catch (err) {
-        // A bug or a secret that does not decrypt: leave the lease to expire rather than loop.
+        // A bug (an attempt that cannot be built is a `configuration_error` outcome): leave the
+        // lease to expire.
         this.log.error({ err, deliveryId: c.id }, 'attempt failed before sending');
-        this.inFlight.delete(c.id);
-        this.leaseUntil.delete(c.id);
+        this.forget(c.id);
         this.notify();
         return;
       } finally {
@@ -405,38 +454,95 @@ export class DeliveryEngine {
   }
 
   /**
-   * Waits until fewer than `endpointConcurrency` attempts run to the delivery's webhook, then
-   * takes a slot. False (and no slot) when the engine stops or the lease was given up meanwhile:
-   * the delivery is not attempted.
+   * Waits until fewer attempts run to the delivery's webhook than its limit (see `fairness.ts`),
+   * then takes a slot. False (and no slot) when the engine stops or the lease was given up
+   * meanwhile; `shed` when the webhook was slowed down and the delivery should go back unsent.
+   * The test action (`test`) waits the same way and is never shed.
    */
-  private async slot(c: ClaimedDelivery): Promise<boolean> {
+  private async slot(c: ClaimedDelivery, opts: { test?: boolean } = {}): Promise<boolean | 'shed'> {
+    const held = () => opts.test === true || (!this.stopping && this.leaseUntil.has(c.id));
     // A deleted webhook's delivery sends nothing (see `attempt`): no slot.
     const hook = c.webhook?.id;
-    if (hook === undefined) return !this.stopping && this.leaseUntil.has(c.id);
+    if (hook === undefined) return held();
     let e = this.endpoints.get(hook);
     if (!e) {
       e = { running: 0, waiting: [] };
       this.endpoints.set(hook, e);
     }
-    if (e.running < this.config.endpointConcurrency) e.running++;
-    // `endSlot` hands its slot over without counting it free.
-    else await new Promise<void>((wake) => e.waiting.push(wake));
-    if (this.stopping || !this.leaseUntil.has(c.id)) {
+    if (e.running < this.fairness.limit(hook)) e.running++;
+    else {
+      // `endSlot` hands its slot over without counting it free.
+      const entry = e;
+      const go = await new Promise<boolean>((wake) =>
+        entry.waiting.push({ id: opts.test ? '' : c.id, wake }),
+      );
+      if (!go) return 'shed';
+    }
+    if (!held()) {
       this.endSlot(c);
       return false;
     }
     return true;
   }
 
-  /** An attempt ended: its slot goes to the next delivery waiting for that webhook, if any. */
+  /**
+   * An attempt ended: its slot goes to the next delivery waiting for that webhook, if any, and
+   * not past the webhook's limit.
+   */
   private endSlot(c: ClaimedDelivery): void {
     const hook = c.webhook?.id;
     if (hook === undefined) return;
     const e = this.endpoints.get(hook);
     if (!e) return;
-    const next = e.waiting.shift();
-    if (next) next();
-    else if (--e.running === 0) this.endpoints.delete(hook);
+    const limit = this.fairness.limit(hook);
+    const next = e.running <= limit ? e.waiting.shift() : undefined;
+    if (next) next.wake(true);
+    else e.running--;
+    // A limit raised since (successes) opens more slots at once.
+    while (e.running < limit && e.waiting.length > 0) {
+      e.running++;
+      e.waiting.shift()?.wake(true);
+    }
+    if (e.running === 0) this.endpoints.delete(hook);
+  }
+
+  /**
+   * The webhook was slowed down (its attempts time out): the deliveries waiting for it beyond
+   * its new lease cap go back unsent, so they do not hold this worker's capacity while its few
+   * slots are busy. They are claimed again within the cap (see `Fairness`).
+   */
+  private shedWaiting(hook: string): void {
+    const e = this.endpoints.get(hook);
+    if (!e) return;
+    const keep = Math.max(0, this.fairness.leases(hook) - e.running);
+    const shed = e.waiting.filter((w, i) => i >= keep && w.id !== '');
+    if (shed.length === 0) return;
+    e.waiting = e.waiting.filter((w) => !shed.includes(w));
+    for (const w of shed) w.wake(false);
+  }
+
+  /** Gives the lease back on the next turn, with the others shed meanwhile: one store call. */
+  private releaseShed(id: string): void {
+    this.shed.push(id);
+    if (this.shed.length > 1) return;
+    setImmediate(() => {
+      const ids = this.shed;
+      this.shed = [];
+      void this.store
+        .releaseLeases(this.owner, ids)
+        .catch((err: unknown) => this.log.warn({ err }, 'giving leases back failed; they expire'));
+    });
+  }
+
+  /** The delivery is no longer held by this worker (completed, given up or given back). */
+  private forget(id: string): void {
+    this.inFlight.delete(id);
+    this.leaseUntil.delete(id);
+    const account = this.heldAccount.get(id);
+    if (account !== undefined) {
+      this.heldAccount.delete(id);
+      this.fairness.release(account);
+    }
   }
 
   /**
@@ -474,13 +580,12 @@ export class DeliveryEngine {
     const before = this.outbox.length;
     this.outbox = this.outbox.filter((o) => !drop.has(o.deliveryId));
     for (const id of ids) {
-      this.leaseUntil.delete(id);
       const abort = this.aborts.get(id);
       if (abort) {
         this.abandoned.add(id);
         abort.abort();
       }
-      this.inFlight.delete(id);
+      this.forget(id);
     }
     this.log.warn(
       { deliveries: ids.length, outcomesDropped: before - this.outbox.length },
@@ -530,21 +635,22 @@ export class DeliveryEngine {
           return;
         }
         await this.store.completeAttempts(batch);
-        for (const o of batch) {
-          this.inFlight.delete(o.deliveryId);
-          this.leaseUntil.delete(o.deliveryId);
-        }
+        for (const o of batch) this.forget(o.deliveryId);
         this.notify();
       } catch (err) {
-        this.log.error({ err, outcomes: batch.length }, 'writing outcomes failed; retrying');
         // Those given up meanwhile (lease lost) stay dropped.
-        this.outbox.unshift(...batch.filter((o) => this.leaseUntil.has(o.deliveryId)));
-        if (!this.stopping) {
-          this.flushTimer = setTimeout(() => {
-            this.flushTimer = undefined;
-            void this.flushNow();
-          }, 500);
+        const held = batch.filter((o) => this.leaseUntil.has(o.deliveryId));
+        const again = await this.writeApart(held, err);
+        if (again.length > 0) {
+          this.outbox.unshift(...again);
+          if (!this.stopping) {
+            this.flushTimer = setTimeout(() => {
+              this.flushTimer = undefined;
+              void this.flushNow();
+            }, 500);
+          }
         }
+        this.notify();
       }
     })();
     try {
@@ -552,6 +658,72 @@ export class DeliveryEngine {
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /**
+   * A batch failed to be written. One outcome must never hold the others (a receiver's bytes the
+   * database refuses, a row it cannot take): each is written alone; one that fails alone is
+   * written in its safe form (without the receiver's headers and body, the only bytes of an
+   * outcome not made here). When not even the first safe form can be written the database is
+   * likely unreachable: the batch is tried again as it was, and the heartbeat gives its
+   * deliveries up if that lasts. An outcome whose safe form fails while others are written is
+   * tried again up to `WRITE_TRIES` flushes, then dropped: its delivery is sent again after its
+   * lease. Answers the outcomes to write again; logs each write error once, with its cause.
+   */
+  private async writeApart(batch: AttemptOutcome[], cause: unknown): Promise<AttemptOutcome[]> {
+    let failed: { outcome: AttemptOutcome; err: unknown }[] = batch.map((o) => ({
+      outcome: o,
+      err: cause,
+    }));
+    if (batch.length > 1) {
+      this.metrics?.outcomeWriteFailed?.('split');
+      failed = [];
+      for (const o of batch) {
+        try {
+          await this.store.completeAttempts([o]);
+          this.forget(o.deliveryId);
+        } catch (err) {
+          failed.push({ outcome: o, err });
+        }
+      }
+    }
+    const again: AttemptOutcome[] = [];
+    let written = batch.length - failed.length;
+    for (const { outcome, err } of failed) {
+      try {
+        await this.store.completeAttempts([safeForm(outcome)]);
+        written++;
+        this.forget(outcome.deliveryId);
+        this.writeStrikes.delete(outcome.deliveryId);
+        this.metrics?.outcomeWriteFailed?.('safe_form');
+        this.log.error(
+          { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
+          "an outcome could not be written: recorded without the receiver's headers and body",
+        );
+      } catch (safeErr) {
+        if (written === 0) {
+          this.log.error(
+            { err: safeErr, outcomes: batch.length },
+            'writing outcomes failed; retrying',
+          );
+          return failed.map((f) => f.outcome);
+        }
+        const strikes = (this.writeStrikes.get(outcome.deliveryId) ?? 0) + 1;
+        if (strikes < WRITE_TRIES) {
+          this.writeStrikes.set(outcome.deliveryId, strikes);
+          again.push(outcome);
+          continue;
+        }
+        this.writeStrikes.delete(outcome.deliveryId);
+        this.forget(outcome.deliveryId);
+        this.metrics?.outcomeWriteFailed?.('dropped');
+        this.log.error(
+          { err: safeErr, deliveryId: outcome.deliveryId, tries: strikes },
+          'an outcome could not be written at all: dropped; the delivery is sent again after its lease',
+        );
+      }
+    }
+    return again;
   }
 
   private async completeAndClaim(
@@ -577,10 +749,7 @@ export class DeliveryEngine {
       ...this.claimOptions(now, limit),
       webhooks,
     });
-    for (const o of batch) {
-      this.inFlight.delete(o.deliveryId);
-      this.leaseUntil.delete(o.deliveryId);
-    }
+    for (const o of batch) this.forget(o.deliveryId);
     if (this.stopping) {
       // `stop` is waiting for what runs; these never started, so they go back at once.
       if (claimed.length > 0) {
@@ -635,16 +804,7 @@ export class DeliveryEngine {
         c,
         number,
         trigger,
-        {
-          startedAt: now,
-          durationMs: 0,
-          statusCode: null,
-          succeeded: false,
-          error: 'endpoint_disabled',
-          responseHeaders: {},
-          responseBody: null,
-          retryAfterMs: undefined,
-        },
+        notSent(now, 'endpoint_disabled'),
         {},
         'failed',
         null,
@@ -654,39 +814,22 @@ export class DeliveryEngine {
     }
 
     const now = this.clock.now();
-    const secrets = [this.cipher.decrypt(hook.secretEnc)];
-    if (
-      hook.previousSecretEnc &&
-      hook.previousSecretExpiresAt !== null &&
-      hook.previousSecretExpiresAt > now
-    ) {
-      secrets.push(this.cipher.decrypt(hook.previousSecretEnc));
+    let request: { headers: Record<string, string>; recorded: Record<string, string> };
+    try {
+      request = this.buildRequest(c, hook, number, now, mode.sample);
+    } catch (err) {
+      // Retried by the policy like any failure: a key or a header fixed meanwhile lets it through.
+      this.log.warn(
+        { webhookId: hook.id, deliveryId: c.id, reason: (err as Error).message },
+        'attempt could not be built: configuration_error',
+      );
+      const result = notSent(now, 'configuration_error');
+      const { status, nextAttemptAt } = this.decide(c, number, trigger, result);
+      const outcome = this.outcome(c, number, trigger, result, {}, status, nextAttemptAt);
+      this.finished(outcome, c);
+      return outcome;
     }
-    const custom: Record<string, string> = hook.headersEnc
-      ? (JSON.parse(this.cipher.decrypt(hook.headersEnc)) as Record<string, string>)
-      : {};
-    const timestamp = Math.floor(now / 1000);
-    const bodySigs = secrets.map((s) => this.signBodyCached(c.eventId, c.body, s));
-    const standardSigs = secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp));
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      'User-Agent': this.config.userAgent,
-      'X-AgentFactory-Event': c.event,
-      'X-AgentFactory-Event-Id': c.eventId,
-      'X-AgentFactory-Delivery': c.id,
-      'X-AgentFactory-Attempt': String(number),
-      'X-AgentFactory-Timestamp': String(timestamp),
-      'X-AgentFactory-Signature': bodySigs.join(','),
-      'webhook-id': c.eventId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': standardSigs.join(' '),
-    };
-    if (mode.sample) headers['X-AgentFactory-Test'] = '1';
-    const recorded: Record<string, string> = { ...headers };
-    for (const [name, value] of Object.entries(custom)) {
-      headers[name] = value;
-      recorded[name] = MASK;
-    }
+    const { headers, recorded } = request;
 
     const result = await this.sender.send({
       url: hook.url,
@@ -707,6 +850,58 @@ export class DeliveryEngine {
     }
     this.finished(outcome, c);
     return outcome;
+  }
+
+  /**
+   * The request's headers, signed, with the webhook's custom headers decrypted, and the same
+   * headers as recorded (custom values masked). Throws when it cannot be built: a secret or
+   * header blob this worker's key does not decrypt, a stored header the HTTP client would refuse.
+   */
+  private buildRequest(
+    c: ClaimedDelivery,
+    hook: NonNullable<ClaimedDelivery['webhook']>,
+    number: number,
+    now: number,
+    sample: boolean,
+  ): { headers: Record<string, string>; recorded: Record<string, string> } {
+    const secrets = [this.cipher.decrypt(hook.secretEnc)];
+    if (
+      hook.previousSecretEnc &&
+      hook.previousSecretExpiresAt !== null &&
+      hook.previousSecretExpiresAt > now
+    ) {
+      secrets.push(this.cipher.decrypt(hook.previousSecretEnc));
+    }
+    const custom: Record<string, string> = hook.headersEnc
+      ? (JSON.parse(this.cipher.decrypt(hook.headersEnc)) as Record<string, string>)
+      : {};
+    for (const [name, value] of Object.entries(custom)) {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    }
+    const timestamp = Math.floor(now / 1000);
+    const bodySigs = secrets.map((s) => this.signBodyCached(c.eventId, c.body, s));
+    const standardSigs = secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp));
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'User-Agent': this.config.userAgent,
+      'X-AgentFactory-Event': c.event,
+      'X-AgentFactory-Event-Id': c.eventId,
+      'X-AgentFactory-Delivery': c.id,
+      'X-AgentFactory-Attempt': String(number),
+      'X-AgentFactory-Timestamp': String(timestamp),
+      'X-AgentFactory-Signature': bodySigs.join(','),
+      'webhook-id': c.eventId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': standardSigs.join(' '),
+    };
+    if (sample) headers['X-AgentFactory-Test'] = '1';
+    const recorded: Record<string, string> = { ...headers };
+    for (const [name, value] of Object.entries(custom)) {
+      headers[name] = value;
+      recorded[name] = MASK;
+    }
+    return { headers, recorded };
   }
 
   /** The state rules of SPEC §4: the store persists what this returns. */
@@ -766,6 +961,7 @@ export class DeliveryEngine {
         requestHeaders,
         responseHeaders: r.responseHeaders,
         responseBody: r.responseBody,
+        responseBodyEncoding: r.responseBodyEncoding,
         trigger,
         succeeded: r.succeeded,
       },
@@ -774,6 +970,9 @@ export class DeliveryEngine {
 
   private finished(o: AttemptOutcome, c: ClaimedDelivery): void {
     const a = o.attempt;
+    if (o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
+      this.shedWaiting(o.webhookId);
+    }
     this.metrics?.attemptFinished({
       succeeded: a.succeeded,
       statusCode: a.statusCode,
@@ -814,4 +1013,27 @@ export class DeliveryEngine {
     }
     return sig;
   }
+}
+
+/** The outcome without the bytes a receiver chose (headers and body): what any store can hold. */
+function safeForm(o: AttemptOutcome): AttemptOutcome {
+  return {
+    ...o,
+    attempt: { ...o.attempt, responseHeaders: {}, responseBody: null, responseBodyEncoding: null },
+  };
+}
+
+/** The result of an attempt that sent nothing. */
+function notSent(now: number, error: AttemptError): SendResult {
+  return {
+    startedAt: now,
+    durationMs: 0,
+    statusCode: null,
+    succeeded: false,
+    error,
+    responseHeaders: {},
+    responseBody: null,
+    responseBodyEncoding: null,
+    retryAfterMs: undefined,
+  };
 }

@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import type { Clock } from '../clock.js';
 import { BlockedAddressError, checkAddress, createGuardedLookup } from '../security/ssrf.js';
-import type { AttemptError } from '../store/types.js';
+import type { AttemptError, BodyEncoding } from '../store/types.js';
+import { recordBody, recordHeaders } from './response-body.js';
 import { parseRetryAfter } from './retry-policy.js';
 
 /**
@@ -31,8 +32,9 @@ export interface SendResult {
   succeeded: boolean;
   error: AttemptError | null;
   responseHeaders: Record<string, string>;
-  /** First `maxResponseBytes` of the body, decoded as UTF-8; null when nothing was read. */
+  /** First `maxResponseBytes` of the body (see `recordBody`); null when nothing was read. */
   responseBody: string | null;
+  responseBodyEncoding: BodyEncoding | null;
   /** A parsed `Retry-After`, in ms. */
   retryAfterMs: number | undefined;
 }
@@ -48,6 +50,13 @@ export interface SenderOptions {
 
 /** Past the cap we read (and drop) up to this much more to keep the connection reusable. */
 const DRAIN_LIMIT = 64 * 1024;
+/**
+ * Connections open at once to one origin (scheme, host and port), all webhooks together: a
+ * worker's attempts to one host stay bounded however many webhooks point at it. Above the
+ * per-webhook cap (`AF_ENDPOINT_CONCURRENCY`, 10) times a dozen webhooks on one host; requests
+ * past it wait for a connection within their own timeout.
+ */
+export const MAX_CONNECTIONS_PER_ORIGIN = 128;
 
 export class Sender {
   private readonly agent: Agent;
@@ -65,8 +74,7 @@ export class Sender {
     } as buildConnector.BuildOptions);
     this.agent = new Agent({
       keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
-      // The per-endpoint cap is enforced by the claim; a pool never queues behind itself.
-      connections: null,
+      connections: MAX_CONNECTIONS_PER_ORIGIN,
       pipelining: 1,
       connect: (options, callback) => {
         // `net.connect` skips the lookup for IP literals, so they are checked here.
@@ -103,17 +111,21 @@ export class Sender {
       statusCode: number | null,
       error: AttemptError | null,
       responseHeaders: Record<string, string> = {},
-      responseBody: string | null = null,
-    ): SendResult => ({
-      startedAt,
-      durationMs: Math.max(0, Math.round(performance.now() - t0)),
-      statusCode,
-      succeeded: error === null,
-      error,
-      responseHeaders,
-      responseBody,
-      retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], this.clock.now()),
-    });
+      read: Read | null = null,
+    ): SendResult => {
+      const body = read && read.bytes.length > 0 ? recordBody(read.bytes, read.truncated) : null;
+      return {
+        startedAt,
+        durationMs: Math.max(0, Math.round(performance.now() - t0)),
+        statusCode,
+        succeeded: error === null,
+        error,
+        responseHeaders,
+        responseBody: body?.body ?? null,
+        responseBodyEncoding: body?.encoding ?? null,
+        retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], this.clock.now()),
+      };
+    };
     try {
       const res = await request(req.url, {
         method: 'POST',
@@ -124,10 +136,10 @@ export class Sender {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const headers = flattenHeaders(res.headers);
-      let body: string | null = null;
+      const headers = recordHeaders(flattenHeaders(res.headers));
+      const body: Read = { bytes: new Uint8Array(0), truncated: false };
       try {
-        body = await this.readCapped(res.body);
+        await this.readCapped(res.body, body);
       } catch (err) {
         // The status arrived but the body did not finish in time: a timeout, not a success.
         return result(res.statusCode, timedOut ? 'timeout' : mapError(err), headers, body);
@@ -145,24 +157,34 @@ export class Sender {
     }
   }
 
-  /** Reads up to the cap, drains a little more for keep-alive, destroys the rest. */
-  private async readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  /**
+   * Reads up to the cap into `into` (what was read stays there when the read fails midway),
+   * drains a little more for keep-alive, destroys the rest.
+   */
+  private async readCapped(
+    body: AsyncIterable<Buffer> & { destroy(): void },
+    into: Read,
+  ): Promise<void> {
     const chunks: Buffer[] = [];
     let kept = 0;
     let seen = 0;
-    for await (const chunk of body) {
-      seen += chunk.length;
-      if (kept < this.maxBytes) {
-        const part = chunk.subarray(0, this.maxBytes - kept);
-        chunks.push(part);
-        kept += part.length;
+    try {
+      for await (const chunk of body) {
+        seen += chunk.length;
+        if (kept < this.maxBytes) {
+          const part = chunk.subarray(0, this.maxBytes - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+        if (seen > this.maxBytes + DRAIN_LIMIT) {
+          body.destroy();
+          break;
+        }
       }
-      if (seen > this.maxBytes + DRAIN_LIMIT) {
-        body.destroy();
-        break;
-      }
+    } finally {
+      into.bytes = Buffer.concat(chunks);
+      into.truncated = seen > kept;
     }
-    return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
   }
 
   async close(): Promise<void> {
@@ -173,6 +195,12 @@ export class Sender {
   async destroy(): Promise<void> {
     await this.agent.destroy();
   }
+}
+
+/** The body bytes kept, and whether the cap cut them. */
+interface Read {
+  bytes: Uint8Array;
+  truncated: boolean;
 }
 
 function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -211,6 +239,8 @@ export function mapError(err: unknown): AttemptError {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (code === 'ERR_BLOCKED_ADDRESS') return 'blocked_address';
+      // undici refuses the request itself (a header value it will not send): no retry fixes it.
+      if (code === 'UND_ERR_INVALID_ARG') return 'configuration_error';
       if (code === 'ECONNREFUSED') return 'connection_refused';
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code.startsWith('EAI_')) {
         return 'dns_error';

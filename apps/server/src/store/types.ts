@@ -34,8 +34,12 @@ export type AttemptError =
   | 'response_status'
   | 'blocked_address'
   | 'endpoint_disabled'
-  | 'connection_error';
+  | 'connection_error'
+  /** The attempt could not be built: a secret that does not decrypt, a header the client refuses. */
+  | 'configuration_error';
 export type DisabledReason = 'gone' | 'manual';
+/** How `AttemptRow.responseBody` holds the bytes received. */
+export type BodyEncoding = 'utf8' | 'base64';
 
 /** How long an `Idempotency-Key` answers with its first event (SPEC §5): older keys are free again. */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -193,8 +197,13 @@ export interface AttemptRow {
   error: AttemptError | null;
   requestHeaders: Record<string, string>;
   responseHeaders: Record<string, string>;
-  /** At most 4 KiB. */
+  /**
+   * The first 4 KiB of the response body: the text itself when those bytes are UTF-8 without a
+   * NUL (`utf8`; a character cut by the cap is dropped), else their base64 (`base64`), so any
+   * bytes a receiver sends are kept exactly and fit a text column. Null when nothing was read.
+   */
   responseBody: string | null;
+  responseBodyEncoding: BodyEncoding | null;
   trigger: AttemptTrigger;
   succeeded: boolean;
 }
@@ -264,6 +273,21 @@ export interface ClaimOptions {
    * no search of the queue for others); every webhook when absent. The other rules hold.
    */
   webhooks?: string[] | undefined;
+  /**
+   * Fair sharing of the claiming worker (see `delivery/fairness.ts`): lower lease caps for
+   * some webhooks (endpoints that time out), and at most `accountRoom[account]` (else
+   * `accountShare`) new leases per account in this claim. Absent: only `webhookLeases` applies.
+   */
+  fairness?: ClaimFairness | undefined;
+}
+
+export interface ClaimFairness {
+  /** Webhook id → its lease cap, below `webhookLeases`. */
+  webhookCaps: Record<string, number>;
+  /** Account id → how many more deliveries it may be leased now (0: none). */
+  accountRoom: Record<string, number>;
+  /** The room of an account absent from `accountRoom`. */
+  accountShare: number;
 }
 
 /** What one attempt did and the state the engine decided for its delivery. */

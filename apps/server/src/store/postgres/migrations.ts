@@ -587,4 +587,332 @@ end
 $fn$;
 `,
   },
+  {
+    version: 5,
+    name: 'response bodies of any bytes, fair claims',
+    // Attempts record the encoding of their response body (`utf8` text, or `base64` of bytes
+    // that are not: PostgreSQL text cannot hold NUL). Claims take `p_fair` (ClaimOptions.fairness
+    // as {caps, room, share}, or null): a lower lease cap for some webhooks, and a number of
+    // deliveries per account this claim may lease, so one account never takes a whole worker.
+    // The functions are those of migrations 3 and 4 with these two changes.
+    sql: `
+alter table attempts add column response_body_encoding text;
+
+drop function af_complete_and_claim(text[], text[], text[], text[], int[], bigint[], int[], int[],
+  text[], text[], text[], text[], text[], boolean[], text[], text[], bigint[], bigint[], text[],
+  bigint, int, int, text, bigint);
+drop function af_complete_and_refill(text[], text[], text[], text[], int[], bigint[], int[],
+  int[], text[], text[], text[], text[], text[], boolean[], text[], text[], bigint[], bigint[],
+  text[], text[], bigint, int, int, text, bigint);
+drop function af_complete_attempts(text[], text[], text[], text[], int[], bigint[], int[], int[],
+  text[], text[], text[], text[], text[], boolean[], text[], text[], bigint[], bigint[], text[]);
+drop function af_refill(text[], bigint, int, int, text, bigint);
+drop function af_claim_due(bigint, int, int, text, bigint);
+drop function af_claim_locked(text[], bigint, int, int, text, bigint);
+
+-- A webhook's lease cap: p_cap, or lower for a webhook the worker slowed down.
+create function af_webhook_cap(p_fair jsonb, p_webhook text, p_cap int) returns int
+language sql immutable as $$
+  select least(p_cap, coalesce((p_fair->'caps'->>p_webhook)::int, p_cap))
+$$;
+
+-- How many deliveries of the account this claim may lease.
+create function af_account_room(p_fair jsonb, p_account text) returns int
+language sql immutable as $$
+  select case when p_fair is null then 2147483647
+    else coalesce((p_fair->'room'->>p_account)::int, (p_fair->>'share')::int) end
+$$;
+
+create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
+  p_owner text, p_lease_ms bigint, p_fair jsonb)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+begin
+  -- Step 2 of a claim (af_claim_due, af_refill), in a new snapshot taken after the caller
+  -- locked p_locked: each webhook's oldest due deliveries, at most its cap minus its live
+  -- leases (another owner's count as the whole cap), within each account's room, then the
+  -- oldest p_limit of all.
+  return query
+  with live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  cand as (
+    select y.id, y.webhook_id, y.account_id, y.next_attempt_at,
+      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
+    from unnest(p_locked) as w(id)
+    cross join lateral (
+      select x.id, x.webhook_id, x.account_id, x.next_attempt_at from deliveries x
+      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
+        and (x.lease_until is null or x.lease_until <= p_now)
+      order by x.next_attempt_at, x.id
+      limit af_webhook_cap(p_fair, w.id, p_cap)
+      for update of x skip locked
+    ) y
+  ),
+  fit as (
+    select cand.id, cand.account_id, cand.next_attempt_at,
+      row_number() over (partition by cand.account_id order by cand.next_attempt_at, cand.id)
+        as an
+    from cand left join live on live.webhook_id = cand.webhook_id
+    where cand.rn <= af_webhook_cap(p_fair, cand.webhook_id, p_cap) - coalesce(live.n, 0)
+  ),
+  picked as (
+    select fit.id from fit
+    where fit.an <= af_account_room(p_fair, fit.account_id)
+    order by fit.next_attempt_at, fit.id
+    limit p_limit
+  ),
+  c as (
+    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
+    from picked where x.id = picked.id
+    returning x
+  )
+  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  from c
+  join events e on e.id = (c.x).event_id
+  left join webhooks wh on wh.id = (c.x).webhook_id;
+end
+$fn$;
+
+create function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint, p_fair jsonb)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_scan int := greatest(p_limit * 2, 50);
+  v_scanned int;
+  v_blocked int;
+  v_ids text[];
+  v_locked text[] := '{}';
+  v_more text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+
+  -- Step 1: the head of the queue, and the webhooks in it with room under their cap (live
+  -- leases counted for those webhooks only, on deliveries_leased, whatever the table's size)
+  -- and whose account has room. A webhook another owner holds live leases on has no room.
+  with head as (
+    select x.webhook_id, x.account_id from deliveries x
+    where x.status = 'pending' and x.next_attempt_at <= p_now
+      and (x.lease_until is null or x.lease_until <= p_now)
+    order by x.next_attempt_at
+    limit v_scan
+  ),
+  live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(array(select distinct h.webhook_id from head h))
+      and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  per as (
+    select h.webhook_id, count(*)::int as n,
+      case when af_account_room(p_fair, min(h.account_id)) <= 0 then 0
+        else greatest(0, af_webhook_cap(p_fair, h.webhook_id, p_cap) - coalesce(max(l.n), 0))
+      end as room
+    from head h left join live l on l.webhook_id = h.webhook_id
+    group by h.webhook_id
+  )
+  select (select count(*) from head)::int,
+    coalesce((select sum(greatest(0, per.n - per.room)) from per), 0)::int,
+    array(select per.webhook_id from per where per.room > 0)
+  into v_scanned, v_blocked, v_ids;
+  if v_scanned = 0 then
+    return;
+  end if;
+
+  if not (v_scanned = v_scan and v_blocked > 0) then
+    select coalesce(array_agg(s.id), '{}') into v_locked from (
+      select wh.id from webhooks wh where wh.id = any(v_ids) order by wh.id
+      for no key update skip locked
+    ) s;
+  end if;
+  -- A full head may hide more work behind it: ask every webhook for its oldest due delivery.
+  if v_scanned = v_scan and (v_blocked > 0 or cardinality(v_locked) < cardinality(v_ids)) then
+    with live as (
+      select x.webhook_id,
+        case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+      from deliveries x
+      where x.lease_owner is not null and x.lease_until > p_now
+      group by x.webhook_id
+    )
+    select coalesce(array_agg(s.id), '{}') into v_more from (
+      select wh.id from webhooks wh
+      cross join lateral (
+        select x.next_attempt_at from deliveries x
+        where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= p_now
+          and (x.lease_until is null or x.lease_until <= p_now)
+        order by x.next_attempt_at
+        limit 1
+      ) due
+      where wh.id not in (select live.webhook_id from live
+          where live.n >= af_webhook_cap(p_fair, live.webhook_id, p_cap))
+        and af_account_room(p_fair, wh.account_id) > 0
+      order by due.next_attempt_at
+      limit p_limit
+      for no key update of wh skip locked
+    ) s;
+    v_locked := array(select distinct u from unnest(v_locked || v_more) u);
+  end if;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner,
+    p_lease_ms, p_fair);
+end
+$fn$;
+
+create function af_refill(p_webhooks text[], p_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint, p_fair jsonb)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_locked text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+  select coalesce(array_agg(s.id), '{}') into v_locked from (
+    select wh.id from webhooks wh
+    where wh.id = any(p_webhooks) and af_account_room(p_fair, wh.account_id) > 0
+    order by wh.id
+    for no key update skip locked
+  ) s;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner,
+    p_lease_ms, p_fair);
+end
+$fn$;
+
+create function af_complete_attempts(p_ids text[], p_delivery_ids text[], p_account_ids text[], p_webhook_ids text[],
+  p_numbers int[], p_started_at bigint[], p_duration_ms int[], p_status_codes int[],
+  p_errors text[], p_request_headers text[], p_response_headers text[],
+  p_response_bodies text[], p_body_encodings text[], p_triggers text[], p_succeeded boolean[],
+  p_owners text[], p_statuses text[], p_next_attempt_at bigint[], p_now bigint[],
+  p_disable text[])
+returns void
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_fresh text[];
+begin
+  perform set_config('synchronous_commit', 'off', true);
+  -- Attempts first, ON CONFLICT DO NOTHING: only outcomes whose attempt is new change their
+  -- delivery, so a batch written twice (a commit whose answer was lost) is recorded once. An
+  -- outcome whose delivery is gone, or whose lease another worker took over, is skipped.
+  with ins as (
+    insert into attempts (id, delivery_id, account_id, webhook_id, number, started_at,
+      duration_ms, status_code, error, request_headers, response_headers, response_body,
+      response_body_encoding, trigger, succeeded)
+    select u.id, u.delivery_id, u.account_id, u.webhook_id, u.number, u.started_at,
+      u.duration_ms, u.status_code, u.error, u.request_headers::jsonb, u.response_headers::jsonb,
+      u.response_body, u.body_encoding, u.trigger, u.succeeded
+    from unnest(p_ids, p_delivery_ids, p_account_ids, p_webhook_ids, p_numbers, p_started_at,
+                p_duration_ms, p_status_codes, p_errors, p_request_headers, p_response_headers,
+                p_response_bodies, p_body_encodings, p_triggers, p_succeeded, p_owners)
+      as u(id, delivery_id, account_id, webhook_id, number, started_at, duration_ms,
+           status_code, error, request_headers, response_headers, response_body, body_encoding,
+           trigger, succeeded, owner)
+    where exists (select 1 from deliveries x where x.id = u.delivery_id
+                  and (u.owner is null or x.lease_owner = u.owner))
+    on conflict (id) do nothing
+    returning attempts.id
+  )
+  select coalesce(array_agg(ins.id), '{}') into v_fresh from ins;
+  if cardinality(v_fresh) = 0 then
+    return;
+  end if;
+
+  -- Webhooks answered 410, before their deliveries' rows (the lock order of deleteWebhook).
+  update webhooks wh set active = false, disabled_reason = u.reason, updated_at = u.now
+  from (
+    select distinct on (v.webhook_id) v.webhook_id, v.reason, v.now
+    from unnest(p_ids, p_webhook_ids, p_disable, p_now) as v(attempt_id, webhook_id, reason, now)
+    where v.reason is not null and v.attempt_id = any(v_fresh)
+    order by v.webhook_id
+  ) u
+  where wh.id = u.webhook_id and wh.deleted_at is null;
+
+  update deliveries x set
+    status = u.status, attempt_count = u.number, next_attempt_at = u.next_attempt_at,
+    last_status_code = u.status_code, last_error = u.error, updated_at = u.now,
+    lease_owner = null, lease_until = null,
+    trigger = 'scheduled', status_before = null, resume_at = null
+  from unnest(p_ids, p_delivery_ids, p_statuses, p_numbers, p_next_attempt_at, p_status_codes,
+              p_errors, p_now)
+    as u(attempt_id, id, status, number, next_attempt_at, status_code, error, now)
+  where x.id = u.id and u.attempt_id = any(v_fresh);
+end
+$fn$;
+
+create function af_complete_and_claim(p_ids text[], p_delivery_ids text[], p_account_ids text[], p_webhook_ids text[],
+  p_numbers int[], p_started_at bigint[], p_duration_ms int[], p_status_codes int[],
+  p_errors text[], p_request_headers text[], p_response_headers text[],
+  p_response_bodies text[], p_body_encodings text[], p_triggers text[], p_succeeded boolean[],
+  p_owners text[], p_statuses text[], p_next_attempt_at bigint[], p_now bigint[],
+  p_disable text[],
+  p_claim_now bigint, p_cap int, p_limit int, p_owner text, p_lease_ms bigint, p_fair jsonb)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql as $fn$
+begin
+  perform af_complete_attempts(p_ids, p_delivery_ids, p_account_ids, p_webhook_ids, p_numbers,
+    p_started_at, p_duration_ms, p_status_codes, p_errors, p_request_headers,
+    p_response_headers, p_response_bodies, p_body_encodings, p_triggers, p_succeeded, p_owners,
+    p_statuses, p_next_attempt_at, p_now, p_disable);
+  return query select * from af_claim_due(p_claim_now, p_cap, p_limit, p_owner, p_lease_ms,
+    p_fair);
+end
+$fn$;
+
+create function af_complete_and_refill(p_ids text[], p_delivery_ids text[], p_account_ids text[], p_webhook_ids text[],
+  p_numbers int[], p_started_at bigint[], p_duration_ms int[], p_status_codes int[],
+  p_errors text[], p_request_headers text[], p_response_headers text[],
+  p_response_bodies text[], p_body_encodings text[], p_triggers text[], p_succeeded boolean[],
+  p_owners text[], p_statuses text[], p_next_attempt_at bigint[], p_now bigint[],
+  p_disable text[],
+  p_webhooks text[], p_claim_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint, p_fair jsonb)
+returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
+  w_active boolean, w_headers_enc text, w_secret_enc text, w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint, w_deleted_at bigint)
+language plpgsql as $fn$
+begin
+  perform af_complete_attempts(p_ids, p_delivery_ids, p_account_ids, p_webhook_ids, p_numbers,
+    p_started_at, p_duration_ms, p_status_codes, p_errors, p_request_headers,
+    p_response_headers, p_response_bodies, p_body_encodings, p_triggers, p_succeeded, p_owners,
+    p_statuses, p_next_attempt_at, p_now, p_disable);
+  return query select * from af_refill(p_webhooks, p_claim_now, p_cap, p_limit, p_owner,
+    p_lease_ms, p_fair);
+end
+$fn$;
+`,
+  },
 ];

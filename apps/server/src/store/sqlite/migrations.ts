@@ -145,4 +145,13 @@ DROP INDEX attempts_webhook_started;
 CREATE INDEX attempts_webhook_started ON attempts (webhook_id, started_at, duration_ms, succeeded);
 `,
   },
+  {
+    version: 3,
+    name: 'response bodies of any bytes',
+    // `utf8`: response_body is the text received; `base64`: the bytes received were not text
+    // (NUL, invalid UTF-8). Null on rows written before: their bodies were decoded text.
+    sql: `
+ALTER TABLE attempts ADD COLUMN response_body_encoding TEXT;
+`,
+  },
 ];

@@ -110,6 +110,10 @@ function toAttempt(r: Row): AttemptRow {
     requestHeaders: json<Record<string, string>>(r.request_headers, {}),
     responseHeaders: json<Record<string, string>>(r.response_headers, {}),
     responseBody: (r.response_body as string | null) ?? null,
+    // Bodies recorded before the encoding was were decoded text.
+    responseBodyEncoding:
+      (r.response_body_encoding as AttemptRow['responseBodyEncoding']) ??
+      (r.response_body == null ? null : 'utf8'),
     trigger: r.trigger as AttemptRow['trigger'],
     succeeded: r.succeeded === 1,
   };
@@ -741,10 +745,18 @@ export class SqliteStore implements Store {
       // A webhook another owner holds leases on is that owner's for now (see ClaimOptions).
       live.set(r.webhook_id as string, r.other ? o.webhookLeases : (r.n as number));
     }
-    const room = (webhookId: string) => o.webhookLeases - (live.get(webhookId) ?? 0);
+    const caps = o.fairness?.webhookCaps;
+    const room = (webhookId: string) =>
+      Math.min(o.webhookLeases, caps?.[webhookId] ?? o.webhookLeases) - (live.get(webhookId) ?? 0);
+    const accounts = new AccountRoom(o);
     const picked = o.webhooks
-      ? this.oldestDue(new Set(o.webhooks), room, o)
-      : this.claimOrder(room, o);
+      ? this.oldestDue(
+          o.webhooks.map((w) => [w, undefined]),
+          room,
+          accounts,
+          o,
+        )
+      : this.claimOrder(room, accounts, o);
     if (picked.length === 0) return [];
 
     const ids = JSON.stringify(picked);
@@ -760,7 +772,11 @@ export class SqliteStore implements Store {
   }
 
   /** The ids a claim takes, in claim order, each webhook within its `room`. */
-  private claimOrder(room: (webhookId: string) => number, o: ClaimOptions): string[] {
+  private claimOrder(
+    room: (webhookId: string) => number,
+    accounts: AccountRoom,
+    o: ClaimOptions,
+  ): string[] {
     // Fast path: the due rows in claim order, skipping webhooks at their cap.
     // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
     // claim costs about `limit` rows unless capped webhooks stand in the way.
@@ -774,19 +790,21 @@ export class SqliteStore implements Store {
     let scanned = 0;
     let skipped = 0;
     for (const r of this.stmt(
-      `SELECT id, webhook_id FROM deliveries
+      `SELECT id, webhook_id, account_id FROM deliveries
        WHERE status = 'pending' AND next_attempt_at <= ?
          AND (lease_owner IS NULL OR lease_until <= ?)
        ORDER BY next_attempt_at, id LIMIT ?`,
     ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
       scanned++;
       const w = r.webhook_id as string;
+      const a = r.account_id as string;
       const t = taken.get(w) ?? 0;
-      if (t >= room(w)) {
+      if (t >= room(w) || accounts.left(a) <= 0) {
         if (++skipped >= skipBudget) break;
         continue;
       }
       taken.set(w, t + 1);
+      accounts.take(a);
       picked.push(r.id as string);
       if (picked.length >= o.limit) break;
     }
@@ -797,39 +815,45 @@ export class SqliteStore implements Store {
     // not rows.
     if (picked.length < o.limit && (scanned === budget || skipped >= skipBudget)) {
       const next = this.stmt(
-        `SELECT webhook_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
+        `SELECT webhook_id, account_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
          ORDER BY webhook_id LIMIT 1`,
       );
       let walked = 0;
-      const webhooks = function* () {
+      const webhooks = function* (): Generator<[string, string]> {
         let cursor = '';
         for (; walked < CLAIM_WEBHOOK_WALK; walked++) {
           const r = next.get(cursor) as Row | undefined;
           if (!r) return;
           cursor = r.webhook_id as string;
-          yield cursor;
+          yield [cursor, r.account_id as string];
         }
       };
-      picked = this.oldestDue(webhooks(), room, o);
+      picked = this.oldestDue(webhooks(), room, new AccountRoom(o), o);
       this.walkedLast = walked;
     }
     return picked;
   }
 
-  /** Each webhook's oldest due deliveries within its room, merged by due time, `o.limit` at most. */
+  /**
+   * Each webhook's oldest due deliveries within its room, merged by due time, within each
+   * account's room, `o.limit` at most. A webhook given with its account is skipped at once when
+   * that account has no room.
+   */
   private oldestDue(
-    webhooks: Iterable<string>,
+    webhooks: Iterable<[webhookId: string, accountId: string | undefined]>,
     room: (webhookId: string) => number,
+    accounts: AccountRoom,
     o: ClaimOptions,
   ): string[] {
     const due = this.stmt(
-      `SELECT id, webhook_id, next_attempt_at FROM deliveries
+      `SELECT id, webhook_id, account_id, next_attempt_at FROM deliveries
        WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
          AND (lease_owner IS NULL OR lease_until <= ?)
        ORDER BY next_attempt_at, id LIMIT ?`,
     );
     const candidates: Row[] = [];
-    for (const w of webhooks) {
+    for (const [w, account] of webhooks) {
+      if (account !== undefined && accounts.left(account) <= 0) continue;
       const n = Math.min(room(w), o.limit);
       if (n > 0) candidates.push(...(due.all(w, o.now, o.now, n) as Row[]));
     }
@@ -838,7 +862,15 @@ export class SqliteStore implements Store {
         (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
         (a.id as string).localeCompare(b.id as string),
     );
-    return candidates.slice(0, o.limit).map((r) => r.id as string);
+    const picked: string[] = [];
+    for (const r of candidates) {
+      if (picked.length >= o.limit) break;
+      const a = r.account_id as string;
+      if (accounts.left(a) <= 0) continue;
+      accounts.take(a);
+      picked.push(r.id as string);
+    }
+    return picked;
   }
 
   async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
@@ -851,8 +883,8 @@ export class SqliteStore implements Store {
     const insertAttempt = this.stmt(
       `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
          duration_ms, status_code, error, request_headers, response_headers, response_body,
-         trigger, succeeded)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         response_body_encoding, trigger, succeeded)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
     );
     const updateDelivery = this.stmt(
@@ -890,6 +922,7 @@ export class SqliteStore implements Store {
         JSON.stringify(a.requestHeaders),
         JSON.stringify(a.responseHeaders),
         a.responseBody,
+        a.responseBodyEncoding,
         a.trigger,
         a.succeeded ? 1 : 0,
         // A delivery removed meanwhile (retention) drops its outcome instead of failing the
@@ -1017,4 +1050,20 @@ function pageOf<T extends { id: string }>(rows: T[], limit: number): Page<T> {
   if (rows.length <= limit) return { data: rows, nextCursor: null };
   const data = rows.slice(0, limit);
   return { data, nextCursor: data[data.length - 1]!.id };
+}
+
+/** How many more deliveries each account may be leased in this claim (`ClaimOptions.fairness`). */
+class AccountRoom {
+  private readonly taken = new Map<string, number>();
+  constructor(private readonly o: ClaimOptions) {}
+
+  left(accountId: string): number {
+    const f = this.o.fairness;
+    if (!f) return Number.POSITIVE_INFINITY;
+    return (f.accountRoom[accountId] ?? f.accountShare) - (this.taken.get(accountId) ?? 0);
+  }
+
+  take(accountId: string): void {
+    this.taken.set(accountId, (this.taken.get(accountId) ?? 0) + 1);
+  }
 }

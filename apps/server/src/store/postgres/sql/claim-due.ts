@@ -5,7 +5,7 @@ import { claimedRow } from '../rows.js';
 import { outcomeParams } from './complete-attempts.js';
 
 /**
- * A claim, done by the function `af_claim_due` (migrations 3 and 4) in one round trip and its own
+ * A claim, done by the function `af_claim_due` (migrations 3 to 5) in one round trip and its own
  * transaction.
  *
  * Step 1: webhooks with due work that are below their cap, locked for this transaction.
@@ -41,15 +41,20 @@ const claimColumns = `(r.claimed).*, r.e_timestamp, r.e_body, r.w_id, r.w_url, r
   r.w_deleted_at`;
 const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 
-const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5) r ${claimOrder}`;
+const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
 /**
  * A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`,
  * migration 4).
  */
-const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
+const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6, $7) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
-  const params = [o.now, o.webhookLeases, o.limit, o.owner, o.leaseMs];
+  const f = o.fairness;
+  // `p_fair` (migration 5): lease caps per webhook and room per account, or no such rule.
+  const fair = f
+    ? JSON.stringify({ caps: f.webhookCaps, room: f.accountRoom, share: f.accountShare })
+    : null;
+  const params = [o.now, o.webhookLeases, o.limit, o.owner, o.leaseMs, fair];
   return o.webhooks ? [o.webhooks, ...params] : params;
 }
 
@@ -62,9 +67,9 @@ export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedD
 }
 
 const completeAndClaimSql = `select ${claimColumns}
-  from af_complete_and_claim(${placeholders(1, 24)}) r ${claimOrder}`;
+  from af_complete_and_claim(${placeholders(1, 26)}) r ${claimOrder}`;
 const completeAndRefillSql = `select ${claimColumns}
-  from af_complete_and_refill(${placeholders(1, 25)}) r ${claimOrder}`;
+  from af_complete_and_refill(${placeholders(1, 27)}) r ${claimOrder}`;
 
 /**
  * `completeAttempts(outcomes)` then `claimDue(o)` in one transaction and one round trip

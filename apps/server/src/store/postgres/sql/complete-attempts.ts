@@ -4,7 +4,7 @@ import { placeholders, query } from '../pool.js';
 
 /**
  * Batched completion, one transaction for the whole batch and one round trip: the function
- * `af_complete_attempts` (migration 3) runs three statements whatever the batch's size, one
+ * `af_complete_attempts` (migration 5) runs three statements whatever the batch's size, one
  * `INSERT … SELECT unnest(…)` for the attempts, one update of the webhooks answered 410, one
  * `UPDATE … FROM unnest(…)` for the deliveries.
  *
@@ -18,7 +18,7 @@ import { placeholders, query } from '../pool.js';
  * never deadlock (the attempts' foreign key takes only a key-share lock on the delivery, which
  * no update of the store conflicts with).
  */
-/** The 19 arrays `af_complete_attempts` takes, rows in delivery id order. */
+/** The 20 arrays `af_complete_attempts` takes, rows in delivery id order. */
 export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
   // Rows in id order, so two completions sharing rows never deadlock.
   const sorted = [...outcomes].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1));
@@ -36,6 +36,7 @@ export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
     a.map((x) => JSON.stringify(x.requestHeaders)),
     a.map((x) => JSON.stringify(x.responseHeaders)),
     a.map((x) => x.responseBody),
+    a.map((x) => x.responseBodyEncoding),
     a.map((x) => x.trigger),
     a.map((x) => x.succeeded),
     sorted.map((o) => o.owner ?? null),
@@ -46,7 +47,7 @@ export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
   ];
 }
 
-const completeSql = `select af_complete_attempts(${placeholders(1, 19)})`;
+const completeSql = `select af_complete_attempts(${placeholders(1, 20)})`;
 
 export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
