@@ -68,6 +68,7 @@ describe('test action', () => {
       status_code: 200,
       duration_ms: expect.any(Number),
       response_body: 'hello from receiver',
+      response_body_encoding: 'utf8',
       error: null,
     });
     const got = receiver.requests[before]!;
@@ -95,6 +96,7 @@ describe('test action', () => {
       success: false,
       status_code: 500,
       response_body: 'boom',
+      response_body_encoding: 'utf8',
       error: 'response_status',
     });
     const got = receiver.requests[before]!;

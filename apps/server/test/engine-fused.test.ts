@@ -52,6 +52,8 @@ describe('engine: fused complete-and-claim', () => {
       clock: h!.clock,
       logger: pino({ level: 'silent' }),
       config: { ...fastConfig, endpointConcurrency: 3 },
+      // One account here: it may use the whole of maxInFlight, which this test is about.
+      accountShare: 1,
       ...opts,
     });
   }

@@ -371,14 +371,14 @@ export class DeliveryEngine {
     }
   }
 
-  private claimOptions(now: number, limit: number) {
+  private claimOptions(now: number, limit: number, completing: AttemptOutcome[] = []) {
     return {
       now,
       limit,
       owner: this.owner,
       leaseMs: this.leaseMs,
       webhookLeases: this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      fairness: this.fairness.claim(),
+      fairness: this.fairness.claim(completing.map((o) => o.accountId)),
     };
   }
 
@@ -666,9 +666,9 @@ export class DeliveryEngine {
    * written in its safe form (without the receiver's headers and body, the only bytes of an
    * outcome not made here). When not even the first safe form can be written the database is
    * likely unreachable: the batch is tried again as it was, and the heartbeat gives its
-   * deliveries up if that lasts. An outcome whose safe form fails while others are written is
-   * tried again up to `WRITE_TRIES` flushes, then dropped: its delivery is sent again after its
-   * lease. Answers the outcomes to write again; logs each write error once, with its cause.
+   * deliveries up if that lasts. An outcome whose safe form fails while others are written (or
+   * was refused so before) is tried again up to `WRITE_TRIES` flushes, then dropped: its
+   * delivery is sent again after its lease. Answers the outcomes to write again; logs each write error once, with its cause.
    */
   private async writeApart(batch: AttemptOutcome[], cause: unknown): Promise<AttemptOutcome[]> {
     let failed: { outcome: AttemptOutcome; err: unknown }[] = batch.map((o) => ({
@@ -701,7 +701,9 @@ export class DeliveryEngine {
           "an outcome could not be written: recorded without the receiver's headers and body",
         );
       } catch (safeErr) {
-        if (written === 0) {
+        // Nothing written yet, and this outcome never was refused alone while others went
+        // through: the database, not the outcome.
+        if (written === 0 && !this.writeStrikes.has(outcome.deliveryId)) {
           this.log.error(
             { err: safeErr, outcomes: batch.length },
             'writing outcomes failed; retrying',
@@ -746,7 +748,7 @@ export class DeliveryEngine {
         ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]
         : undefined;
     const claimed = await store.completeAndClaim(batch, {
-      ...this.claimOptions(now, limit),
+      ...this.claimOptions(now, limit, batch),
       webhooks,
     });
     for (const o of batch) this.forget(o.deliveryId);

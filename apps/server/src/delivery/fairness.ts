@@ -73,10 +73,17 @@ export class Fairness {
     else this.held.delete(accountId);
   }
 
-  /** What a claim must respect now (`ClaimOptions.fairness`). */
-  claim(): ClaimFairness {
+  /**
+   * What a claim must respect now (`ClaimOptions.fairness`); `completing` are the accounts of
+   * outcomes written in the same transaction, whose deliveries are no longer held when it claims.
+   */
+  claim(completing: readonly string[] = []): ClaimFairness {
+    const freed = new Map<string, number>();
+    for (const a of completing) freed.set(a, (freed.get(a) ?? 0) + 1);
     const accountRoom: Record<string, number> = {};
-    for (const [account, n] of this.held) accountRoom[account] = Math.max(0, this.accountShare - n);
+    for (const [account, n] of this.held) {
+      accountRoom[account] = Math.max(0, this.accountShare - n + (freed.get(account) ?? 0));
+    }
     return {
       webhookCaps: Object.fromEntries(this.limits),
       accountRoom,
