@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryEngine } from '../src/delivery/engine.js';
 import { newId } from '../src/ids.js';
 import { createCipher } from '../src/security/crypto.js';
-import type { AttemptOutcome, Store } from '../src/store/types.js';
+import type { AttemptOutcome, EventRow, Store } from '../src/store/types.js';
 import { createHarness, deliveriesOf, fastConfig, type Harness } from './engine-harness.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 import { webhookRow } from './helpers/rows.js';
@@ -118,7 +118,7 @@ describe('engine: one outcome never holds the others', () => {
       pollIntervalMs: 100,
     });
     engine.start();
-    const events = [];
+    const events: EventRow[] = [];
     for (let i = 0; i < 10; i++)
       events.push(await h.publish('agent.created', { agent_id: `a${i}` }));
     engine.notify();

@@ -746,6 +746,18 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(final!.attempts[1]!.statusCode).toBeNull();
       });
 
+      it('samples the newest webhooks secrets, deleted ones aside', async () => {
+        const older = await addWebhook(acctA, { secretEnc: 'enc-1' });
+        const newer = await addWebhook(acctB, { secretEnc: 'enc-2' });
+        const gone = await addWebhook(acctB, { secretEnc: 'enc-3' });
+        await store.deleteWebhook(acctB, gone.id, T0);
+        expect(await store.sampleWebhookSecrets(1)).toEqual([{ id: newer.id, secretEnc: 'enc-2' }]);
+        expect((await store.sampleWebhookSecrets(10)).map((w) => w.id)).toEqual([
+          newer.id,
+          older.id,
+        ]);
+      });
+
       it('keeps any bytes a receiver sent: a base64 body and odd header values', async () => {
         await addWebhook(acctA);
         await publish(acctA);

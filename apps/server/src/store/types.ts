@@ -443,6 +443,8 @@ export interface Store {
   nextDueAt(now: number, after?: number): Promise<number | null>;
   /** Pending deliveries, for the metrics gauge. */
   countPending(): Promise<number>;
+  /** The encrypted secrets of the newest `limit` webhooks: a start checks it can decrypt them. */
+  sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]>;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;

@@ -513,6 +513,15 @@ class PgStore implements PostgresStore {
     return rows[0]!.n;
   }
 
+  async sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]> {
+    const { rows } = await query(
+      this.pool,
+      `select id, secret_enc from webhooks where deleted_at is null order by id desc limit $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ id: r.id as string, secretEnc: r.secret_enc as string }));
+  }
+
   // Stats.
 
   webhookStats(accountId: string, webhookId: string, q: StatsQuery): Promise<WebhookStats> {

@@ -169,5 +169,6 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim {
   readonly releaseLeases = this.forward('releaseLeases');
   readonly nextDueAt = this.forward('nextDueAt');
   readonly countPending = this.forward('countPending');
+  readonly sampleWebhookSecrets = this.forward('sampleWebhookSecrets');
   readonly webhookStats = this.forward('webhookStats');
 }

@@ -992,6 +992,13 @@ export class SqliteStore implements Store {
     return r.n as number;
   }
 
+  async sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]> {
+    const rows = this.stmt('SELECT id, secret_enc FROM webhooks ORDER BY id DESC LIMIT ?').all(
+      limit,
+    ) as Row[];
+    return rows.map((r) => ({ id: r.id as string, secretEnc: r.secret_enc as string }));
+  }
+
   // Stats.
 
   async webhookStats(accountId: string, webhookId: string, q: StatsQuery): Promise<WebhookStats> {
