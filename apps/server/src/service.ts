@@ -164,6 +164,26 @@ export async function startService(
   };
 }
 
+/**
+ * The SSRF policy in force and why, for the start banner: the default depends on the store and
+ * `AF_ENV` (`config.ts`), and an operator should not have to work it out.
+ */
+export function privateNetworksPolicy(
+  config: Pick<
+    Config,
+    'allowPrivateNetworks' | 'allowPrivateNetworksExplicit' | 'env' | 'databaseUrl'
+  >,
+): string {
+  const why = config.allowPrivateNetworksExplicit
+    ? `AF_ALLOW_PRIVATE_NETWORKS=${config.allowPrivateNetworks}`
+    : config.allowPrivateNetworks
+      ? 'development on SQLite; AF_ALLOW_PRIVATE_NETWORKS=false to refuse'
+      : `${config.env === 'production' ? 'production' : 'PostgreSQL'}; AF_ALLOW_PRIVATE_NETWORKS=true to allow`;
+  return config.allowPrivateNetworks
+    ? `allowed, but never cloud-metadata, link-local or 0.0.0.0 (${why})`
+    : `refused (${why})`;
+}
+
 function banner(config: Config, url: string, dev: DevAccount | null): string {
   const dir = relative(process.cwd(), config.dataDir) || '.';
   const role = { all: '', api: ' (role: api)', worker: ' (role: worker, operations routes only)' }[
@@ -178,6 +198,7 @@ function banner(config: Config, url: string, dev: DevAccount | null): string {
     `  Dashboard:    ${url}/`,
     `  API docs:     ${url}/docs`,
     `  Database:     ${database}`,
+    `  Private networks: ${privateNetworksPolicy(config)}`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',

@@ -4,6 +4,7 @@
  * unspecified hosts are a 400 `url_not_allowed` on create and on update, in every spelling.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateNetworksPolicy } from '../src/service.js';
 import { type Call, client } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -99,5 +100,43 @@ describe('SSRF policy with private networks disallowed', () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe('the start banner says which policy is in force', () => {
+  const pg = 'postgres://u@127.0.0.1/db';
+  it.each([
+    [
+      true,
+      false,
+      'development',
+      undefined,
+      /^allowed, but never .*\(development on SQLite; AF_ALLOW_PRIVATE_NETWORKS=false to refuse\)$/,
+    ],
+    [
+      false,
+      false,
+      'development',
+      pg,
+      /^refused \(PostgreSQL; AF_ALLOW_PRIVATE_NETWORKS=true to allow\)$/,
+    ],
+    [
+      false,
+      false,
+      'production',
+      undefined,
+      /^refused \(production; AF_ALLOW_PRIVATE_NETWORKS=true to allow\)$/,
+    ],
+    [true, true, 'production', pg, /^allowed, but never .*\(AF_ALLOW_PRIVATE_NETWORKS=true\)$/],
+    [false, true, 'development', undefined, /^refused \(AF_ALLOW_PRIVATE_NETWORKS=false\)$/],
+  ] as const)('allow=%s explicit=%s %s %s', (allow, explicit, env, databaseUrl, line) => {
+    expect(
+      privateNetworksPolicy({
+        allowPrivateNetworks: allow,
+        allowPrivateNetworksExplicit: explicit,
+        env,
+        databaseUrl,
+      }),
+    ).toMatch(line);
   });
 });
