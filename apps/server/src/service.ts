@@ -29,6 +29,8 @@ export interface ServiceOptions {
   dashboardDir?: string | null;
   /** PostgreSQL only: the schema holding the tables (default `public`); tests isolate with it. */
   databaseSchema?: string;
+  /** How often the pending-deliveries gauge is counted; default `PENDING_REFRESH_MS` (tests). */
+  pendingRefreshMs?: number;
 }
 
 export interface DevAccount {
@@ -100,7 +102,6 @@ export async function startService(
   }
   const cipher = createCipher(config.encryptionKey);
   const metrics = createMetrics();
-  metrics.setPendingSource(() => store.countPending());
   const servesApi = config.role !== 'worker';
   const delivers = config.role !== 'api';
   const dev =
@@ -143,6 +144,10 @@ export async function startService(
       .catch((err) => logger.warn({ err }, 'purging idempotency keys failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
+  const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
+    ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
+    onError: (err) => logger.warn({ err }, 'counting pending deliveries for /metrics failed'),
+  });
 
   const url = address.replace('://[::1]', '://localhost');
   print(banner(config, url, dev));
@@ -155,6 +160,7 @@ export async function startService(
     close() {
       closing ??= (async () => {
         clearInterval(purge);
+        stopPendingGauge();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });
         await store.close();
