@@ -209,7 +209,9 @@ describe('isLiteralBlocked (create time)', () => {
     expect(literalHostRefusal('http://0xa9fea9fe/', true)).toMatch(
       /^url names 169\.254\.169\.254, a cloud-metadata address/,
     );
-    expect(literalHostRefusal('http://0/', true)).toMatch(/^url names 0\.0\.0\.0, a unspecified/);
+    expect(literalHostRefusal('http://0/', true)).toMatch(
+      /^url names 0\.0\.0\.0, an unspecified address/,
+    );
     expect(literalHostRefusal('http://10.0.0.1/', false)).toMatch(
       /private address, and this service does not send webhooks to private networks.*AF_ALLOW_PRIVATE_NETWORKS=true/,
     );

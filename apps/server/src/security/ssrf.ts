@@ -69,24 +69,25 @@ export class BlockedAddressError extends Error {
   ) {
     super(
       ALWAYS_REFUSED.has(addressClass)
-        ? `Connection to a ${describeClass(addressClass)} refused (never allowed)`
-        : `Connection to a ${describeClass(addressClass)} refused (private networks are not allowed)`,
+        ? `Connection to ${describeClass(addressClass)} refused (never allowed)`
+        : `Connection to ${describeClass(addressClass)} refused (private networks are not allowed)`,
     );
     this.name = 'BlockedAddressError';
   }
 }
 
+/** The class in words, with its article, for messages. */
 function describeClass(cls: AddressClass): string {
   return {
-    public: 'public address',
-    loopback: 'loopback address',
-    private: 'private address',
-    link_local: 'link-local address',
-    cgnat: 'carrier-grade NAT address',
-    multicast: 'multicast address',
-    unspecified: 'unspecified address (0.0.0.0 or ::, which reaches this machine)',
-    metadata: 'cloud-metadata address',
-    reserved: 'reserved address',
+    public: 'a public address',
+    loopback: 'a loopback address',
+    private: 'a private address',
+    link_local: 'a link-local address',
+    cgnat: 'a carrier-grade NAT address',
+    multicast: 'a multicast address',
+    unspecified: 'an unspecified address (0.0.0.0 or ::, which reaches this machine)',
+    metadata: 'a cloud-metadata address',
+    reserved: 'a reserved address',
   }[cls];
 }
 
@@ -277,12 +278,12 @@ export function literalHostRefusal(url: string, allowPrivate: boolean): string |
   const cls = refusedClass(bare, allowPrivate);
   if (cls === null) return null;
   if (ALWAYS_REFUSED.has(cls))
-    return `url names ${host}, a ${describeClass(cls)}: webhooks can never be sent there; use your receiver's public URL`;
+    return `url names ${host}, ${describeClass(cls)}: webhooks can never be sent there; use your receiver's public URL`;
   return privateRefusal(host, cls);
 }
 
 function privateRefusal(host: string, cls: AddressClass): string {
-  return `url names ${host}, a ${describeClass(cls)}, and this service does not send webhooks to private networks: use a URL your receiver can be reached at from the internet (an operator can allow private networks with AF_ALLOW_PRIVATE_NETWORKS=true)`;
+  return `url names ${host}, ${describeClass(cls)}, and this service does not send webhooks to private networks: use a URL your receiver can be reached at from the internet (an operator can allow private networks with AF_ALLOW_PRIVATE_NETWORKS=true)`;
 }
 
 /** True when `literalHostRefusal` refuses the URL. */
