@@ -30,6 +30,8 @@ export async function startLayout(
   const base: Record<string, string> = {
     AF_ADMIN_KEY: adminKey,
     AF_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    // The receivers run on loopback; on PostgreSQL private networks are refused by default.
+    AF_ALLOW_PRIVATE_NETWORKS: 'true',
     ...env,
   };
   if (name === 'sqlite') {

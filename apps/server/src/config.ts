@@ -42,7 +42,15 @@ export interface Config {
   encryptionKey: string;
   /** Which of the two keys were generated into the data dir (development on SQLite). */
   generatedKeys: { admin: boolean; encryption: boolean };
+  /**
+   * Whether deliveries may reach loopback/private networks (cloud-metadata, link-local and
+   * unspecified addresses are refused whatever this says: `security/ssrf.ts`).
+   */
   allowPrivateNetworks: boolean;
+  /** Whether `allowPrivateNetworks` was set explicitly rather than defaulted (start banner). */
+  allowPrivateNetworksExplicit: boolean;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   /** Largest accepted event `data`, serialized, in bytes. */
   maxPayloadBytes: number;
   role: Role;
@@ -63,7 +71,10 @@ export const DEFAULTS = {
   AF_ADMIN_KEY: null,
   AF_ENCRYPTION_KEY: null,
   AF_ENV: 'development',
-  /** `true` in development, `false` in production. */
+  /**
+   * `true` only in development on the embedded SQLite (one developer's machine); `false` with
+   * `DATABASE_URL` or in production, where the service is shared by tenants.
+   */
   AF_ALLOW_PRIVATE_NETWORKS: null,
   AF_DELIVERY_TIMEOUT: '5s',
   AF_MAX_RETRIES: '3',
@@ -75,6 +86,8 @@ export const DEFAULTS = {
   AF_ENDPOINT_CONCURRENCY: '10',
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
+  /** Unset: `/metrics` needs no key. */
+  AF_METRICS_TOKEN: null,
   AF_LOG_LEVEL: 'info',
 } as const satisfies Record<string, string | null>;
 
@@ -190,15 +203,18 @@ export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = raw('DATABASE_URL');
   const dataDirText = get('AF_DATA_DIR');
   const dataDir = isAbsolute(dataDirText) ? dataDirText : resolve(process.cwd(), dataDirText);
-  const allowPrivateNetworks =
-    raw('AF_ALLOW_PRIVATE_NETWORKS') === undefined
-      ? !production
-      : parse('AF_ALLOW_PRIVATE_NETWORKS', (t) => {
-          const v = t.toLowerCase();
-          if (['true', '1', 'yes'].includes(v)) return true;
-          if (['false', '0', 'no'].includes(v)) return false;
-          throw new Error(`expected true or false, got "${t}"`);
-        });
+  // A service on PostgreSQL or in production serves tenants, who must not reach the operator's
+  // network; the embedded SQLite in development is one developer's, whose receiver runs on
+  // loopback. An explicit setting wins either way.
+  const allowPrivateNetworksExplicit = raw('AF_ALLOW_PRIVATE_NETWORKS') !== undefined;
+  const allowPrivateNetworks = allowPrivateNetworksExplicit
+    ? parse('AF_ALLOW_PRIVATE_NETWORKS', (t) => {
+        const v = t.toLowerCase();
+        if (['true', '1', 'yes'].includes(v)) return true;
+        if (['false', '0', 'no'].includes(v)) return false;
+        throw new Error(`expected true or false, got "${t}"`);
+      })
+    : !production && databaseUrl === undefined;
   const timeoutMs = duration('AF_DELIVERY_TIMEOUT', 1);
   const maxRetries = int('AF_MAX_RETRIES', 0, 100);
   const baseDelayMs = duration('AF_RETRY_BASE_DELAY', 1);
@@ -215,6 +231,12 @@ export function loadConfig(env: Env = process.env): Config {
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
+  const metricsToken = raw('AF_METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken))
+    throw new ConfigError(
+      'AF_METRICS_TOKEN',
+      'must be at least 16 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)',
+    );
 
   let adminKey = raw('AF_ADMIN_KEY');
   let encryptionKey = raw('AF_ENCRYPTION_KEY');
@@ -268,6 +290,8 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKey,
     generatedKeys,
     allowPrivateNetworks,
+    allowPrivateNetworksExplicit,
+    metricsToken,
     maxPayloadBytes,
     role,
     logLevel,

@@ -1,6 +1,9 @@
 /**
  * Prometheus metrics (`GET /metrics`), on a registry per service instance so that several
- * instances in one process (tests) never collide. The pending gauge asks the store when scraped.
+ * instances in one process (tests) never collide. A scrape reads what is in memory and never asks
+ * the store: the pending gauge is refreshed on a timer (`watchPending`), so its cost is one count
+ * per interval whatever the scrape rate (on SQLite a count runs on the one store thread that also
+ * accepts events, and a scraper, or anyone, polling `/metrics` must not be able to load it).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -18,9 +21,19 @@ export interface Metrics {
   /** Passed to the delivery engine as its `metrics`. */
   attemptFinished(report: AttemptReport): void;
   eventsAccepted(count: number): void;
-  /** Where the pending-deliveries gauge reads its value when scraped. */
-  setPendingSource(source: () => Promise<number>): void;
+  /**
+   * Keeps the pending-deliveries gauge: counts once now, then every `intervalMs` (a timer that
+   * does not keep the process alive), never two counts at once. A failed count keeps the last
+   * value and is passed to `onError`, never thrown. Returns the function that stops it.
+   */
+  watchPending(
+    count: () => Promise<number>,
+    options: { intervalMs?: number; onError: (err: unknown) => void },
+  ): () => void;
 }
+
+/** How often the pending gauge is refreshed: well within a typical 15–60 s scrape interval. */
+export const PENDING_REFRESH_MS = 15_000;
 
 /** `2xx`…`5xx`, or `none` when the attempt got no response. */
 export function statusClass(statusCode: number | null): string {
@@ -31,7 +44,6 @@ export function statusClass(statusCode: number | null): string {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-  let pendingSource: (() => Promise<number>) | undefined;
 
   const attempts = new Counter({
     name: 'agentfactory_delivery_attempts_total',
@@ -46,13 +58,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  new Gauge({
+  const pending = new Gauge({
     name: 'agentfactory_deliveries_pending',
-    help: 'Deliveries waiting for an attempt or a retry.',
+    help: `Deliveries waiting for an attempt or a retry (counted every ${PENDING_REFRESH_MS / 1000} s, not at each scrape).`,
     registers: [registry],
-    async collect() {
-      if (pendingSource) this.set(await pendingSource());
-    },
   });
   const accepted = new Counter({
     name: 'agentfactory_events_accepted_total',
@@ -74,8 +83,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     eventsAccepted(count) {
       accepted.inc(count);
     },
-    setPendingSource(source) {
-      pendingSource = source;
+    watchPending(count, { intervalMs = PENDING_REFRESH_MS, onError }) {
+      let stopped = false;
+      let counting = false;
+      const refresh = async () => {
+        if (counting || stopped) return;
+        counting = true;
+        try {
+          const n = await count();
+          if (!stopped) pending.set(n);
+        } catch (err) {
+          // At shutdown the store closes under a count: not worth a warning.
+          if (!stopped) onError(err);
+        } finally {
+          counting = false;
+        }
+      };
+      void refresh();
+      const timer = setInterval(() => void refresh(), intervalMs);
+      timer.unref();
+      return () => {
+        stopped = true;
+        clearInterval(timer);
+      };
     },
   };
 }

@@ -29,6 +29,8 @@ export interface ServiceOptions {
   dashboardDir?: string | null;
   /** PostgreSQL only: the schema holding the tables (default `public`); tests isolate with it. */
   databaseSchema?: string;
+  /** How often the pending-deliveries gauge is counted; default `PENDING_REFRESH_MS` (tests). */
+  pendingRefreshMs?: number;
 }
 
 export interface DevAccount {
@@ -109,7 +111,6 @@ export async function startService(
     );
   }
   const metrics = createMetrics();
-  metrics.setPendingSource(() => store.countPending());
   const servesApi = config.role !== 'worker';
   const delivers = config.role !== 'api';
   const dev =
@@ -152,6 +153,10 @@ export async function startService(
       .catch((err) => logger.warn({ err }, 'purging idempotency keys failed'));
   }, PURGE_EVERY_MS);
   purge.unref();
+  const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
+    ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
+    onError: (err) => logger.warn({ err }, 'counting pending deliveries for /metrics failed'),
+  });
 
   const url = address.replace('://[::1]', '://localhost');
   print(banner(config, url, dev));
@@ -164,6 +169,7 @@ export async function startService(
     close() {
       closing ??= (async () => {
         clearInterval(purge);
+        stopPendingGauge();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });
         await store.close();
@@ -189,6 +195,26 @@ async function unreadableSecrets(store: Store, cipher: Cipher): Promise<number> 
   return unreadable;
 }
 
+/**
+ * The SSRF policy in force and why, for the start banner: the default depends on the store and
+ * `AF_ENV` (`config.ts`), and an operator should not have to work it out.
+ */
+export function privateNetworksPolicy(
+  config: Pick<
+    Config,
+    'allowPrivateNetworks' | 'allowPrivateNetworksExplicit' | 'env' | 'databaseUrl'
+  >,
+): string {
+  const why = config.allowPrivateNetworksExplicit
+    ? `AF_ALLOW_PRIVATE_NETWORKS=${config.allowPrivateNetworks}`
+    : config.allowPrivateNetworks
+      ? 'development on SQLite; AF_ALLOW_PRIVATE_NETWORKS=false to refuse'
+      : `${config.env === 'production' ? 'production' : 'PostgreSQL'}; AF_ALLOW_PRIVATE_NETWORKS=true to allow`;
+  return config.allowPrivateNetworks
+    ? `allowed, but never cloud-metadata, link-local or 0.0.0.0 (${why})`
+    : `refused (${why})`;
+}
+
 function banner(config: Config, url: string, dev: DevAccount | null): string {
   const dir = relative(process.cwd(), config.dataDir) || '.';
   const role = { all: '', api: ' (role: api)', worker: ' (role: worker, operations routes only)' }[
@@ -203,6 +229,7 @@ function banner(config: Config, url: string, dev: DevAccount | null): string {
     `  Dashboard:    ${url}/`,
     `  API docs:     ${url}/docs`,
     `  Database:     ${database}`,
+    `  Private networks: ${privateNetworksPolicy(config)}`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',

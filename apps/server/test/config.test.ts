@@ -38,6 +38,8 @@ describe('loadConfig', () => {
       dataDir: dir,
       databasePath: join(dir, 'agentfactory.db'),
       allowPrivateNetworks: true,
+      allowPrivateNetworksExplicit: false,
+      metricsToken: undefined,
       maxPayloadBytes: 256 * 1024,
       role: 'all',
       logLevel: 'info',
@@ -154,6 +156,33 @@ describe('loadConfig', () => {
     expect(err.message).toMatch(/PostgreSQL/);
   });
 
+  it('private networks: allowed by default only in development on SQLite; a setting wins', () => {
+    const keys = { AF_ADMIN_KEY: 'admin-key-0123456789', AF_ENCRYPTION_KEY: KEY };
+    const pg = { DATABASE_URL: 'postgres://u@127.0.0.1/db', ...keys };
+    const prod = { AF_ENV: 'production', ...keys };
+    const allow = (env: Record<string, string>) => {
+      const c = loadConfig({ AF_DATA_DIR: dataDir(), ...env });
+      expect(c.delivery.allowPrivateNetworks).toBe(c.allowPrivateNetworks);
+      return [c.allowPrivateNetworks, c.allowPrivateNetworksExplicit];
+    };
+    expect(allow({})).toEqual([true, false]);
+    expect(allow(pg)).toEqual([false, false]);
+    expect(allow(prod)).toEqual([false, false]);
+    expect(allow({ ...prod, ...pg })).toEqual([false, false]);
+    expect(allow({ ...pg, AF_ALLOW_PRIVATE_NETWORKS: 'true' })).toEqual([true, true]);
+    expect(allow({ ...prod, AF_ALLOW_PRIVATE_NETWORKS: 'yes' })).toEqual([true, true]);
+    expect(allow({ AF_ALLOW_PRIVATE_NETWORKS: 'false' })).toEqual([false, true]);
+    expect(allow({ ...pg, AF_ALLOW_PRIVATE_NETWORKS: ' ' })).toEqual([false, false]);
+  });
+
+  it('AF_METRICS_TOKEN: unset by default, kept when set', () => {
+    expect(loadConfig({ AF_DATA_DIR: dataDir() }).metricsToken).toBeUndefined();
+    const token = 'metrics-token-0123456789abcdef';
+    expect(
+      loadConfig({ AF_DATA_DIR: dataDir(), AF_METRICS_TOKEN: ` ${token} ` }).metricsToken,
+    ).toBe(token);
+  });
+
   it.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],
@@ -173,6 +202,8 @@ describe('loadConfig', () => {
     ['AF_LOG_LEVEL', 'loud'],
     ['AF_ENCRYPTION_KEY', 'c2hvcnQ='],
     ['AF_ADMIN_KEY', 'short'],
+    ['AF_METRICS_TOKEN', 'short'],
+    ['AF_METRICS_TOKEN', 'a token with spaces in it'],
   ])('a bad %s (%s) names the variable', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.variable).toBe(name);

@@ -22,6 +22,8 @@ await describePostgres('service on PostgreSQL, api and worker roles', (pg) => {
       DATABASE_URL: pg.url,
       AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
       AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      // The receiver runs on loopback; on PostgreSQL private networks are refused by default.
+      AF_ALLOW_PRIVATE_NETWORKS: 'true',
     };
     const api = await startTestServer({ ...shared, AF_ROLE: 'api' }, { databaseSchema: schema });
     started.push(api);

@@ -57,6 +57,9 @@ describe('first run', () => {
     expect(admin).toMatch(/^afk_admin_/);
     expect(apiKey).toMatch(/^afk_/);
     expect(out).toContain(url);
+    expect(out).toMatch(
+      /Private networks: allowed, .*\(development on SQLite; AF_ALLOW_PRIVATE_NETWORKS=false to refuse\)/,
+    );
     for (const f of ['admin-key', 'encryption-key', 'dev-keys.json']) {
       expect(statSync(join(dataDir, f)).mode & 0o777).toBe(0o600);
     }

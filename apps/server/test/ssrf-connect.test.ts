@@ -1,11 +1,14 @@
 /**
  * The SSRF guard at connect time, against real listeners on loopback: with private networks
  * disallowed no listener sees a connection, whatever form the URL takes; with them allowed the
- * same URLs connect (so the test can fail).
+ * same URLs connect (so the test can fail). The unspecified address (0.0.0.0, `::`) reaches the
+ * same loopback listeners on Linux, and is refused under both policies.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { Sender } from '../src/delivery/sender.js';
+import type { Resolver } from '../src/security/ssrf.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 
 describe('SSRF guard at connect time', () => {
@@ -60,5 +63,70 @@ describe('SSRF guard at connect time', () => {
     }
     await sender.close();
     expect(connections()).toBeGreaterThanOrEqual(targets().length - 2);
+  });
+
+  /** Whether a plain TCP connect to `host` reaches a listener (no SSRF guard in the way). */
+  function reaches(host: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect({ host, port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+  }
+
+  const unspecified = () => [
+    `http://0.0.0.0:${port}/`,
+    `http://0:${port}/`,
+    `http://0x0:${port}/`,
+    `http://[::ffff:0.0.0.0]:${port}/`,
+    ...(hasV6 ? [`http://[::]:${port}/`] : []),
+  ];
+
+  it('refuses the unspecified address even with private networks allowed', async () => {
+    const sender = new Sender({ allowPrivateNetworks: true, clock: systemClock });
+    const before = connections();
+    for (const url of unspecified()) {
+      const r = await sender.send({ url, headers: {}, body: '{}', timeoutMs: 2000 });
+      expect({ url, error: r.error, status: r.statusCode }).toEqual({
+        url,
+        error: 'blocked_address',
+        status: null,
+      });
+    }
+    await sender.close();
+    expect(connections()).toBe(before);
+    // What the refusal prevents: on this machine a plain connect to 0.0.0.0 reaches loopback.
+    if (process.platform === 'linux') expect(await reaches('0.0.0.0')).toBe(true);
+  });
+
+  it('refuses names resolving to unspecified or metadata addresses with private networks allowed', async () => {
+    let answer = '127.0.0.1';
+    const resolver: Resolver = (_host, _opts, cb) =>
+      cb(null, [{ address: answer, family: answer.includes(':') ? 6 : 4 }]);
+    const sender = new Sender({ allowPrivateNetworks: true, clock: systemClock, resolver });
+    const url = `http://receiver.example:${port}/`;
+    // The control: the injected name reaches the loopback listener when it resolves there.
+    const ok = await sender.send({ url, headers: {}, body: '{}', timeoutMs: 2000 });
+    expect(ok.succeeded).toBe(true);
+    const before = connections();
+    for (const address of ['0.0.0.0', '169.254.169.254', '::ffff:169.254.169.254', '::']) {
+      answer = address;
+      // Another host name each time, so no kept-alive connection to the first one is reused.
+      const r = await sender.send({
+        url: `http://inward-${address.replace(/[.:]/g, '-')}.example:${port}/`,
+        headers: {},
+        body: '{}',
+        timeoutMs: 2000,
+      });
+      expect({ address, error: r.error, status: r.statusCode }).toEqual({
+        address,
+        error: 'blocked_address',
+        status: null,
+      });
+    }
+    await sender.close();
+    expect(connections()).toBe(before);
   });
 });

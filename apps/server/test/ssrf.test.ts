@@ -1,3 +1,4 @@
+import type { LookupAddress } from 'node:dns';
 import { describe, expect, it } from 'vitest';
 import {
   BlockedAddressError,
@@ -5,6 +6,8 @@ import {
   classifyAddress,
   createGuardedLookup,
   isLiteralBlocked,
+  literalHostRefusal,
+  type Resolver,
 } from '../src/security/ssrf.js';
 
 describe('classifyAddress (no traffic)', () => {
@@ -24,6 +27,7 @@ describe('classifyAddress (no traffic)', () => {
     ['169.254.170.2', 'metadata'],
     ['100.100.100.200', 'metadata'],
     ['168.63.129.16', 'metadata'],
+    ['169.254.170.23', 'metadata'],
     ['100.64.0.1', 'cgnat'],
     ['100.127.255.255', 'cgnat'],
     ['100.128.0.1', 'public'],
@@ -48,6 +52,8 @@ describe('classifyAddress (no traffic)', () => {
     ['fd12:3456::1', 'private'],
     ['fec0::1', 'private'],
     ['fd00:ec2::254', 'metadata'],
+    ['fd00:ec2::23', 'metadata'],
+    ['fd20:ce::254', 'metadata'],
     ['ff02::1', 'multicast'],
     ['2001:db8::1', 'reserved'],
     ['3fff::1', 'reserved'],
@@ -65,9 +71,17 @@ describe('classifyAddress (no traffic)', () => {
     ['64:ff9b::127.0.0.1', 'loopback'],
     ['64:ff9b::a9fe:a9fe', 'metadata'],
     ['64:ff9b::808:808', 'public'],
-    ['64:ff9b:1::1', 'reserved'],
+    ['64:ff9b:1::808:808', 'reserved'],
+    ['64:ff9b:1::1', 'unspecified'], // 0.0.0.1 behind a /96 local-use NAT64
     ['2002:7f00:1::1', 'loopback'], // 6to4 of 127.0.0.1
     ['2002:808:808::1', 'public'],
+    ['2002:a9fe:a9fe::', 'metadata'], // 6to4 of 169.254.169.254
+    ['::ffff:0:a9fe:a9fe', 'metadata'], // IPv4-translated (SIIT)
+    ['::ffff:0:808:808', 'public'],
+    ['64:ff9b:1::a9fe:a9fe', 'metadata'], // local-use NAT64 with a /96 prefix
+    ['64:ff9b:1::a00:1', 'reserved'],
+    ['::ffff:0:0', 'unspecified'],
+    ['::0.0.0.0', 'unspecified'],
     // Not an address
     ['example.com', 'reserved'],
     ['1.2.3', 'reserved'],
@@ -79,7 +93,46 @@ describe('classifyAddress (no traffic)', () => {
   it('checkAddress throws only for non-public addresses when private is disallowed', () => {
     expect(() => checkAddress('127.0.0.1', false)).toThrow(BlockedAddressError);
     expect(() => checkAddress('127.0.0.1', true)).not.toThrow();
+    expect(() => checkAddress('10.0.0.1', true)).not.toThrow();
+    expect(() => checkAddress('fd12::1', true)).not.toThrow();
     expect(() => checkAddress('8.8.8.8', false)).not.toThrow();
+  });
+
+  // Every spelling of a metadata or unspecified address a resolver or the URL parser can hand the
+  // sender, and link-local (see ALWAYS_REFUSED): refused under both policies.
+  const alwaysRefused = [
+    '169.254.169.254',
+    '169.254.170.2',
+    '169.254.170.23',
+    '100.100.100.200',
+    '168.63.129.16',
+    '169.254.1.1',
+    '0.0.0.0',
+    '0.1.2.3',
+    '::',
+    '::ffff:169.254.169.254',
+    '::ffff:a9fe:a9fe',
+    '::ffff:0:a9fe:a9fe',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b:1::a9fe:a9fe',
+    '2002:a9fe:a9fe::',
+    'fd00:ec2::254',
+    'fd20:ce::254',
+    '::ffff:0.0.0.0',
+    '::ffff:0:0',
+    'fe80::1',
+  ];
+  it.each(alwaysRefused)('checkAddress refuses %s even with private networks allowed', (ip) => {
+    for (const allowPrivate of [true, false]) {
+      let err: unknown;
+      try {
+        checkAddress(ip, allowPrivate);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BlockedAddressError);
+      expect((err as BlockedAddressError).message).toMatch(/never allowed/);
+    }
   });
 });
 
@@ -112,6 +165,67 @@ describe('isLiteralBlocked (create time)', () => {
     'not a url',
   ])('lets %s through', (url) => {
     expect(isLiteralBlocked(url)).toBe(false);
+    expect(isLiteralBlocked(url, true)).toBe(false);
+  });
+
+  // The spellings of SPEC §6's "refused always": the WHATWG parser normalizes the IPv4 forms
+  // (decimal, hex, octal, short) to a dotted quad and IPv6 to its compressed form first.
+  it.each([
+    'http://169.254.169.254/latest/meta-data/',
+    'http://2852039166/',
+    'http://0xa9fea9fe/',
+    'http://0251.0376.0251.0376/',
+    'http://169.254.43518/',
+    'http://169.16689662/',
+    'http://[::ffff:169.254.169.254]/',
+    'http://[::ffff:a9fe:a9fe]/',
+    'http://[64:ff9b::a9fe:a9fe]/',
+    'http://[2002:a9fe:a9fe::]/',
+    'http://[fd00:ec2::254]/',
+    'http://[fd20:ce::254]/',
+    'http://100.100.100.200/',
+    'http://168.63.129.16/',
+    'http://169.254.170.2/v2/credentials',
+    'http://169.254.1.1/',
+    'http://0.0.0.0:8080/',
+    'http://0/',
+    'http://0x0/',
+    'http://[::]/',
+    'http://[::ffff:0.0.0.0]/',
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://METADATA.Google.Internal./',
+    'http://metadata/',
+    'http://metadata.goog/',
+    'http://instance-data/',
+  ])('refuses %s under both policies, saying it never delivers there', (url) => {
+    for (const allowPrivate of [true, false]) {
+      const why = literalHostRefusal(url, allowPrivate);
+      expect(why).toMatch(/can never be sent there/);
+      expect(isLiteralBlocked(url, allowPrivate)).toBe(true);
+    }
+  });
+
+  it('names the normalized host and the class in the message', () => {
+    expect(literalHostRefusal('http://0xa9fea9fe/', true)).toMatch(
+      /^url names 169\.254\.169\.254, a cloud-metadata address/,
+    );
+    expect(literalHostRefusal('http://0/', true)).toMatch(
+      /^url names 0\.0\.0\.0, an unspecified address/,
+    );
+    expect(literalHostRefusal('http://10.0.0.1/', false)).toMatch(
+      /private address, and this service does not send webhooks to private networks.*AF_ALLOW_PRIVATE_NETWORKS=true/,
+    );
+  });
+
+  it.each([
+    'http://127.0.0.1:4000/hook',
+    'http://10.0.0.1/',
+    'http://[fd00::1]/',
+    'http://100.64.0.1/',
+    'http://localhost:4000/',
+    'http://metadata.example.com/',
+  ])('lets %s through while private networks are allowed', (url) => {
+    expect(literalHostRefusal(url, true)).toBeNull();
   });
 });
 
@@ -137,5 +251,55 @@ describe('createGuardedLookup', () => {
     const one = await lookup(true, 'localhost', false);
     expect(one.err).toBeNull();
     expect(['127.0.0.1', '::1']).toContain(one.address);
+  });
+});
+
+describe('createGuardedLookup with an injected resolver', () => {
+  function resolverOf(...addresses: string[]): Resolver {
+    return (_host, _opts, cb) =>
+      cb(
+        null,
+        addresses.map(
+          (address): LookupAddress => ({ address, family: address.includes(':') ? 6 : 4 }),
+        ),
+      );
+  }
+  function lookup(allow: boolean, resolver: Resolver, all: boolean) {
+    return new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) => {
+      createGuardedLookup(allow, resolver)('receiver.example', { all }, (err, address) =>
+        resolve({ err, address }),
+      );
+    });
+  }
+
+  it.each([
+    ['169.254.169.254'],
+    ['0.0.0.0'],
+    ['::'],
+    ['fd00:ec2::254'],
+    ['::ffff:a9fe:a9fe'],
+    ['169.254.20.10'],
+  ])('refuses a name resolving to %s with private networks allowed', async (ip) => {
+    for (const all of [true, false]) {
+      const r = await lookup(true, resolverOf(ip), all);
+      expect(r.err).toBeInstanceOf(BlockedAddressError);
+      expect((r.err as BlockedAddressError).address).toBe(ip);
+    }
+  });
+
+  it('refuses the whole name when one of its addresses is refused', async () => {
+    const r = await lookup(true, resolverOf('10.0.0.5', '169.254.169.254'), true);
+    expect(r.err).toBeInstanceOf(BlockedAddressError);
+    const pub = await lookup(false, resolverOf('8.8.8.8', '0.0.0.0'), true);
+    expect(pub.err).toBeInstanceOf(BlockedAddressError);
+  });
+
+  it('lets private addresses through only while they are allowed', async () => {
+    const allowed = await lookup(true, resolverOf('10.0.0.5'), false);
+    expect(allowed).toEqual({ err: null, address: '10.0.0.5' });
+    const refused = await lookup(false, resolverOf('10.0.0.5'), false);
+    expect(refused.err).toBeInstanceOf(BlockedAddressError);
+    const pub = await lookup(false, resolverOf('8.8.8.8'), true);
+    expect(pub).toEqual({ err: null, address: [{ address: '8.8.8.8', family: 4 }] });
   });
 });

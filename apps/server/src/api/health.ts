@@ -1,7 +1,9 @@
 /** `/healthz` (the process answers), `/readyz` (the database answers), `/metrics` (Prometheus). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { UnavailableError } from '../errors.js';
+import { UnauthorizedError, UnavailableError } from '../errors.js';
+import { sameSecret } from '../security/api-keys.js';
+import { bearer } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { errorResponses } from './schemas.js';
 
@@ -36,17 +38,29 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   );
 
+  // `AF_METRICS_TOKEN`: the metrics tell who is busy and failing; an operator who cannot keep
+  // `/metrics` off the public network at a proxy can ask for a token instead.
+  const token = deps.config.metricsToken;
   app.get(
     '/metrics',
     {
       schema: {
         tags,
-        summary: 'Prometheus metrics',
+        summary:
+          'Prometheus metrics. Needs no key unless the service sets `AF_METRICS_TOKEN`: then `Authorization: Bearer <that token>`, else 401 `unauthorized`',
         security: [],
         produces: ['text/plain'],
+        response: errorResponses(401),
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (token !== undefined) {
+        const presented = bearer(request);
+        if (presented === undefined || !sameSecret(presented, token))
+          throw new UnauthorizedError(
+            '/metrics needs `Authorization: Bearer <token>` with the token set in AF_METRICS_TOKEN.',
+          );
+      }
       const text = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     },

@@ -11,10 +11,10 @@ import {
   ValidationError,
 } from '../errors.js';
 import { secretProblem } from '../security/secrets.js';
-import { isLiteralBlocked } from '../security/ssrf.js';
+import { literalHostRefusal } from '../security/ssrf.js';
 import { isValidPattern } from '../webhooks/match.js';
 
-/** Checks an endpoint URL: http(s), https only in production, no literal private address. */
+/** Checks an endpoint URL: http(s), https only in production, no literal host the SSRF policy refuses. */
 export function checkUrl(
   text: string,
   config: Pick<Config, 'env' | 'allowPrivateNetworks'>,
@@ -33,10 +33,10 @@ export function checkUrl(
   if (url.hostname === '') throw ValidationError.field('/url', 'url must name a host');
   if (config.env === 'production' && url.protocol !== 'https:')
     throw new UrlNotAllowedError('url must use https:// in production');
-  if (!config.allowPrivateNetworks && isLiteralBlocked(url.href))
-    throw new UrlNotAllowedError(
-      'url names a private, loopback or otherwise internal address, and private networks are not allowed',
-    );
+  // Under either policy: cloud-metadata, link-local and unspecified addresses are refused even
+  // where private networks are allowed.
+  const refusal = literalHostRefusal(url.href, config.allowPrivateNetworks);
+  if (refusal !== null) throw new UrlNotAllowedError(refusal);
   return text;
 }
 

@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import type { Clock } from '../clock.js';
-import { BlockedAddressError, checkAddress, createGuardedLookup } from '../security/ssrf.js';
+import {
+  BlockedAddressError,
+  checkAddress,
+  createGuardedLookup,
+  type Resolver,
+} from '../security/ssrf.js';
 import type { AttemptError, BodyEncoding } from '../store/types.js';
 import { recordBody, recordHeaders } from './response-body.js';
 import { parseRetryAfter } from './retry-policy.js';
@@ -46,6 +51,8 @@ export interface SenderOptions {
   maxResponseBytes?: number;
   /** Idle keep-alive sockets are closed after this; default 30 s. */
   keepAliveTimeoutMs?: number;
+  /** Name resolution under the SSRF guard; default `dns.lookup`. Tests inject names. */
+  resolver?: Resolver;
 }
 
 /** Past the cap we read (and drop) up to this much more to keep the connection reusable. */
@@ -68,7 +75,7 @@ export class Sender {
     this.maxBytes = opts.maxResponseBytes ?? 4096;
     const allowPrivate = opts.allowPrivateNetworks;
     const connector = buildConnector({
-      lookup: createGuardedLookup(allowPrivate),
+      lookup: createGuardedLookup(allowPrivate, opts.resolver),
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
     } as buildConnector.BuildOptions);
@@ -77,7 +84,8 @@ export class Sender {
       connections: MAX_CONNECTIONS_PER_ORIGIN,
       pipelining: 1,
       connect: (options, callback) => {
-        // `net.connect` skips the lookup for IP literals, so they are checked here.
+        // `net.connect` skips the lookup for IP literals, so they are checked here, under either
+        // policy (0.0.0.0 reaches loopback on Linux; metadata addresses are refused always).
         const host = options.hostname.replace(/^\[|\]$/g, '');
         if (isIP(host) !== 0) {
           try {

@@ -21,7 +21,16 @@ export function keyPrefix(key: string): string {
 
 /** Constant-time comparison of a presented key with the admin key (hashes equalize lengths). */
 export function isAdminKey(presented: string, adminKey: string): boolean {
+  return sameSecret(presented, adminKey);
+}
+
+/**
+ * Constant-time comparison of a presented secret with the configured one: both are hashed first,
+ * so the comparison runs over equal-length digests and its time says nothing about the length
+ * or the prefix of the secret.
+ */
+export function sameSecret(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented, 'utf8').digest();
-  const b = createHash('sha256').update(adminKey, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);
 }

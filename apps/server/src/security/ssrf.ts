@@ -6,7 +6,12 @@ import { isIP } from 'node:net';
  * network: with private networks disallowed, no attempt may ever connect to loopback, private,
  * link-local, CGNAT, multicast, unspecified, reserved or cloud-metadata addresses.
  *
- * Checked twice: at creation on the URL's literal host (`isLiteralBlocked`, a fast 400), and at
+ * Some addresses are refused even where private networks are allowed (`AF_ALLOW_PRIVATE_NETWORKS`,
+ * the default only in development on SQLite): see `ALWAYS_REFUSED`. Allowing private networks
+ * trusts the operator's own network (a receiver on the laptop, in the same VPC), not whatever
+ * answers on the machine's cloud-metadata address, which hands out the instance's credentials.
+ *
+ * Checked twice: at creation on the URL's literal host (`literalHostRefusal`, a fast 400), and at
  * connect time on every address the hostname resolves to (`createGuardedLookup`) — the only check
  * that holds against DNS names pointing inward and DNS rebinding, because the address checked is
  * the address connected to. IP-literal hosts skip DNS lookup in `net.connect`, so the sender checks
@@ -23,6 +28,38 @@ export type AddressClass =
   | 'metadata'
   | 'reserved';
 
+/**
+ * Refused whatever the policy:
+ * - `metadata`: the cloud instance-metadata and wire-server addresses below; an SSRF there reads
+ *   the instance's credentials.
+ * - `unspecified` (0.0.0.0/8, `::`): connecting to 0.0.0.0 reaches this machine's loopback on
+ *   Linux, so it is loopback under another name and, unlike `127.0.0.1`, never what a person
+ *   means by a receiver's address.
+ * - `link_local` (169.254.0.0/16, fe80::/10), the whole range and not only the addresses listed
+ *   as `metadata`: the clouds keep putting credential services there (EC2 169.254.169.254, ECS
+ *   169.254.170.2, EKS Pod Identity 169.254.170.23, DNS and time servers beside them), a list of
+ *   single addresses lags behind them, and a webhook receiver has no reason to live on a
+ *   self-assigned address (IPv6 link-local cannot even be named in a URL: it needs a zone).
+ *   Allowing private networks for development loses nothing by it.
+ */
+export const ALWAYS_REFUSED: ReadonlySet<AddressClass> = new Set([
+  'metadata',
+  'unspecified',
+  'link_local',
+]);
+
+/**
+ * Host names of metadata services, refused at creation whatever the policy. At connect time the
+ * address they resolve to decides (a metadata address, refused always).
+ */
+const METADATA_NAMES: ReadonlySet<string> = new Set([
+  'metadata', // GCP, short name through the search domain
+  'metadata.google.internal', // GCP
+  'metadata.goog', // GCP
+  'instance-data', // AWS EC2
+  'instance-data.ec2.internal', // AWS EC2
+]);
+
 /** The error a refused address raises; the sender maps it to the attempt error `blocked_address`. */
 export class BlockedAddressError extends Error {
   readonly code = 'ERR_BLOCKED_ADDRESS';
@@ -30,9 +67,28 @@ export class BlockedAddressError extends Error {
     readonly address: string,
     readonly addressClass: AddressClass,
   ) {
-    super(`Connection to a ${addressClass} address refused (private networks are not allowed)`);
+    super(
+      ALWAYS_REFUSED.has(addressClass)
+        ? `Connection to ${describeClass(addressClass)} refused (never allowed)`
+        : `Connection to ${describeClass(addressClass)} refused (private networks are not allowed)`,
+    );
     this.name = 'BlockedAddressError';
   }
+}
+
+/** The class in words, with its article, for messages. */
+function describeClass(cls: AddressClass): string {
+  return {
+    public: 'a public address',
+    loopback: 'a loopback address',
+    private: 'a private address',
+    link_local: 'a link-local address',
+    cgnat: 'a carrier-grade NAT address',
+    multicast: 'a multicast address',
+    unspecified: 'an unspecified address (0.0.0.0 or ::, which reaches this machine)',
+    metadata: 'a cloud-metadata address',
+    reserved: 'a reserved address',
+  }[cls];
 }
 
 type Range = [prefix: number[], bits: number, cls: AddressClass];
@@ -48,6 +104,7 @@ const V4_RANGES: Range[] = [
   v4('169.254.170.2/32', 'metadata'), // AWS ECS task metadata
   v4('100.100.100.200/32', 'metadata'), // Alibaba Cloud
   v4('168.63.129.16/32', 'metadata'), // Azure wire server
+  v4('169.254.170.23/32', 'metadata'), // AWS EKS Pod Identity agent
   v4('0.0.0.0/8', 'unspecified'),
   v4('127.0.0.0/8', 'loopback'),
   v4('10.0.0.0/8', 'private'),
@@ -69,8 +126,12 @@ function v6(prefixHex: string, bits: number, cls: AddressClass): Range {
   return [parseV6(prefixHex)!, bits, cls];
 }
 
+const LOCAL_NAT64 = v6('64:ff9b:1::', 48, 'reserved');
+
 const V6_RANGES: Range[] = [
   v6('fd00:ec2::254', 128, 'metadata'), // AWS IMDS over IPv6
+  v6('fd00:ec2::23', 128, 'metadata'), // AWS EKS Pod Identity agent over IPv6
+  v6('fd20:ce::254', 128, 'metadata'), // GCP metadata server over IPv6
   v6('::', 128, 'unspecified'),
   v6('::1', 128, 'loopback'),
   v6('fe80::', 10, 'link_local'),
@@ -80,7 +141,7 @@ const V6_RANGES: Range[] = [
   v6('2001:db8::', 32, 'reserved'), // documentation
   v6('3fff::', 20, 'reserved'), // documentation (RFC 9637)
   v6('100::', 64, 'reserved'), // discard
-  v6('64:ff9b:1::', 48, 'reserved'), // local-use NAT64
+  LOCAL_NAT64,
   v6('2001::', 23, 'reserved'), // IETF protocol assignments, Teredo
 ];
 
@@ -137,15 +198,23 @@ function classifyV4(bytes: number[]): AddressClass {
 }
 
 function classifyV6(bytes: number[]): AddressClass {
-  for (const r of V6_RANGES) if (matches(bytes, r)) return r[2];
   const zeros = (from: number, to: number) => bytes.slice(from, to).every((b) => b === 0);
-  // IPv4 inside IPv6: mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d — the
-  // packet reaches the IPv4 address, so that address decides.
-  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return classifyV4(bytes.slice(12));
-  if (zeros(0, 12)) return classifyV4(bytes.slice(12));
-  if (matches(bytes, [[0, 0x64, 0xff, 0x9b], 96, 'public']) && zeros(4, 12)) {
-    return classifyV4(bytes.slice(12));
+  const embedded = () => classifyV4(bytes.slice(12));
+  for (const r of V6_RANGES) {
+    if (!matches(bytes, r)) continue;
+    // Local-use NAT64 (64:ff9b:1::/48) is reserved, but where a network runs it with a /96
+    // prefix the packet reaches the IPv4 address in the last 32 bits: when that one is refused
+    // whatever the policy, so is this.
+    if (r === LOCAL_NAT64 && zeros(6, 12) && ALWAYS_REFUSED.has(embedded())) return embedded();
+    return r[2];
   }
+  // IPv4 inside IPv6: mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d (SIIT), compatible
+  // ::a.b.c.d, NAT64 64:ff9b::a.b.c.d — the packet reaches the IPv4 address, so that address
+  // decides.
+  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return embedded();
+  if (zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12)) return embedded();
+  if (zeros(0, 12)) return embedded();
+  if (matches(bytes, [[0, 0x64, 0xff, 0x9b], 96, 'public'])) return embedded();
   // 6to4 2002:a.b.c.d::/48 tunnels to the IPv4 address it embeds.
   if (bytes[0] === 0x20 && bytes[1] === 0x02) return classifyV4(bytes.slice(2, 6));
   // Only 2000::/3 is allocated as global unicast.
@@ -165,36 +234,61 @@ export function classifyAddress(ip: string): AddressClass {
   return 'reserved';
 }
 
+/** The class that refuses an address under the policy, or null when it may be connected to. */
+export function refusedClass(ip: string, allowPrivate: boolean): AddressClass | null {
+  const cls = classifyAddress(ip);
+  if (cls === 'public') return null;
+  if (allowPrivate && !ALWAYS_REFUSED.has(cls)) return null;
+  return cls;
+}
+
 /** Whether an address may be connected to under the policy. */
 export function isAllowedAddress(ip: string, allowPrivate: boolean): boolean {
-  return allowPrivate || classifyAddress(ip) === 'public';
+  return refusedClass(ip, allowPrivate) === null;
 }
 
 /** Throws `BlockedAddressError` when the address may not be connected to. */
 export function checkAddress(ip: string, allowPrivate: boolean): void {
-  if (allowPrivate) return;
-  const cls = classifyAddress(ip);
-  if (cls !== 'public') throw new BlockedAddressError(ip, cls);
+  const cls = refusedClass(ip, allowPrivate);
+  if (cls !== null) throw new BlockedAddressError(ip, cls);
 }
 
 /**
- * The create-time check: true when the URL's host is an IP literal (in any form the WHATWG URL
- * parser normalizes: `0x7f000001`, `127.1`, `[::ffff:127.0.0.1]`, …) that is not public, or a
- * name reserved for loopback (`localhost`, `*.localhost`). Other hostnames are checked when
- * connecting. An unparsable URL is not this check's business: false.
+ * The create-time check, on the URL's host: why it is refused (a sentence for the API's 400
+ * `url_not_allowed`, saying what to do), or null. Refused are IP literals in any form the WHATWG
+ * URL parser normalizes (`0xa9fea9fe`, `169.254.43518`, `0`, `[::ffff:a9fe:a9fe]`, …) that the
+ * policy refuses, names reserved for loopback (`localhost`, `*.localhost`) while private networks
+ * are disallowed, and the metadata services' names always. Other host names are checked when
+ * connecting, on the addresses they resolve to. An unparsable URL is not this check's business.
  */
-export function isLiteralBlocked(url: string): boolean {
+export function literalHostRefusal(url: string, allowPrivate: boolean): string | null {
   let host: string;
   try {
     host = new URL(url).hostname.toLowerCase();
   } catch {
-    return false;
+    return null;
   }
   if (host.endsWith('.')) host = host.slice(0, -1);
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (METADATA_NAMES.has(host))
+    return `url names ${host}, a cloud-metadata service: webhooks can never be sent there; use your receiver's public URL`;
+  if (host === 'localhost' || host.endsWith('.localhost'))
+    return allowPrivate ? null : privateRefusal(host, 'loopback');
   const bare = host.replace(/^\[|\]$/g, '');
-  if (isIP(bare) === 0) return false;
-  return classifyAddress(bare) !== 'public';
+  if (isIP(bare) === 0) return null;
+  const cls = refusedClass(bare, allowPrivate);
+  if (cls === null) return null;
+  if (ALWAYS_REFUSED.has(cls))
+    return `url names ${host}, ${describeClass(cls)}: webhooks can never be sent there; use your receiver's public URL`;
+  return privateRefusal(host, cls);
+}
+
+function privateRefusal(host: string, cls: AddressClass): string {
+  return `url names ${host}, ${describeClass(cls)}, and this service does not send webhooks to private networks: use a URL your receiver can be reached at from the internet (an operator can allow private networks with AF_ALLOW_PRIVATE_NETWORKS=true)`;
+}
+
+/** True when `literalHostRefusal` refuses the URL. */
+export function isLiteralBlocked(url: string, allowPrivate = false): boolean {
+  return literalHostRefusal(url, allowPrivate) !== null;
 }
 
 type LookupCallback = (
@@ -203,13 +297,20 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
+/** `dns.lookup` with `all: true`: what the guarded lookup resolves with (tests inject their own). */
+export type Resolver = (
+  hostname: string,
+  options: { family: 0 | 4 | 6; all: true; hints?: number },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
 /**
  * A `dns.lookup`-compatible function for `net`/`tls` `connect({ lookup })` (undici `connect`
  * option): resolves, then refuses the whole name when any address it resolves to is blocked, so a
  * name with one inward address cannot be raced to it. Answers in both callback shapes
  * (`all: true` arrays, used by Happy Eyeballs, and single address).
  */
-export function createGuardedLookup(allowPrivate: boolean) {
+export function createGuardedLookup(allowPrivate: boolean, resolve: Resolver = dnsLookup) {
   return function guardedLookup(
     hostname: string,
     options: { family?: number | string; all?: boolean; hints?: number } | number,
@@ -218,17 +319,17 @@ export function createGuardedLookup(allowPrivate: boolean) {
     const opts = typeof options === 'number' ? { family: options } : { ...options };
     const family =
       opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : Number(opts.family ?? 0);
-    dnsLookup(
+    resolve(
       hostname,
       { family: family as 0 | 4 | 6, all: true, ...(opts.hints ? { hints: opts.hints } : {}) },
       (err, addresses) => {
         if (err) return callback(err, opts.all ? [] : '', undefined);
-        if (!allowPrivate) {
-          for (const a of addresses) {
-            const cls = classifyAddress(a.address);
-            if (cls !== 'public') {
-              return callback(new BlockedAddressError(a.address, cls), opts.all ? [] : '');
-            }
+        // Checked under either policy: some addresses are refused even where private networks
+        // are allowed (`ALWAYS_REFUSED`).
+        for (const a of addresses) {
+          const cls = refusedClass(a.address, allowPrivate);
+          if (cls !== null) {
+            return callback(new BlockedAddressError(a.address, cls), opts.all ? [] : '');
           }
         }
         if (opts.all) return callback(null, addresses);

@@ -50,6 +50,8 @@ export function baseEnv(databaseUrl: string): Record<string, string> {
     AF_ADMIN_KEY: ADMIN_KEY,
     AF_ENCRYPTION_KEY: ENCRYPTION_KEY,
     AF_LOG_LEVEL: 'warn',
+    // The receivers run on loopback; on PostgreSQL private networks are refused by default.
+    AF_ALLOW_PRIVATE_NETWORKS: 'true',
     AF_DELIVERY_TIMEOUT: '5s',
     AF_RETRY_BASE_DELAY: '200ms',
     AF_RETRY_FACTOR: '2',

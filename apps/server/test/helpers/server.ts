@@ -44,6 +44,8 @@ export async function startTestServer(
     dashboardDir?: string | null;
     /** With `DATABASE_URL` in `env`: the PostgreSQL schema to use. */
     databaseSchema?: string;
+    /** How often the pending-deliveries gauge is counted (default 15 s). */
+    pendingRefreshMs?: number;
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'af-server-'));
@@ -57,6 +59,9 @@ export async function startTestServer(
       print: () => {},
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
       ...(options.databaseSchema === undefined ? {} : { databaseSchema: options.databaseSchema }),
+      ...(options.pendingRefreshMs === undefined
+        ? {}
+        : { pendingRefreshMs: options.pendingRefreshMs }),
     });
     // Production has no development account: make one the way an operator would.
     let dev = service.dev;
