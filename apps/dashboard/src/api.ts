@@ -43,6 +43,8 @@ export interface TestResult {
   status_code: number | null;
   duration_ms: number | null;
   response_body: string | null;
+  /** `base64`: the receiver's bytes were not text; `response_body` is their base64. */
+  response_body_encoding: 'utf8' | 'base64' | null;
   error: string | null;
 }
 
@@ -74,6 +76,7 @@ export interface Attempt {
   request_headers: Record<string, string> | null;
   response_headers: Record<string, string> | null;
   response_body: string | null;
+  response_body_encoding: 'utf8' | 'base64' | null;
   trigger: 'scheduled' | 'manual' | 'recover' | 'test';
 }
 

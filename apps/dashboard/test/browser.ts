@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import {
   type Browser,
   type BrowserContext,
@@ -73,7 +74,7 @@ export interface Receiver {
   url: string;
   requests: ReceivedRequest[];
   /** What the receiver answers from now on. */
-  mode: 'ok' | 'fail' | 'gone';
+  mode: 'ok' | 'fail' | 'gone' | 'binary';
   close(): Promise<void>;
 }
 
@@ -95,6 +96,11 @@ export async function startReceiver(): Promise<Receiver> {
       });
       if (receiver.mode === 'ok') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
+      } else if (receiver.mode === 'binary') {
+        // A compressed error page served without decoding: bytes, not text.
+        res
+          .writeHead(500, { 'content-type': 'text/html', 'content-encoding': 'gzip' })
+          .end(gzipSync('<h1>Internal error</h1>'));
       } else if (receiver.mode === 'gone') {
         res.writeHead(410, { 'content-type': 'text/plain' }).end('this endpoint is gone');
       } else {

@@ -415,7 +415,16 @@ describe('dashboard', () => {
         .waitFor();
       expect(await overflowing(page)).toEqual([]);
 
-      await page.getByRole('link', { name: 'webhook.test' }).click();
+      // A receiver answering bytes that are not text: shown as base64, said so, nothing overflows.
+      receiver.mode = 'binary';
+      await page.getByLabel('Event to send').selectOption('');
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await page.getByText('Test failed: HTTP 500').waitFor();
+      await page.getByText(/^Not text \(\d+ bytes/).waitFor();
+      expect(await overflowing(page)).toEqual([]);
+      receiver.mode = 'ok';
+
+      await page.getByRole('link', { name: 'webhook.test' }).last().click();
       await page.getByText('Attempt 1: HTTP 200').waitFor();
       expect(await overflowing(page)).toEqual([]);
 

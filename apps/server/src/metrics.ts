@@ -20,6 +20,8 @@ export interface Metrics {
   registry: Registry;
   /** Passed to the delivery engine as its `metrics`. */
   attemptFinished(report: AttemptReport): void;
+  /** Passed to the engine too: an outcome a store write refused (`EngineMetrics`). */
+  outcomeWriteFailed(kind: 'split' | 'safe_form' | 'dropped'): void;
   eventsAccepted(count: number): void;
   /**
    * Keeps the pending-deliveries gauge: counts once now, then every `intervalMs` (a timer that
@@ -69,8 +71,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  const writeErrors = new Counter({
+    name: 'agentfactory_outcome_write_errors_total',
+    help:
+      'Outcome writes the store refused: split (a batch written one outcome at a time), ' +
+      "safe_form (an outcome written without the receiver's headers and body), dropped " +
+      '(an outcome not written at all; its delivery is sent again after its lease).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  for (const kind of ['split', 'safe_form', 'dropped']) writeErrors.inc({ kind }, 0);
+
   return {
     registry,
+    outcomeWriteFailed(kind) {
+      writeErrors.inc({ kind });
+    },
     attemptFinished(report) {
       const outcome = report.succeeded ? 'succeeded' : 'failed';
       attempts.inc({

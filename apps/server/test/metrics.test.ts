@@ -105,6 +105,19 @@ describe('the pending gauge (watchPending)', () => {
   });
 });
 
+describe('outcome write errors', () => {
+  it('are counted by kind, each kind shown from the start', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    metrics.outcomeWriteFailed('split');
+    metrics.outcomeWriteFailed('safe_form');
+    metrics.outcomeWriteFailed('safe_form');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('agentfactory_outcome_write_errors_total{kind="split"} 1');
+    expect(text).toContain('agentfactory_outcome_write_errors_total{kind="safe_form"} 2');
+    expect(text).toContain('agentfactory_outcome_write_errors_total{kind="dropped"} 0');
+  });
+});
+
 describe('scrapes on SQLite', () => {
   it('ask the store nothing; the gauge follows the store at its interval', async () => {
     // Failing receiver, retries an hour away: each event leaves one pending delivery.

@@ -4,6 +4,7 @@ import { useApi } from '../api-context.js';
 import { subscribableEvents } from '../catalog.js';
 import { paths } from '../router.js';
 import { ErrorMessage } from './error-message.js';
+import { ResponseBody } from './response-body.js';
 import { outcomeText } from './status.js';
 
 /** Sends one test delivery now and shows what the receiver answered. */
@@ -67,7 +68,10 @@ export function TestPanel({ webhookId, onSent }: { webhookId: string; onSent: ()
             {result.response_body ? (
               <>
                 <p className="help">Your receiver answered:</p>
-                <pre>{result.response_body}</pre>
+                <ResponseBody
+                  body={result.response_body}
+                  encoding={result.response_body_encoding}
+                />
               </>
             ) : null}
           </div>

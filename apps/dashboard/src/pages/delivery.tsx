@@ -5,6 +5,7 @@ import { useApi } from '../api-context.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { HeadersTable } from '../components/headers-table.js';
 import { Loading, PageTitle } from '../components/page-title.js';
+import { ResponseBody } from '../components/response-body.js';
 import { DeliveryBadge, outcomeText } from '../components/status.js';
 import { Time } from '../components/time.js';
 import { formatUtc } from '../format.js';
@@ -177,7 +178,7 @@ function AttemptView({ attempt, open }: { attempt: Attempt; open: boolean }) {
       <HeadersTable headers={attempt.request_headers} caption="Request headers" />
       <HeadersTable headers={attempt.response_headers} caption="Response headers" />
       <h3>Response body</h3>
-      {attempt.response_body ? <pre>{attempt.response_body}</pre> : <p className="muted">Empty.</p>}
+      <ResponseBody body={attempt.response_body} encoding={attempt.response_body_encoding} />
     </details>
   );
 }
