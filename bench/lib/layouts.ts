@@ -30,6 +30,9 @@ export async function startLayout(
   const base: Record<string, string> = {
     AF_ADMIN_KEY: adminKey,
     AF_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    // Receivers listen on loopback. Set explicitly on every layout: without it the service's
+    // default decides, and that default is to refuse private networks with DATABASE_URL set.
+    AF_ALLOW_PRIVATE_NETWORKS: 'true',
     ...env,
   };
   if (name === 'sqlite') {
