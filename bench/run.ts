@@ -1,7 +1,8 @@
 /**
  * `npm run bench` — end-to-end delivery benchmark (issue 5). Prints a table and writes
- * `bench-results.json`. `--quick` runs in under two minutes; `--full` builds a 1,000,000 backlog.
- * `--only a,b` picks scenarios (ceiling, throughput, latency, isolation, backlog, retry);
+ * `bench-results.json`. `--quick` runs in about two minutes, plus up to a minute per layout for
+ * fairness (its phase beside the black holes); `--full` builds a 1,000,000 backlog.
+ * `--only a,b` picks scenarios (ceiling, throughput, latency, isolation, backlog, retry, fairness);
  * `--layouts sqlite,pg,pg-split` picks layouts; `--cpu-prof DIR` profiles the service processes. Every figure is given absolute and as a ratio to
  * the ceiling measured in the same run, since this machine is shared and noisy.
  */
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { Api, setupAccount } from './lib/api.js';
 import { type LayoutName, startLayout } from './lib/layouts.js';
 import { ceiling, postBatches, postSteady, waitForDeliveries, wallNow } from './lib/load.js';
-import { type Receiver, repoRoot, startReceiver } from './lib/processes.js';
+import { type Receiver, repoRoot, startBlackHoles, startReceiver } from './lib/processes.js';
 import { round, summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -39,6 +40,7 @@ const size = args.quick
       backlog: 20_000,
       retry: 50,
       ceiling: 10_000,
+      fairness: 600,
     }
   : {
       fo1: 20_000,
@@ -49,13 +51,19 @@ const size = args.quick
       backlog: args.full ? 1_000_000 : 200_000,
       retry: 200,
       ceiling: 20_000,
+      fairness: 2_000,
     };
 const scenarios = new Set(
-  (args.only ?? 'ceiling,throughput,latency,isolation,backlog,retry').split(','),
+  (args.only ?? 'ceiling,throughput,latency,isolation,backlog,retry,fairness').split(','),
 );
 const layouts = args.layouts!.split(',') as LayoutName[];
 const pgUrl = args['pg-url']!;
 const DRAIN_TIMEOUT = 300_000;
+/** Each phase of the fairness scenario, from its first post: what arrived by then is reported. */
+const FAIRNESS_TIMEOUT = 60_000;
+/** The fairness scenario's other account: never-answering webhooks, and its events posted first. */
+const FAIRNESS_HOLES = 100;
+const FAIRNESS_BACKLOG_EVENTS = 20;
 const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
 
 interface Row {
@@ -241,6 +249,109 @@ async function runIsolation(layout: LayoutName) {
   }
 }
 
+/**
+ * Fair sharing of a worker (issue 11, point 4). Account A: 10 webhooks on healthy receivers, each
+ * subscribed to every event. Account B: 100 webhooks on never-answering endpoints (one process of
+ * plain TCP servers that read and hold every socket until the service gives up), each subscribed
+ * to every event. One service: A's events alone (after a warm-up run that is not counted), then
+ * B's backlog posted and given time to take its slots, then A's events again. A's deliveries per
+ * second, from its first post to its last delivery, alone and beside B; each phase ends after
+ * FAIRNESS_TIMEOUT and then reports what had arrived, over the whole window.
+ */
+async function runFairness(layout: LayoutName) {
+  const healthy = await receivers(10);
+  const holes = await startBlackHoles(FAIRNESS_HOLES);
+  const events = size.fairness;
+  try {
+    await withLayout(layout, {}, async (_running, admin) => {
+      const a = await setupAccount(
+        admin,
+        healthy.map((r) => r.url),
+      );
+      const phase = async (n: number) => {
+        await Promise.all(healthy.map((r) => r.reset()));
+        const started = wallNow();
+        await postBatches(a, n);
+        const left = Math.max(0, FAIRNESS_TIMEOUT - (wallNow() - started));
+        const res = await waitForDeliveries(healthy, n * healthy.length, left);
+        // Complete: up to the last delivery. Not: the whole window, since the rest never came.
+        const seconds = ((res.complete ? res.lastAt : wallNow()) - started) / 1000;
+        const s = summarize(res.latencies);
+        return {
+          received: res.received,
+          expected: n * healthy.length,
+          complete: res.complete,
+          duplicates: res.duplicates,
+          seconds,
+          perS: res.received / seconds,
+          firstMs: Number.isFinite(res.firstAt) ? res.firstAt - started : null,
+          p50: s.p50,
+          p99: s.p99,
+        };
+      };
+      await phase(Math.ceil(events / 4));
+      const alone = await phase(events);
+      log(
+        `fairness ${layout}: alone ${alone.perS.toFixed(0)}/s (${alone.received}/${alone.expected} in ${alone.seconds.toFixed(1)} s)`,
+      );
+
+      const b = await setupAccount(admin, holes.urls);
+      await holes.reset();
+      await postBatches(b, FAIRNESS_BACKLOG_EVENTS, 1);
+      // Let B's deliveries take what the worker gives them before A posts: wait until no new
+      // connection has reached the black holes for half a second (at most 5 s).
+      const waitUntil = wallNow() + 5_000;
+      let held = await holes.stats();
+      let quietSince = wallNow();
+      while (wallNow() < waitUntil) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = await holes.stats();
+        if (now.accepted !== held.accepted) quietSince = wallNow();
+        held = now;
+        if (held.accepted > 0 && wallNow() - quietSince >= 500) break;
+      }
+      const beside = await phase(events);
+      const after = await holes.stats();
+      const ratio = beside.perS / alone.perS;
+      rows.push({
+        scenario: `fairness (10 healthy + ${FAIRNESS_HOLES} black holes)`,
+        layout,
+        events,
+        alone_per_s: round(alone.perS, 0),
+        beside_per_s: round(beside.perS, 0),
+        ratio: round(ratio, 2),
+        alone_p50_ms: round(alone.p50),
+        alone_p99_ms: round(alone.p99),
+        beside_p50_ms: round(beside.p50),
+        beside_p99_ms: round(beside.p99),
+        alone_s: round(alone.seconds),
+        beside_s: round(beside.seconds),
+        alone_first_ms: round(alone.firstMs, 0),
+        beside_first_ms: round(beside.firstMs, 0),
+        alone_complete: alone.complete,
+        beside_complete: beside.complete,
+        beside_received: `${beside.received}/${beside.expected}`,
+        duplicates: alone.duplicates + beside.duplicates,
+        timeout_s: FAIRNESS_TIMEOUT / 1000,
+        holes_open_when_a_posted: held.open,
+        holes_max_open: after.maxOpen,
+        holes_requests: after.requests,
+        b_deliveries: FAIRNESS_BACKLOG_EVENTS * FAIRNESS_HOLES,
+      });
+      log(
+        `fairness ${layout}: beside ${FAIRNESS_HOLES} black holes ${beside.perS.toFixed(0)}/s (${beside.received}/${beside.expected} in ${beside.seconds.toFixed(1)} s${beside.complete ? '' : `, timed out after ${FAIRNESS_TIMEOUT / 1000} s`}), ratio ${ratio.toFixed(2)}; ${held.open} black-hole sockets open when A posted`,
+      );
+      await a.close();
+      await b.close();
+    });
+  } finally {
+    healthy.forEach((r) => {
+      r.stop();
+    });
+    holes.stop();
+  }
+}
+
 async function runBacklog() {
   const recv = await receivers(1);
   try {
@@ -348,6 +459,7 @@ async function main() {
     if (scenarios.has('latency') && layout !== 'pg-split') await runLatency(layout);
     if (scenarios.has('isolation') && layout !== 'pg-split') await runIsolation(layout);
     if (scenarios.has('retry') && layout !== 'pg-split') await runRetryTiming(layout);
+    if (scenarios.has('fairness')) await runFairness(layout);
   }
   if (scenarios.has('backlog') && layouts.some((l) => l !== 'sqlite')) await runBacklog();
 

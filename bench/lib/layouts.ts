@@ -30,7 +30,8 @@ export async function startLayout(
   const base: Record<string, string> = {
     AF_ADMIN_KEY: adminKey,
     AF_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    // The receivers run on loopback; on PostgreSQL private networks are refused by default.
+    // Receivers listen on loopback. Set explicitly on every layout: without it the service's
+    // default decides, and that default is to refuse private networks with DATABASE_URL set.
     AF_ALLOW_PRIVATE_NETWORKS: 'true',
     ...env,
   };

@@ -112,6 +112,8 @@ export async function waitForDeliveries(
         received,
         duplicates: stats.reduce((n, s) => n + s.duplicates, 0),
         lastAt: Math.max(...stats.map((s) => s.lastAt)),
+        /** The first delivery's arrival at any receiver; Infinity if none arrived. */
+        firstAt: Math.min(...stats.map((s) => s.firstAt || Number.POSITIVE_INFINITY)),
         latencies,
         maxInFlight: Math.max(...stats.map((s) => s.maxInFlight)),
         complete: received >= expected,

@@ -57,6 +57,43 @@ export async function startReceiver(
   };
 }
 
+export interface BlackHoleStats {
+  /** Connections accepted since the start or the last reset. */
+  accepted: number;
+  /** Sockets open now. */
+  open: number;
+  /** Connections that sent at least one byte (one request each: nothing is ever answered). */
+  requests: number;
+  maxOpen: number;
+}
+
+export interface BlackHoles {
+  urls: string[];
+  stats(): Promise<BlackHoleStats>;
+  reset(): Promise<void>;
+  stop(): void;
+}
+
+/** `n` never-answering endpoints on loopback, each on its own port, in one process (`bench/blackholes.ts`). */
+export async function startBlackHoles(n: number): Promise<BlackHoles> {
+  const child = fork(fileURLToPath(new URL('../blackholes.ts', import.meta.url)), [String(n)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ports = await new Promise<number[]>((resolve, reject) => {
+    child.once('message', (msg: { type: string; ports: number[] }) => resolve(msg.ports));
+    child.once('exit', (code) => reject(new Error(`black holes exited with ${code}`)));
+  });
+  return {
+    urls: ports.map((port) => `http://127.0.0.1:${port}/webhook`),
+    stats: () => request<BlackHoleStats & { type: string }>(child, 'stats'),
+    reset: async () => {
+      await request(child, 'reset');
+    },
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
