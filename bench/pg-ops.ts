@@ -120,6 +120,7 @@ try {
           requestHeaders: { 'content-type': 'application/json' },
           responseHeaders: {},
           responseBody: '',
+          responseBodyEncoding: 'utf8',
           trigger: 'scheduled',
           succeeded: true,
         },
