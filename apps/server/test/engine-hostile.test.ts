@@ -145,6 +145,21 @@ describe('engine: one outcome never holds the others', () => {
       expect(d!.status).toBe('pending');
       expect(d!.attempts).toHaveLength(0);
     }
+
+    // The test action answers what the receiver said, and records its safe form.
+    const now = h.clock.now();
+    const id = newId('evt');
+    const claimed = await h.store.insertTestDelivery(
+      h.accountId,
+      poison.id,
+      { id, event: 'webhook.test', timestamp: now, body: JSON.stringify({ id }) },
+      { id: newId('dlv'), owner: 'api', leaseMs: 30_000 },
+      now,
+    );
+    const answered = await engine.sendTest(claimed);
+    expect(answered.attempt.responseBody).toBe('POISON');
+    const test = await h.store.getDelivery(h.accountId, claimed.id);
+    expect(test!.attempts.map((a) => [a.statusCode, a.responseBody])).toEqual([[200, null]]);
   });
 });
 

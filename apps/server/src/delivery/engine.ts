@@ -261,7 +261,17 @@ export class DeliveryEngine {
       } finally {
         this.endSlot(claimed);
       }
-      await this.store.completeAttempts([outcome]);
+      try {
+        await this.store.completeAttempts([outcome]);
+      } catch (err) {
+        // As in `writeApart`: the receiver's bytes never make the test action fail.
+        await this.store.completeAttempts([safeForm(outcome)]);
+        this.metrics?.outcomeWriteFailed?.('safe_form');
+        this.log.error(
+          { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
+          "a test's outcome could not be written: recorded without the receiver's headers and body",
+        );
+      }
       return outcome;
     })();
     this.tests.add(run);
