@@ -24,19 +24,34 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unknown_event_type'
   | 'schema_violation'
+  | 'limit_exceeded'
   | 'rate_limited'
   | 'unavailable'
   | 'internal_error';
 
+/** An error answer lists at most this many details, and says how many there were. */
+export const MAX_DETAILS = 20;
+/** Answers echo parts of the request (paths, names): each text is clipped to keep them small. */
+const MAX_MESSAGE = 512;
+const MAX_DETAIL_TEXT = 256;
+
 export class ApiError extends Error {
+  /**
+   * How many problems there were, when `details` holds only some of them (validation stops
+   * collecting once it has `MAX_DETAILS`); else `details.length`.
+   */
+  readonly detailsTotal: number;
+
   constructor(
     readonly status: number,
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    detailsTotal?: number,
   ) {
     super(message);
     this.name = new.target.name;
+    this.detailsTotal = Math.max(detailsTotal ?? 0, details?.length ?? 0);
   }
 }
 
@@ -47,8 +62,8 @@ export class InvalidJsonError extends ApiError {
 }
 
 export class ValidationError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(400, 'validation_error', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(400, 'validation_error', message, details, detailsTotal);
   }
   /** One malformed field: the message is repeated as its detail. */
   static field(path: string, message: string): ValidationError {
@@ -91,20 +106,27 @@ export class ConflictError extends ApiError {
 }
 
 export class PayloadTooLargeError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(413, 'payload_too_large', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(413, 'payload_too_large', message, details, detailsTotal);
   }
 }
 
 export class UnknownEventTypeError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(422, 'unknown_event_type', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(422, 'unknown_event_type', message, details, detailsTotal);
   }
 }
 
 export class SchemaViolationError extends ApiError {
-  constructor(message: string, details: ErrorDetail[]) {
-    super(422, 'schema_violation', message, details);
+  constructor(message: string, details: ErrorDetail[], detailsTotal?: number) {
+    super(422, 'schema_violation', message, details, detailsTotal);
+  }
+}
+
+/** An account quota (SPEC §6): the message names the limit and the setting that raises it. */
+export class LimitExceededError extends ApiError {
+  constructor(message: string, path?: string) {
+    super(422, 'limit_exceeded', message, path === undefined ? undefined : [{ path, message }]);
   }
 }
 
@@ -124,9 +146,17 @@ interface AjvLikeError {
   params?: Record<string, unknown>;
 }
 
-/** Ajv errors → details whose paths are JSON Pointers, `prefix` prepended (`/data`). */
-export function ajvDetails(errors: readonly AjvLikeError[], prefix = ''): ErrorDetail[] {
-  return errors.map((e) => {
+/**
+ * Ajv errors → details whose paths are JSON Pointers, `prefix` prepended (`/data`); only the
+ * first `max` are formatted (an `enum` message lists every allowed value, and an answer shows
+ * `MAX_DETAILS` at most).
+ */
+export function ajvDetails(
+  errors: readonly AjvLikeError[],
+  prefix = '',
+  max = MAX_DETAILS,
+): ErrorDetail[] {
+  return errors.slice(0, max).map((e) => {
     let path = `${prefix}${e.instancePath ?? ''}`;
     let message = e.message ?? 'is invalid';
     const p = e.params ?? {};
@@ -147,11 +177,11 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function summarize(details: ErrorDetail[]): string {
+function summarize(details: ErrorDetail[], total = details.length): string {
   const first = details[0];
   if (!first) return 'The request is invalid.';
-  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
-  return `${first.path} ${first.message}${more}`;
+  const more = total > 1 ? ` (and ${total - 1} more)` : '';
+  return `${clip(first.path, MAX_DETAIL_TEXT)} ${first.message}${more}`;
 }
 
 type FastifyValidationError = FastifyError & {
@@ -173,14 +203,37 @@ export function errorHandler(
   return reply.code(api.status).send(errorBody(api));
 }
 
+/** `text` cut to at most `max` UTF-16 units, never inside a surrogate pair, marked with `…`. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * The SPEC §5 body. However many problems a request has and whatever it echoes, the answer stays
+ * small: the first `MAX_DETAILS` details, `details_total` for how many there were, and every
+ * text clipped.
+ */
 export function errorBody(api: ApiError): {
-  error: { code: string; message: string; details?: ErrorDetail[] };
+  error: { code: string; message: string; details?: ErrorDetail[]; details_total?: number };
 } {
+  const details = api.details ?? [];
   return {
     error: {
       code: api.code,
-      message: api.message,
-      ...(api.details && api.details.length > 0 ? { details: api.details } : {}),
+      message: clip(api.message, MAX_MESSAGE),
+      ...(details.length > 0
+        ? {
+            details: details.slice(0, MAX_DETAILS).map((d) => ({
+              path: clip(d.path, MAX_DETAIL_TEXT),
+              message: clip(d.message, MAX_DETAIL_TEXT),
+            })),
+            details_total: api.detailsTotal,
+          }
+        : {}),
     },
   };
 }
@@ -195,7 +248,8 @@ export function toApiError(error: FastifyValidationError): ApiError {
     if (context !== 'body') {
       for (const d of details) d.message = `${d.message} (${context})`;
     }
-    return new ValidationError(summarize(details), details);
+    const total = error.validation.length;
+    return new ValidationError(summarize(details, total), details, total);
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
