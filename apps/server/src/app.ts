@@ -21,7 +21,13 @@ import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { ErrorSchema } from './api/schemas.js';
 import { webhookRoutes } from './api/webhooks.js';
-import { errorBody, errorHandler, NotFoundError } from './errors.js';
+import {
+  clientErrorHandler,
+  errorBody,
+  errorHandler,
+  NotFoundError,
+  ValidationError,
+} from './errors.js';
 
 export type { AppDeps } from './api/deps.js';
 
@@ -81,6 +87,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The error handler builds the message from `error.validation`; Fastify's own formatter
     // would join every error's text first.
     schemaErrorFormatter: () => new Error('The request is invalid.'),
+    clientErrorHandler,
+    // Node answers a request without Host with an empty 400 of its own; the hook below answers
+    // it in the API's error shape instead (RFC 9112 §3.2 still holds).
+    http: { requireHostHeader: false },
   });
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -89,6 +99,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerJsonParser(app);
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
+      throw new ValidationError('An HTTP/1.1 request needs a Host header.');
+  });
   app.addHook('onRequest', accessHook(deps));
   // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and
   // routes with required fields name them instead of "body must be object".

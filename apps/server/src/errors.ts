@@ -3,6 +3,7 @@
  * `errorHandler` is the one place that turns any thrown error — ours, Fastify's or an
  * unexpected one — into `{"error": {code, message, details?}}`.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface ErrorDetail {
@@ -277,4 +278,24 @@ export function toApiError(error: FastifyValidationError): ApiError {
     return new ValidationError(error.message);
   }
   return new ApiError(500, 'internal_error', 'Something went wrong on our side.');
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (not HTTP, malformed headers,
+ * headers too large, too slow): answered in the SPEC §5 shape too, then the connection closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'The request is not valid HTTP/1.1.'];
+  const body = JSON.stringify({ error: { code: 'validation_error', message } });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }
