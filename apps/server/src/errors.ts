@@ -167,6 +167,10 @@ export function ajvDetails(
     } else if (e.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') {
       path = `${path}/${escapePointer(p.additionalProperty)}`;
       message = 'is not a known field';
+    } else if (e.keyword === 'pattern' && p.pattern === '^[^\\u0000]*$') {
+      message = 'must not contain NUL (\\u0000) characters';
+    } else if (e.keyword === 'pattern' && p.pattern === '^[\\x21-\\x7e]*$') {
+      message = 'must hold only visible ASCII characters';
     } else if (e.keyword === 'enum' && Array.isArray(p.allowedValues)) {
       message = `must be one of ${p.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     }

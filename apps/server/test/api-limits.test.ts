@@ -239,6 +239,41 @@ function limitsSuite(start: () => Promise<TestServer>): void {
     });
   });
 
+  describe('text the store keeps or queries holds no NUL (PostgreSQL cannot)', () => {
+    it.each([
+      ['name', { name: 'a\u0000b' }, '/name'],
+      ['description', { description: 'a\u0000b' }, '/description'],
+      ['a metadata value', { metadata: { k: 'a\u0000b' } }, '/metadata/k'],
+      ['a metadata key', { metadata: { 'a\u0000b': 'v' } }, '/metadata'],
+    ])('%s with NUL → 400 validation_error', async (_name, over, path) => {
+      const res = await call('POST', '/v1/webhooks', hook(over));
+      expectError(res, 400, 'validation_error', path);
+      expect(res.body.error.details[0].message).toMatch(/NUL/);
+    });
+
+    it('an account name, list filters', async () => {
+      expectError(
+        await admin('POST', '/v1/accounts', { name: 'a\u0000' }),
+        400,
+        'validation_error',
+        '/name',
+      );
+      for (const q of ['event=%00', 'webhook_id=wh_%00', 'event_id=%00x'])
+        expectError(await call('GET', `/v1/deliveries?${q}`), 400, 'validation_error');
+      expectError(
+        await call('GET', '/v1/events?event=agent.%00'),
+        400,
+        'validation_error',
+        '/event',
+      );
+      // Event data may hold NUL: it is stored as the JSON text of the envelope.
+      const data = { ...eventSamples['agent.created'], agent_name: 'a\u0000b' };
+      const posted = await call('POST', '/v1/events', { event: 'agent.created', data });
+      expect(posted.status).toBe(202);
+      expect(posted.body.data.agent_name).toBe('a\u0000b');
+    });
+  });
+
   describe('custom headers are RFC 9110 fields', () => {
     it.each([
       ['a control character', 'a\u0001b'],

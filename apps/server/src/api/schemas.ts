@@ -61,9 +61,20 @@ export const LIMITS = {
   duration: 32,
 } as const;
 
+/**
+ * Text the service stores or queries as it is (names, descriptions, metadata, filters): no NUL,
+ * which PostgreSQL's `text` and `jsonb` cannot hold (SQLite can: the stores would differ).
+ */
+export const NO_NUL = '^[^\\u0000]*$';
+/** Event names and ids: visible ASCII only. */
+const VISIBLE = '^[\\x21-\\x7e]*$';
+
 const Id = (description?: string) =>
   Type.String({ maxLength: LIMITS.id, ...(description ? { description } : {}) });
+/** An id the store is queried with as it is (a list filter). */
+const IdFilter = Type.String({ maxLength: LIMITS.id, pattern: VISIBLE });
 
+// Path ids are matched against the id shape before any lookup: anything else is a 404.
 export const IdParams = Type.Object({ id: Id() });
 
 export const PageQuery = {
@@ -118,7 +129,7 @@ const SecretField = Type.String({
 });
 
 const webhookFields = {
-  name: Type.String({ minLength: 1, maxLength: LIMITS.name }),
+  name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }),
   url: Type.String({
     minLength: 1,
     maxLength: LIMITS.url,
@@ -126,18 +137,23 @@ const webhookFields = {
   }),
   events: EventList,
   active: Type.Boolean(),
-  description: Nullable(Type.String({ maxLength: LIMITS.description })),
+  description: Nullable(Type.String({ maxLength: LIMITS.description, pattern: NO_NUL })),
   // Names (RFC 9110 tokens, at most 100 characters) and values (RFC 9110 field values) are
   // checked in webhook-input.ts, which names the header in the error's path.
   headers: Type.Record(Type.String(), Type.String({ maxLength: LIMITS.headerValue }), {
     description:
       'Custom headers sent with every delivery: at most `AF_MAX_HEADERS_PER_WEBHOOK` (default 20); names are RFC 9110 tokens of at most 100 characters, values visible ASCII, space and tab, at most 4096 characters, without leading or trailing whitespace.',
   }),
-  metadata: Type.Record(Type.String(), Type.String({ maxLength: LIMITS.metadataValue }), {
-    maxProperties: LIMITS.metadataKeys,
-    description:
-      'Your own string key/values: at most 50 keys of 1–100 characters, values at most 1000 characters.',
-  }),
+  metadata: Type.Record(
+    Type.String(),
+    Type.String({ maxLength: LIMITS.metadataValue, pattern: NO_NUL }),
+    {
+      maxProperties: LIMITS.metadataKeys,
+      propertyNames: { pattern: NO_NUL },
+      description:
+        'Your own string key/values: at most 50 keys of 1–100 characters, values at most 1000 characters.',
+    },
+  ),
 };
 
 export const CreateWebhookBody = Type.Object(
@@ -269,7 +285,7 @@ export const BatchBody = Type.Object(
 
 export const EventListQuery = Type.Object({
   ...PageQuery,
-  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName })),
+  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName, pattern: VISIBLE })),
   since: Type.Optional(Time),
   until: Type.Optional(Time),
 });
@@ -311,9 +327,9 @@ export const DeliverySchema = Type.Object(
 
 export const DeliveryListQuery = Type.Object({
   ...PageQuery,
-  webhook_id: Type.Optional(Id()),
-  event_id: Type.Optional(Id()),
-  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName })),
+  webhook_id: Type.Optional(IdFilter),
+  event_id: Type.Optional(IdFilter),
+  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName, pattern: VISIBLE })),
   status: Type.Optional(
     Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
   ),
@@ -322,6 +338,6 @@ export const DeliveryListQuery = Type.Object({
 });
 
 export const CreateAccountBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: LIMITS.name }) },
+  { name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }) },
   { additionalProperties: false },
 );
