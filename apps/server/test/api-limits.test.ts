@@ -5,8 +5,12 @@
  * (`AF_MAX_WEBHOOKS_PER_ACCOUNT`, `AF_MAX_HEADERS_PER_WEBHOOK`), the webhook count under
  * concurrent creates.
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { eventSamples } from '@agentfactory/webhooks';
+import fc from 'fast-check';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkHeaders } from '../src/api/webhook-input.js';
 import { type Answer, type Call, client } from './helpers/client.js';
 import { describePostgres } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -463,6 +467,45 @@ function limitsSuite(start: () => Promise<TestServer>): void {
     });
   });
 }
+
+describe('custom headers the API accepts are headers the sender can send', () => {
+  it('any name and value checkHeaders accepts, Node and undici accept too', async () => {
+    const anyText = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.string({ unit: 'binary', maxLength: 20 }),
+      fc.stringMatching(/^[\x20-\x7e\t]{0,20}$/),
+    );
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(anyText, fc.stringMatching(/^X-[A-Za-z0-9-]{1,10}$/)),
+        anyText,
+        async (name, value) => {
+          try {
+            checkHeaders({ [name]: value }, 20);
+          } catch {
+            return;
+          }
+          accepted++;
+          validateHeaderName(name);
+          validateHeaderValue(name, value);
+          // The sender's own call: undici checks the headers before it connects.
+          const err = await request('http://127.0.0.1:9/', {
+            method: 'POST',
+            headers: { [name]: value },
+            body: '{}',
+          }).then(
+            () => undefined,
+            (e: { code?: string }) => e,
+          );
+          expect(err?.code).not.toBe('UND_ERR_INVALID_ARG');
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(accepted).toBeGreaterThan(20);
+  });
+});
 
 describe('input limits on SQLite', () => {
   limitsSuite(() => startTestServer(QUOTAS));
