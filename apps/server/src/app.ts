@@ -18,9 +18,16 @@ import type { AppDeps } from './api/deps.js';
 import { eventTypeRoutes } from './api/event-types.js';
 import { eventRoutes } from './api/events.js';
 import { healthRoutes } from './api/health.js';
+import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { ErrorSchema } from './api/schemas.js';
 import { webhookRoutes } from './api/webhooks.js';
-import { errorBody, errorHandler, NotFoundError } from './errors.js';
+import {
+  clientErrorHandler,
+  errorBody,
+  errorHandler,
+  NotFoundError,
+  ValidationError,
+} from './errors.js';
 
 export type { AppDeps } from './api/deps.js';
 
@@ -47,16 +54,28 @@ const LANDING = `<!doctype html>
 
 /**
  * Two validators: request bodies are validated strictly (no type coercion, unknown fields are
- * errors), query strings and path parameters with coercion (`?limit=10` is a number).
+ * errors), query strings and path parameters with coercion (`?limit=10` is a number). Each is
+ * compiled twice, stopping at the first error and collecting all (`boundedValidator`).
  */
 function validators() {
-  const options = { allErrors: true, strict: false, useDefaults: true } as const;
-  const body = new Ajv({ ...options, coerceTypes: false, removeAdditional: false });
-  const other = new Ajv({ ...options, coerceTypes: 'array', removeAdditional: false });
-  addFormats(body);
-  addFormats(other);
-  for (const ajv of [body, other]) ajv.addSchema(ErrorSchema);
-  return { body, other };
+  const make = (allErrors: boolean, coerceTypes: false | 'array') => {
+    const ajv = new Ajv({
+      allErrors,
+      strict: false,
+      useDefaults: true,
+      coerceTypes,
+      removeAdditional: false,
+    });
+    addFormats(ajv);
+    ajv.addSchema(ErrorSchema);
+    return ajv;
+  };
+  const pair = (coerceTypes: false | 'array') => {
+    const first = make(false, coerceTypes);
+    const all = make(true, coerceTypes);
+    return (schema: object) => boundedValidator(first.compile(schema), all.compile(schema));
+  };
+  return { body: pair(false), other: pair('array') };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -65,13 +84,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     return503OnClosing: true,
+    // The error handler builds the message from `error.validation`; Fastify's own formatter
+    // would join every error's text first.
+    schemaErrorFormatter: () => new Error('The request is invalid.'),
+    clientErrorHandler,
+    // Node answers a request without Host with an empty 400 of its own; the hook below answers
+    // it in the API's error shape instead (RFC 9112 §3.2 still holds).
+    http: { requireHostHeader: false },
   });
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? ajv.body.compile(schema) : ajv.other.compile(schema),
+    httpPart === 'body' ? ajv.body(schema) : ajv.other(schema),
   );
+  registerJsonParser(app);
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
+      throw new ValidationError('An HTTP/1.1 request needs a Host header.');
+  });
   app.addHook('onRequest', accessHook(deps));
   // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and
   // routes with required fields name them instead of "body must be object".

@@ -53,6 +53,10 @@ export interface Config {
   metricsToken: string | undefined;
   /** Largest accepted event `data`, serialized, in bytes. */
   maxPayloadBytes: number;
+  /** Webhooks an account may have (deleted ones do not count). */
+  maxWebhooksPerAccount: number;
+  /** Custom headers a webhook may have. */
+  maxHeadersPerWebhook: number;
   role: Role;
   logLevel: LogLevel;
   version: string;
@@ -84,6 +88,8 @@ export const DEFAULTS = {
   AF_RETRY_JITTER: '0.1',
   AF_MAX_PAYLOAD: '256kb',
   AF_ENDPOINT_CONCURRENCY: '10',
+  AF_MAX_WEBHOOKS_PER_ACCOUNT: '100',
+  AF_MAX_HEADERS_PER_WEBHOOK: '20',
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
   /** Unset: `/metrics` needs no key. */
@@ -227,6 +233,9 @@ export function loadConfig(env: Env = process.env): Config {
     return n;
   });
   const endpointConcurrency = int('AF_ENDPOINT_CONCURRENCY', 1, 1000);
+  const maxWebhooksPerAccount = int('AF_MAX_WEBHOOKS_PER_ACCOUNT', 1, 100_000);
+  // Every header goes out with every attempt: a hundred is already far past any receiver's need.
+  const maxHeadersPerWebhook = int('AF_MAX_HEADERS_PER_WEBHOOK', 0, 100);
   // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
@@ -293,6 +302,8 @@ export function loadConfig(env: Env = process.env): Config {
     allowPrivateNetworksExplicit,
     metricsToken,
     maxPayloadBytes,
+    maxWebhooksPerAccount,
+    maxHeadersPerWebhook,
     role,
     logLevel,
     version,

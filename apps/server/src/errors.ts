@@ -3,6 +3,7 @@
  * `errorHandler` is the one place that turns any thrown error — ours, Fastify's or an
  * unexpected one — into `{"error": {code, message, details?}}`.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface ErrorDetail {
@@ -24,19 +25,34 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unknown_event_type'
   | 'schema_violation'
+  | 'limit_exceeded'
   | 'rate_limited'
   | 'unavailable'
   | 'internal_error';
 
+/** An error answer lists at most this many details, and says how many there were. */
+export const MAX_DETAILS = 20;
+/** Answers echo parts of the request (paths, names): each text is clipped to keep them small. */
+const MAX_MESSAGE = 512;
+const MAX_DETAIL_TEXT = 256;
+
 export class ApiError extends Error {
+  /**
+   * How many problems there were, when `details` holds only some of them (validation stops
+   * collecting once it has `MAX_DETAILS`); else `details.length`.
+   */
+  readonly detailsTotal: number;
+
   constructor(
     readonly status: number,
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    detailsTotal?: number,
   ) {
     super(message);
     this.name = new.target.name;
+    this.detailsTotal = Math.max(detailsTotal ?? 0, details?.length ?? 0);
   }
 }
 
@@ -47,8 +63,8 @@ export class InvalidJsonError extends ApiError {
 }
 
 export class ValidationError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(400, 'validation_error', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(400, 'validation_error', message, details, detailsTotal);
   }
   /** One malformed field: the message is repeated as its detail. */
   static field(path: string, message: string): ValidationError {
@@ -91,20 +107,27 @@ export class ConflictError extends ApiError {
 }
 
 export class PayloadTooLargeError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(413, 'payload_too_large', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(413, 'payload_too_large', message, details, detailsTotal);
   }
 }
 
 export class UnknownEventTypeError extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super(422, 'unknown_event_type', message, details);
+  constructor(message: string, details?: ErrorDetail[], detailsTotal?: number) {
+    super(422, 'unknown_event_type', message, details, detailsTotal);
   }
 }
 
 export class SchemaViolationError extends ApiError {
-  constructor(message: string, details: ErrorDetail[]) {
-    super(422, 'schema_violation', message, details);
+  constructor(message: string, details: ErrorDetail[], detailsTotal?: number) {
+    super(422, 'schema_violation', message, details, detailsTotal);
+  }
+}
+
+/** An account quota (SPEC §6): the message names the limit and the setting that raises it. */
+export class LimitExceededError extends ApiError {
+  constructor(message: string, path?: string) {
+    super(422, 'limit_exceeded', message, path === undefined ? undefined : [{ path, message }]);
   }
 }
 
@@ -124,9 +147,17 @@ interface AjvLikeError {
   params?: Record<string, unknown>;
 }
 
-/** Ajv errors → details whose paths are JSON Pointers, `prefix` prepended (`/data`). */
-export function ajvDetails(errors: readonly AjvLikeError[], prefix = ''): ErrorDetail[] {
-  return errors.map((e) => {
+/**
+ * Ajv errors → details whose paths are JSON Pointers, `prefix` prepended (`/data`); only the
+ * first `max` are formatted (an `enum` message lists every allowed value, and an answer shows
+ * `MAX_DETAILS` at most).
+ */
+export function ajvDetails(
+  errors: readonly AjvLikeError[],
+  prefix = '',
+  max = MAX_DETAILS,
+): ErrorDetail[] {
+  return errors.slice(0, max).map((e) => {
     let path = `${prefix}${e.instancePath ?? ''}`;
     let message = e.message ?? 'is invalid';
     const p = e.params ?? {};
@@ -136,6 +167,10 @@ export function ajvDetails(errors: readonly AjvLikeError[], prefix = ''): ErrorD
     } else if (e.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') {
       path = `${path}/${escapePointer(p.additionalProperty)}`;
       message = 'is not a known field';
+    } else if (e.keyword === 'pattern' && p.pattern === '^[^\\u0000]*$') {
+      message = 'must not contain NUL (\\u0000) characters';
+    } else if (e.keyword === 'pattern' && p.pattern === '^[\\x21-\\x7e]*$') {
+      message = 'must hold only visible ASCII characters';
     } else if (e.keyword === 'enum' && Array.isArray(p.allowedValues)) {
       message = `must be one of ${p.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     }
@@ -147,11 +182,11 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function summarize(details: ErrorDetail[]): string {
+function summarize(details: ErrorDetail[], total = details.length): string {
   const first = details[0];
   if (!first) return 'The request is invalid.';
-  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
-  return `${first.path} ${first.message}${more}`;
+  const more = total > 1 ? ` (and ${total - 1} more)` : '';
+  return `${clip(first.path, MAX_DETAIL_TEXT)} ${first.message}${more}`;
 }
 
 type FastifyValidationError = FastifyError & {
@@ -173,14 +208,37 @@ export function errorHandler(
   return reply.code(api.status).send(errorBody(api));
 }
 
+/** `text` cut to at most `max` UTF-16 units, never inside a surrogate pair, marked with `…`. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * The SPEC §5 body. However many problems a request has and whatever it echoes, the answer stays
+ * small: the first `MAX_DETAILS` details, `details_total` for how many there were, and every
+ * text clipped.
+ */
 export function errorBody(api: ApiError): {
-  error: { code: string; message: string; details?: ErrorDetail[] };
+  error: { code: string; message: string; details?: ErrorDetail[]; details_total?: number };
 } {
+  const details = api.details ?? [];
   return {
     error: {
       code: api.code,
-      message: api.message,
-      ...(api.details && api.details.length > 0 ? { details: api.details } : {}),
+      message: clip(api.message, MAX_MESSAGE),
+      ...(details.length > 0
+        ? {
+            details: details.slice(0, MAX_DETAILS).map((d) => ({
+              path: clip(d.path, MAX_DETAIL_TEXT),
+              message: clip(d.message, MAX_DETAIL_TEXT),
+            })),
+            details_total: api.detailsTotal,
+          }
+        : {}),
     },
   };
 }
@@ -195,7 +253,8 @@ export function toApiError(error: FastifyValidationError): ApiError {
     if (context !== 'body') {
       for (const d of details) d.message = `${d.message} (${context})`;
     }
-    return new ValidationError(summarize(details), details);
+    const total = error.validation.length;
+    return new ValidationError(summarize(details, total), details, total);
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -223,4 +282,24 @@ export function toApiError(error: FastifyValidationError): ApiError {
     return new ValidationError(error.message);
   }
   return new ApiError(500, 'internal_error', 'Something went wrong on our side.');
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (not HTTP, malformed headers,
+ * headers too large, too slow): answered in the SPEC §5 shape too, then the connection closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'The request is not valid HTTP/1.1.'];
+  const body = JSON.stringify({ error: { code: 'validation_error', message } });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }

@@ -210,3 +210,26 @@ describe('loadConfig', () => {
     expect(err.message.startsWith(`${name}:`)).toBe(true);
   });
 });
+
+describe('account quotas', () => {
+  it('default to 100 webhooks per account and 20 custom headers per webhook', () => {
+    const c = loadConfig({ AF_DATA_DIR: dataDir() });
+    expect([c.maxWebhooksPerAccount, c.maxHeadersPerWebhook]).toEqual([100, 20]);
+    const set = loadConfig({
+      AF_DATA_DIR: dataDir(),
+      AF_MAX_WEBHOOKS_PER_ACCOUNT: '7',
+      AF_MAX_HEADERS_PER_WEBHOOK: '0',
+    });
+    expect([set.maxWebhooksPerAccount, set.maxHeadersPerWebhook]).toEqual([7, 0]);
+  });
+
+  it.each([
+    ['AF_MAX_WEBHOOKS_PER_ACCOUNT', '0'],
+    ['AF_MAX_WEBHOOKS_PER_ACCOUNT', 'many'],
+    ['AF_MAX_WEBHOOKS_PER_ACCOUNT', '1.5'],
+    ['AF_MAX_HEADERS_PER_WEBHOOK', '101'],
+    ['AF_MAX_HEADERS_PER_WEBHOOK', '-1'],
+  ])('a bad %s (%s) names the variable', (name, value) => {
+    expect(configError({ [name]: value }).variable).toBe(name);
+  });
+});

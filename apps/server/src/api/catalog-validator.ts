@@ -5,7 +5,7 @@
 import { eventSchemas, isEventName } from '@agentfactory/webhooks';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { ajvDetails, type ErrorDetail } from '../errors.js';
+import { ajvDetails, type ErrorDetail, MAX_DETAILS } from '../errors.js';
 
 // ajv-formats is CommonJS with a `default` export.
 const addFormats = addFormatsModule.default;
@@ -21,11 +21,22 @@ export class CatalogValidator {
     }
   }
 
-  /** Problems of `data` for `event` (paths prefixed with `prefix`), empty when valid. */
-  check(event: string, data: unknown, prefix: string): ErrorDetail[] {
-    if (!isEventName(event)) return [{ path: prefix, message: 'unknown event type' }];
+  /**
+   * Problems of `data` for `event` (paths prefixed with `prefix`): the first `max` as details,
+   * and how many there were. Ajv collects every error of one event (bounded by the event's size,
+   * `AF_MAX_PAYLOAD`); only `max` are formatted, and the rest are counted and dropped.
+   */
+  check(
+    event: string,
+    data: unknown,
+    prefix: string,
+    max = MAX_DETAILS,
+  ): { details: ErrorDetail[]; total: number } {
+    if (!isEventName(event))
+      return { details: [{ path: prefix, message: 'unknown event type' }], total: 1 };
     const validate = this.validators.get(event)!;
-    if (validate(data)) return [];
-    return ajvDetails(validate.errors ?? [], prefix);
+    if (validate(data)) return { details: [], total: 0 };
+    const errors = validate.errors ?? [];
+    return { details: ajvDetails(errors, prefix, max), total: Math.max(errors.length, 1) };
   }
 }

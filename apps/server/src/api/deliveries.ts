@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { isId } from '../ids.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
+import { checkCursor, parseTime } from './query.js';
 import { DeliveryListQuery, DeliverySchema, errorResponses, IdParams, Page } from './schemas.js';
 import { serializeDelivery } from './serialize.js';
 
@@ -34,10 +35,10 @@ export function deliveryRoutes(app: FastifyInstance, deps: AppDeps): void {
           eventId: q.event_id,
           event: q.event,
           status: q.status,
-          since: q.since === undefined ? undefined : Date.parse(q.since),
-          until: q.until === undefined ? undefined : Date.parse(q.until),
+          since: parseTime('/since', q.since),
+          until: parseTime('/until', q.until),
         },
-        { limit: q.limit ?? 50, cursor: q.cursor },
+        { limit: q.limit ?? 50, cursor: checkCursor('dlv', q.cursor) },
       );
       return { data: page.data.map(serializeDelivery), next_cursor: page.nextCursor };
     },

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   ConflictError,
   type ErrorDetail,
+  MAX_DETAILS,
   NotFoundError,
   PayloadTooLargeError,
   SchemaViolationError,
@@ -21,6 +22,7 @@ import { accountOf } from './auth.js';
 import { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
+import { checkCursor, parseTime } from './query.js';
 import {
   BatchBody,
   EventListQuery,
@@ -71,7 +73,10 @@ function checkIdempotencyKey(key: string, path: string): string {
 
 interface Problem {
   kind: 'unknown' | 'too_large' | 'schema';
+  /** The first `MAX_DETAILS` at most. */
   details: ErrorDetail[];
+  /** How many there were. */
+  total: number;
 }
 
 export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -79,14 +84,23 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
   const catalog = new CatalogValidator();
   const maxPayload = config.maxPayloadBytes;
 
-  /** Problems of one `{event, data}`, paths under `prefix` (`` or `/events/3`). */
-  function problemOf(event: string, data: unknown, prefix: string): Problem | null {
+  /**
+   * Problems of one `{event, data}`, paths under `prefix` (`` or `/events/3`), with at most
+   * `room` details formatted (a batch stops collecting once it holds `MAX_DETAILS`).
+   */
+  function problemOf(
+    event: string,
+    data: unknown,
+    prefix: string,
+    room = MAX_DETAILS,
+  ): Problem | null {
     if (event === 'webhook.test')
       return {
         kind: 'unknown',
         details: [
           { path: `${prefix}/event`, message: 'webhook.test is sent only by the test action' },
         ],
+        total: 1,
       };
     if (!isEventName(event))
       return {
@@ -94,6 +108,7 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
         details: [
           { path: `${prefix}/event`, message: `"${event}" is not an event type of the catalog` },
         ],
+        total: 1,
       };
     const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
     if (size > maxPayload)
@@ -105,9 +120,10 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
             message: `is ${size} bytes serialized; the limit is ${maxPayload}`,
           },
         ],
+        total: 1,
       };
-    const details = catalog.check(event, data, `${prefix}/data`);
-    return details.length > 0 ? { kind: 'schema', details } : null;
+    const { details, total } = catalog.check(event, data, `${prefix}/data`, room);
+    return total > 0 ? { kind: 'schema', details, total } : null;
   }
 
   function throwProblem(p: Problem, batch: boolean): never {
@@ -116,12 +132,14 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
       throw new UnknownEventTypeError(
         `Unknown event type${where}: ${p.details[0]!.message}.`,
         p.details,
+        p.total,
       );
     if (p.kind === 'too_large')
-      throw new PayloadTooLargeError(`The event data is too large${where}.`, p.details);
+      throw new PayloadTooLargeError(`The event data is too large${where}.`, p.details, p.total);
     throw new SchemaViolationError(
       `The event data does not match the event type's schema${where}.`,
       p.details,
+      p.total,
     );
   }
 
@@ -215,6 +233,7 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
       const keys = new Set<string>();
       let firstProblem: Problem | null = null;
       const details: ErrorDetail[] = [];
+      let total = 0;
       body.events.forEach((item, i) => {
         if (item.idempotency_key !== undefined) {
           const path = `/events/${i}/idempotency_key`;
@@ -226,13 +245,17 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
             );
           keys.add(item.idempotency_key);
         }
-        const problem = problemOf(item.event, item.data, `/events/${i}`);
+        const room = MAX_DETAILS - details.length;
+        const problem = problemOf(item.event, item.data, `/events/${i}`, room);
         if (problem) {
           firstProblem ??= problem;
-          if (problem.kind === firstProblem.kind) details.push(...problem.details);
+          if (problem.kind === firstProblem.kind) {
+            details.push(...problem.details.slice(0, room));
+            total += problem.total;
+          }
         }
       });
-      if (firstProblem) throwProblem({ ...(firstProblem as Problem), details }, true);
+      if (firstProblem) throwProblem({ ...(firstProblem as Problem), details, total }, true);
       const now = clock.now();
       const events = body.events.map((item) =>
         buildEnvelope(
@@ -273,10 +296,10 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
         accountOf(request),
         {
           event: q.event,
-          since: q.since === undefined ? undefined : Date.parse(q.since),
-          until: q.until === undefined ? undefined : Date.parse(q.until),
+          since: parseTime('/since', q.since),
+          until: parseTime('/until', q.until),
         },
-        { limit: q.limit ?? 50, cursor: q.cursor },
+        { limit: q.limit ?? 50, cursor: checkCursor('evt', q.cursor) },
       );
       return { data: page.data.map(serializeEvent), next_cursor: page.nextCursor };
     },

@@ -13,11 +13,21 @@ export const ErrorSchema = Type.Object(
       code: Type.String(),
       message: Type.String(),
       details: Type.Optional(
-        Type.Array(Type.Object({ path: Type.String(), message: Type.String() })),
+        Type.Array(Type.Object({ path: Type.String(), message: Type.String() }), {
+          maxItems: 20,
+          description: 'The first 20 problems at most.',
+        }),
+      ),
+      details_total: Type.Optional(
+        Type.Integer({ description: 'How many problems there were (present with `details`).' }),
       ),
     }),
   },
-  { $id: 'Error', description: 'SPEC §5 error: a stable code, a message, and details.' },
+  {
+    $id: 'Error',
+    description:
+      'SPEC §5 error: a stable code, a message, and details (the first 20, with their total).',
+  },
 );
 
 /** The errors a route may answer, by status, all with the one error body. */
@@ -27,11 +37,55 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   return out;
 }
 
-export const IdParams = Type.Object({ id: Type.String() });
+/**
+ * Input limits (issue 11; docs/api.md "Limits"). Strings and collections of every request have
+ * a bound here; the account quotas (webhooks per account, custom headers per webhook) are
+ * settings (`AF_MAX_WEBHOOKS_PER_ACCOUNT`, `AF_MAX_HEADERS_PER_WEBHOOK`), checked in the routes.
+ */
+export const LIMITS = {
+  name: 200,
+  description: 2000,
+  /** As browsers and Stripe/Svix: longer URLs are not portable. */
+  url: 2048,
+  eventName: 100,
+  eventsPerWebhook: 100,
+  headerName: 100,
+  headerValue: 4096,
+  metadataKeys: 50,
+  metadataKey: 100,
+  metadataValue: 1000,
+  secret: 256,
+  id: 100,
+  idempotencyKey: 255,
+  batchEvents: 100,
+  duration: 32,
+} as const;
+
+/**
+ * Text the service stores or queries as it is (names, descriptions, metadata, filters): no NUL,
+ * which PostgreSQL's `text` and `jsonb` cannot hold (SQLite can: the stores would differ).
+ */
+export const NO_NUL = '^[^\\u0000]*$';
+/** Event names and ids: visible ASCII only. */
+const VISIBLE = '^[\\x21-\\x7e]*$';
+
+const Id = (description?: string) =>
+  Type.String({ maxLength: LIMITS.id, ...(description ? { description } : {}) });
+/** An id the store is queried with as it is (a list filter). */
+const IdFilter = Type.String({ maxLength: LIMITS.id, pattern: VISIBLE });
+
+// Path ids are matched against the id shape before any lookup: anything else is a 404.
+export const IdParams = Type.Object({ id: Id() });
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: LIMITS.id,
+      description: '`next_cursor` of the previous page; any other value is a 400.',
+    }),
+  ),
 };
 
 export const Page = <T extends TSchema>(item: T) =>
@@ -39,9 +93,9 @@ export const Page = <T extends TSchema>(item: T) =>
 
 export const StringMap = Type.Record(Type.String(), Type.String());
 
-export const EventList = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+export const EventList = Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.eventName }), {
   minItems: 1,
-  maxItems: 100,
+  maxItems: LIMITS.eventsPerWebhook,
   uniqueItems: true,
   description: 'Event names, `agent.*`-style category wildcards, or `*` for every event.',
 });
@@ -68,18 +122,38 @@ export const WebhookSchema = Type.Object(
   {},
 );
 
+const SecretField = Type.String({
+  maxLength: LIMITS.secret,
+  description:
+    'Your own secret: 16–256 printable ASCII characters without whitespace; a whsec_ secret must be base64 of 24–64 bytes. Generated when absent.',
+});
+
 const webhookFields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }),
+  url: Type.String({
+    minLength: 1,
+    maxLength: LIMITS.url,
+    description: 'http(s), without credentials (`user:pass@` is refused).',
+  }),
   events: EventList,
   active: Type.Boolean(),
-  description: Nullable(Type.String({ maxLength: 2000 })),
-  headers: Type.Record(Type.String(), Type.String(), {
-    description: 'Custom headers sent with every delivery (at most 20).',
+  description: Nullable(Type.String({ maxLength: LIMITS.description, pattern: NO_NUL })),
+  // Names (RFC 9110 tokens, at most 100 characters) and values (RFC 9110 field values) are
+  // checked in webhook-input.ts, which names the header in the error's path.
+  headers: Type.Record(Type.String(), Type.String({ maxLength: LIMITS.headerValue }), {
+    description:
+      'Custom headers sent with every delivery: at most `AF_MAX_HEADERS_PER_WEBHOOK` (default 20); names are RFC 9110 tokens of at most 100 characters, values visible ASCII, space and tab, at most 4096 characters, without leading or trailing whitespace.',
   }),
-  metadata: Type.Record(Type.String(), Type.String(), {
-    description: 'Your own string key/values (at most 50).',
-  }),
+  metadata: Type.Record(
+    Type.String(),
+    Type.String({ maxLength: LIMITS.metadataValue, pattern: NO_NUL }),
+    {
+      maxProperties: LIMITS.metadataKeys,
+      propertyNames: { pattern: NO_NUL },
+      description:
+        'Your own string key/values: at most 50 keys of 1–100 characters, values at most 1000 characters.',
+    },
+  ),
 };
 
 export const CreateWebhookBody = Type.Object(
@@ -87,12 +161,7 @@ export const CreateWebhookBody = Type.Object(
     name: webhookFields.name,
     url: webhookFields.url,
     events: webhookFields.events,
-    secret: Type.Optional(
-      Type.String({
-        description:
-          'Your own secret: 16–256 printable ASCII characters without whitespace; a whsec_ secret must be base64 of 24–64 bytes. Generated when absent.',
-      }),
-    ),
+    secret: Type.Optional(SecretField),
     active: Type.Optional(webhookFields.active),
     description: Type.Optional(webhookFields.description),
     headers: Type.Optional(webhookFields.headers),
@@ -121,14 +190,14 @@ export const SecretSchema = Type.Object({
 
 export const RotateBody = Type.Object(
   {
-    secret: Type.Optional(Type.String()),
+    secret: Type.Optional(SecretField),
     grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 604800 })),
   },
   { additionalProperties: false },
 );
 
 export const TestBody = Type.Object(
-  { event: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+  { event: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.eventName })) },
   { additionalProperties: false },
 );
 
@@ -154,8 +223,12 @@ export const RecoverBody = Type.Object(
 );
 
 export const StatsQuery = Type.Object({
-  window: Type.Optional(Type.String({ default: '24h', description: 'e.g. 1h, 24h, 7d' })),
-  bucket: Type.Optional(Type.String({ default: '1h', description: 'e.g. 5m, 1h, 1d' })),
+  window: Type.Optional(
+    Type.String({ default: '24h', maxLength: LIMITS.duration, description: 'e.g. 1h, 24h, 7d' }),
+  ),
+  bucket: Type.Optional(
+    Type.String({ default: '1h', maxLength: LIMITS.duration, description: 'e.g. 5m, 1h, 1d' }),
+  ),
 });
 
 export const StatsSchema = Type.Object({
@@ -190,9 +263,9 @@ export const EventSchema = Type.Object(
 
 export const PostEventBody = Type.Object(
   {
-    event: Type.String({ minLength: 1, maxLength: 100 }),
+    event: Type.String({ minLength: 1, maxLength: LIMITS.eventName }),
     data: AnyObject,
-    account_id: Type.Optional(Type.String({ description: 'Required with the admin key.' })),
+    account_id: Type.Optional(Id('Required with the admin key.')),
   },
   { additionalProperties: false },
 );
@@ -202,22 +275,24 @@ export const BatchBody = Type.Object(
     events: Type.Array(
       Type.Object(
         {
-          event: Type.String({ minLength: 1, maxLength: 100 }),
+          event: Type.String({ minLength: 1, maxLength: LIMITS.eventName }),
           data: AnyObject,
-          idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          idempotency_key: Type.Optional(
+            Type.String({ minLength: 1, maxLength: LIMITS.idempotencyKey }),
+          ),
         },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: 100 },
+      { minItems: 1, maxItems: LIMITS.batchEvents },
     ),
-    account_id: Type.Optional(Type.String({ description: 'Required with the admin key.' })),
+    account_id: Type.Optional(Id('Required with the admin key.')),
   },
   { additionalProperties: false },
 );
 
 export const EventListQuery = Type.Object({
   ...PageQuery,
-  event: Type.Optional(Type.String()),
+  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName, pattern: VISIBLE })),
   since: Type.Optional(Time),
   until: Type.Optional(Time),
 });
@@ -266,9 +341,9 @@ export const DeliverySchema = Type.Object(
 
 export const DeliveryListQuery = Type.Object({
   ...PageQuery,
-  webhook_id: Type.Optional(Type.String()),
-  event_id: Type.Optional(Type.String()),
-  event: Type.Optional(Type.String()),
+  webhook_id: Type.Optional(IdFilter),
+  event_id: Type.Optional(IdFilter),
+  event: Type.Optional(Type.String({ maxLength: LIMITS.eventName, pattern: VISIBLE })),
   status: Type.Optional(
     Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]),
   ),
@@ -277,6 +352,6 @@ export const DeliveryListQuery = Type.Object({
 });
 
 export const CreateAccountBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }) },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@
 import type { Config } from '../config.js';
 import {
   type ErrorDetail,
+  LimitExceededError,
   UnknownEventTypeError,
   UrlNotAllowedError,
   ValidationError,
@@ -19,6 +20,10 @@ export function checkUrl(
   text: string,
   config: Pick<Config, 'env' | 'allowPrivateNetworks'>,
 ): string {
+  // The URL parser drops tabs and newlines and trims spaces, so the stored text and the URL
+  // sent to would differ.
+  if (hasSpaceOrControl(text))
+    throw ValidationError.field('/url', 'url must not contain spaces or control characters');
   let url: URL;
   try {
     url = new URL(text);
@@ -31,6 +36,12 @@ export function checkUrl(
       `url must use http or https, not ${url.protocol.slice(0, -1)}`,
     );
   if (url.hostname === '') throw ValidationError.field('/url', 'url must name a host');
+  // Credentials would be stored and shown in clear; authenticate with a custom header instead.
+  if (url.username !== '' || url.password !== '')
+    throw ValidationError.field(
+      '/url',
+      'url must not contain credentials (user:password@); send them in a custom header such as Authorization',
+    );
   if (config.env === 'production' && url.protocol !== 'https:')
     throw new UrlNotAllowedError('url must use https:// in production');
   // Under either policy: cloud-metadata, link-local and unspecified addresses are refused even
@@ -38,6 +49,14 @@ export function checkUrl(
   const refusal = literalHostRefusal(url.href, config.allowPrivateNetworks);
   if (refusal !== null) throw new UrlNotAllowedError(refusal);
   return text;
+}
+
+function hasSpaceOrControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 /** Event patterns: catalog names, `category.*` or `*`; anything else is 422 unknown_event_type. */
@@ -74,20 +93,43 @@ const RESERVED = new Set([
   'connection',
   'user-agent',
 ]);
+/** RFC 9110 §5.6.2 token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const MAX_HEADERS = 20;
+/**
+ * RFC 9110 §5.5 field value, without obs-text (bytes 0x80–0xFF, which senders must not
+ * generate): visible ASCII, with spaces and tabs only between visible characters. No CTL but
+ * HTAB, so no CR, LF or NUL. Empty is allowed.
+ */
+const FIELD_VALUE = /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/;
+export const MAX_HEADER_NAME = 100;
+export const MAX_HEADER_VALUE = 4096;
 
-/** Custom headers: valid names, none of ours or the reserved ones, values without CR/LF. */
-export function checkHeaders(headers: Record<string, string>): Record<string, string> {
+/**
+ * Custom headers: at most `max` (`AF_MAX_HEADERS_PER_WEBHOOK`, 422 `limit_exceeded`), names
+ * RFC 9110 tokens and none of ours or the reserved ones, values RFC 9110 field values. Values
+ * undici would refuse at every attempt are refused here, with the header in the path.
+ */
+export function checkHeaders(headers: Record<string, string>, max: number): Record<string, string> {
   const entries = Object.entries(headers);
-  if (entries.length > MAX_HEADERS)
-    throw ValidationError.field('/headers', `at most ${MAX_HEADERS} custom headers are allowed`);
+  if (entries.length > max)
+    throw new LimitExceededError(
+      `A webhook may have at most ${max} custom headers (AF_MAX_HEADERS_PER_WEBHOOK); got ${entries.length}.`,
+      '/headers',
+    );
   const seen = new Set<string>();
   for (const [name, value] of entries) {
     const path = `/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     const lower = name.toLowerCase();
-    if (!TOKEN.test(name) || name.length > 100)
-      throw ValidationError.field(path, `"${name}" is not a valid header name`);
+    if (name.length > MAX_HEADER_NAME)
+      throw ValidationError.field(
+        path,
+        `header names must be at most ${MAX_HEADER_NAME} characters`,
+      );
+    if (!TOKEN.test(name))
+      throw ValidationError.field(
+        path,
+        `"${name}" is not a valid header name (an RFC 9110 token: letters, digits and !#$%&'*+-.^_\`|~)`,
+      );
     if (RESERVED.has(lower) || lower.startsWith('x-agentfactory-') || lower.startsWith('webhook-'))
       throw ValidationError.field(
         path,
@@ -95,10 +137,20 @@ export function checkHeaders(headers: Record<string, string>): Record<string, st
       );
     if (seen.has(lower)) throw ValidationError.field(path, `"${name}" is given twice`);
     seen.add(lower);
-    if (/[\r\n\0]/.test(value))
-      throw ValidationError.field(path, 'header values must not contain CR, LF or NUL characters');
-    if (value.length > 4096)
-      throw ValidationError.field(path, 'header values must be at most 4096 characters');
+    if (value.length > MAX_HEADER_VALUE)
+      throw ValidationError.field(
+        path,
+        `header values must be at most ${MAX_HEADER_VALUE} characters`,
+      );
+    if (!FIELD_VALUE.test(value))
+      throw ValidationError.field(
+        path,
+        /[\r\n\0]/.test(value)
+          ? 'header values must not contain CR, LF or NUL characters'
+          : /^[\t ]|[\t ]$/.test(value)
+            ? 'header values must not begin or end with whitespace'
+            : 'header values may hold only visible ASCII characters, spaces and tabs (RFC 9110 field values)',
+      );
   }
   return headers;
 }

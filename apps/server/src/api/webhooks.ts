@@ -6,13 +6,19 @@ import { eventSamples, isEventName } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../config.js';
-import { NotFoundError, UnknownEventTypeError, ValidationError } from '../errors.js';
+import {
+  LimitExceededError,
+  NotFoundError,
+  UnknownEventTypeError,
+  ValidationError,
+} from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { generateSecret } from '../security/secrets.js';
 import type { WebhookPatch, WebhookRow } from '../store/types.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
+import { checkCursor, parseTime } from './query.js';
 import {
   CreateWebhookBody,
   errorResponses,
@@ -79,7 +85,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
       const url = checkUrl(body.url, config);
       const events = checkEvents(body.events);
       const secret = body.secret === undefined ? generateSecret() : checkSecret(body.secret);
-      const headers = checkHeaders(body.headers ?? {});
+      const headers = checkHeaders(body.headers ?? {}, config.maxHeadersPerWebhook);
       const metadata = checkMetadata(body.metadata ?? {});
       const now = clock.now();
       const active = body.active ?? true;
@@ -102,7 +108,11 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         lastDeliveryAt: null,
         lastDeliveryStatus: null,
       };
-      await store.createWebhook(row);
+      const max = config.maxWebhooksPerAccount;
+      if (!(await store.createWebhook(row, max)))
+        throw new LimitExceededError(
+          `This account has ${max} webhooks, the most it may have (AF_MAX_WEBHOOKS_PER_ACCOUNT); delete one first.`,
+        );
       return reply.code(201).send(serializeWebhook(row, secret));
     },
   );
@@ -121,7 +131,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (request) => {
       const page = await store.listWebhooks(accountOf(request), {
         limit: request.query.limit ?? 50,
-        cursor: request.query.cursor,
+        cursor: checkCursor('wh', request.query.cursor),
       });
       return { data: page.data.map((w) => serializeWebhook(w)), next_cursor: page.nextCursor };
     },
@@ -165,7 +175,10 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (body.events !== undefined) patch.events = checkEvents(body.events);
       if (body.description !== undefined) patch.description = body.description;
       if (body.headers !== undefined)
-        Object.assign(patch, encryptHeaders(checkHeaders(body.headers)));
+        Object.assign(
+          patch,
+          encryptHeaders(checkHeaders(body.headers, config.maxHeadersPerWebhook)),
+        );
       if (body.metadata !== undefined) patch.metadata = checkMetadata(body.metadata);
       if (body.active !== undefined) {
         patch.active = body.active;
@@ -336,8 +349,8 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
       const accountId = accountOf(request);
       const webhook = await load(accountId, request.params.id);
       const now = clock.now();
-      const since = Date.parse(request.body.since);
-      const until = request.body.until === undefined ? now : Date.parse(request.body.until);
+      const since = parseTime('/since', request.body.since);
+      const until = parseTime('/until', request.body.until) ?? now;
       if (until < since) throw ValidationError.field('/until', 'until must not be before since');
       const count = await store.recoverDeliveries(accountId, webhook.id, since, until, now);
       if (count > 0) engine.notify();

@@ -342,7 +342,12 @@ export interface Store {
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
 
   // Webhooks.
-  createWebhook(webhook: WebhookRow): Promise<void>;
+  /**
+   * Inserts the webhook; with `maxPerAccount`, only while the account has fewer webhooks than
+   * that (deleted ones do not count), checked in the insert's transaction so concurrent creates
+   * cannot pass it. False when the quota refused it (nothing written).
+   */
+  createWebhook(webhook: WebhookRow, maxPerAccount?: number): Promise<boolean>;
   getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined>;
   listWebhooks(accountId: string, page: PageQuery): Promise<Page<WebhookRow>>;
   /** Undefined when there is no such webhook in the account. */

@@ -162,32 +162,44 @@ class PgStore implements PostgresStore {
 
   // Webhooks.
 
-  async createWebhook(w: WebhookRow): Promise<void> {
-    await query(
-      this.pool,
-      `insert into webhooks (id, account_id, name, url, events, active, disabled_reason,
+  async createWebhook(w: WebhookRow, maxPerAccount?: number): Promise<boolean> {
+    return transaction(this.pool, async (client) => {
+      if (maxPerAccount !== undefined) {
+        // Creates of one account queue on its row (`no key update` leaves other readers and
+        // writers of the account alone), so two creates cannot both see room for one more.
+        await client.query('select 1 from accounts where id = $1 for no key update', [w.accountId]);
+        const { rows } = await client.query<{ n: string }>(
+          'select count(*) as n from webhooks where account_id = $1 and deleted_at is null',
+          [w.accountId],
+        );
+        if (Number(rows[0]!.n) >= maxPerAccount) return false;
+      }
+      await client.query(
+        `insert into webhooks (id, account_id, name, url, events, active, disabled_reason,
          description, headers_enc, header_names, metadata, secret_enc, previous_secret_enc,
          previous_secret_expires_at, created_at, updated_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-      [
-        w.id,
-        w.accountId,
-        w.name,
-        w.url,
-        w.events,
-        w.active,
-        w.disabledReason,
-        w.description,
-        w.headersEnc,
-        w.headerNames,
-        JSON.stringify(w.metadata),
-        w.secretEnc,
-        w.previousSecretEnc,
-        w.previousSecretExpiresAt,
-        w.createdAt,
-        w.updatedAt,
-      ],
-    );
+        [
+          w.id,
+          w.accountId,
+          w.name,
+          w.url,
+          w.events,
+          w.active,
+          w.disabledReason,
+          w.description,
+          w.headersEnc,
+          w.headerNames,
+          JSON.stringify(w.metadata),
+          w.secretEnc,
+          w.previousSecretEnc,
+          w.previousSecretExpiresAt,
+          w.createdAt,
+          w.updatedAt,
+        ],
+      );
+      return true;
+    });
   }
 
   async getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined> {

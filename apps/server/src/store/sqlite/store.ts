@@ -300,7 +300,24 @@ export class SqliteStore implements Store {
 
   // Webhooks.
 
-  async createWebhook(w: WebhookRow): Promise<void> {
+  async createWebhook(w: WebhookRow, maxPerAccount?: number): Promise<boolean> {
+    // One thread runs every statement, so the count and the insert cannot interleave with
+    // another create; the transaction keeps them one unit anyway.
+    return this.db
+      .transaction(() => {
+        if (maxPerAccount !== undefined) {
+          const { n } = this.stmt('SELECT count(*) AS n FROM webhooks WHERE account_id = ?').get(
+            w.accountId,
+          ) as { n: number };
+          if (n >= maxPerAccount) return false;
+        }
+        this.insertWebhook(w);
+        return true;
+      })
+      .immediate();
+  }
+
+  private insertWebhook(w: WebhookRow): void {
     this.stmt(
       `INSERT INTO webhooks (id, account_id, name, url, events, active, disabled_reason, description,
          headers_enc, header_names, metadata, secret_enc, previous_secret_enc,
