@@ -359,6 +359,9 @@ function limitsSuite(start: () => Promise<TestServer>): void {
       ['/v1/webhooks?cursor=wh_01HMB7ZK2C8D9E0F1G2H3J4K5', '/cursor'],
       ['/v1/events?cursor=wh_01HMB7ZK2C8D9E0F1G2H3J4K5M', '/cursor'],
       ['/v1/deliveries?cursor=%00', '/cursor'],
+      // Well formed, but not issued: an id without the service's MAC, or with a forged one.
+      ['/v1/webhooks?cursor=wh_01HMB7ZK2C8D9E0F1G2H3J4K5M', '/cursor'],
+      ['/v1/events?cursor=evt_01HMB7ZK2C8D9E0F1G2H3J4K5M.AAAAAAAAAAAAAAAA', '/cursor'],
       ['/v1/events?since=yesterday', '/since'],
       ['/v1/events?until=2024-13-01T00:00:00Z', '/until'],
       ['/v1/events?since=2024-12-31T23:59:60Z', '/since'],
@@ -381,6 +384,22 @@ function limitsSuite(start: () => Promise<TestServer>): void {
       const next = await call('GET', `/v1/webhooks?limit=1&cursor=${page.body.next_cursor}`);
       expect(next.status).toBe(200);
       expect(next.body.data[0].id < page.body.data[0].id).toBe(true);
+      // The same id with another MAC, or the MAC of another id, was not issued.
+      const [id, mac] = (page.body.next_cursor as string).split('.');
+      const forged = `${id}.${mac!.slice(0, -2)}${mac!.endsWith('AA') ? 'BA' : 'AA'}`;
+      expectError(
+        await call('GET', `/v1/webhooks?cursor=${forged}`),
+        400,
+        'validation_error',
+        '/cursor',
+      );
+      const other = `${next.body.data[0].id}.${mac}`;
+      expectError(
+        await call('GET', `/v1/webhooks?cursor=${other}`),
+        400,
+        'validation_error',
+        '/cursor',
+      );
       for (const w of [...page.body.data, ...next.body.data])
         await call('DELETE', `/v1/webhooks/${w.id}`);
     });

@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { isId } from '../ids.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
-import { checkCursor, parseTime } from './query.js';
+import { createCursors, parseTime } from './query.js';
 import { DeliveryListQuery, DeliverySchema, errorResponses, IdParams, Page } from './schemas.js';
 import { serializeDelivery } from './serialize.js';
 
@@ -13,6 +13,7 @@ const tags = ['deliveries'];
 
 export function deliveryRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { store, clock, engine } = deps;
+  const cursors = createCursors(deps.config.encryptionKey);
   const config = { access: 'account' as const };
 
   app.get<{ Querystring: Static<typeof DeliveryListQuery> }>(
@@ -38,9 +39,12 @@ export function deliveryRoutes(app: FastifyInstance, deps: AppDeps): void {
           since: parseTime('/since', q.since),
           until: parseTime('/until', q.until),
         },
-        { limit: q.limit ?? 50, cursor: checkCursor('dlv', q.cursor) },
+        { limit: q.limit ?? 50, cursor: cursors.check('dlv', accountOf(request), q.cursor) },
       );
-      return { data: page.data.map(serializeDelivery), next_cursor: page.nextCursor };
+      return {
+        data: page.data.map(serializeDelivery),
+        next_cursor: cursors.issue(accountOf(request), page.nextCursor),
+      };
     },
   );
 

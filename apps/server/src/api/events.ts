@@ -22,7 +22,7 @@ import { accountOf } from './auth.js';
 import { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
-import { checkCursor, parseTime } from './query.js';
+import { createCursors, parseTime } from './query.js';
 import {
   BatchBody,
   EventListQuery,
@@ -81,6 +81,7 @@ interface Problem {
 
 export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { store, clock, config, engine, metrics } = deps;
+  const cursors = createCursors(config.encryptionKey);
   const catalog = new CatalogValidator();
   const maxPayload = config.maxPayloadBytes;
 
@@ -299,9 +300,12 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
           since: parseTime('/since', q.since),
           until: parseTime('/until', q.until),
         },
-        { limit: q.limit ?? 50, cursor: checkCursor('evt', q.cursor) },
+        { limit: q.limit ?? 50, cursor: cursors.check('evt', accountOf(request), q.cursor) },
       );
-      return { data: page.data.map(serializeEvent), next_cursor: page.nextCursor };
+      return {
+        data: page.data.map(serializeEvent),
+        next_cursor: cursors.issue(accountOf(request), page.nextCursor),
+      };
     },
   );
 

@@ -18,7 +18,7 @@ import type { WebhookPatch, WebhookRow } from '../store/types.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
-import { checkCursor, parseTime } from './query.js';
+import { createCursors, parseTime } from './query.js';
 import {
   CreateWebhookBody,
   errorResponses,
@@ -52,6 +52,7 @@ const MAX_STATS_BUCKETS = 1000;
 export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { store, cipher, clock, config, engine } = deps;
   const account = { access: 'account' as const };
+  const cursors = createCursors(config.encryptionKey);
 
   async function load(accountId: string, id: string): Promise<WebhookRow> {
     const row = isId('wh', id) ? await store.getWebhook(accountId, id) : undefined;
@@ -131,9 +132,12 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (request) => {
       const page = await store.listWebhooks(accountOf(request), {
         limit: request.query.limit ?? 50,
-        cursor: checkCursor('wh', request.query.cursor),
+        cursor: cursors.check('wh', accountOf(request), request.query.cursor),
       });
-      return { data: page.data.map((w) => serializeWebhook(w)), next_cursor: page.nextCursor };
+      return {
+        data: page.data.map((w) => serializeWebhook(w)),
+        next_cursor: cursors.issue(accountOf(request), page.nextCursor),
+      };
     },
   );
 
