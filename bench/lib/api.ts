@@ -10,7 +10,11 @@ export class Api {
     this.pool = new Pool(url, { connections: 16, pipelining: 1 });
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
+  async call<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
     const res = await this.pool.request({
       method,
       path,

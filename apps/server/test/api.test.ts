@@ -341,6 +341,13 @@ describe('webhooks: read, update, delete, secret', () => {
     expectError(await call('GET', `/v1/webhooks/${wh.id}`), 404, 'not_found');
     expectError(await call('DELETE', `/v1/webhooks/${wh.id}`), 404, 'not_found');
     expectError(await call('PATCH', '/v1/webhooks/wh_nonsense', { name: 'x' }), 404, 'not_found');
+    // A client that sends `Content-Type: application/json` on every request, DELETE included.
+    const { body: other } = await call('POST', '/v1/webhooks', hook());
+    const res = await fetch(`${server.url}/v1/webhooks/${other.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(204);
   });
 
   it('reveals and rotates the secret with a grace period', async () => {
