@@ -750,9 +750,12 @@ export class DeliveryEngine {
     // A refill: the next deliveries of the batch's webhooks only, without searching the queue
     // for others (new work is claimed by the pump, woken by `notify`, a due time or the poll).
     // While this process has room for everyone that takes nothing from other webhooks; past half
-    // of it, a full claim keeps the order of the whole queue (oldest due first). A pump waiting
-    // for this flush gets a full claim too: it was woken for work elsewhere (a retry now due).
-    const held = this.inFlight.size - batch.length;
+    // of it, a full claim keeps the order of the whole queue (oldest due first). Deliveries of an
+    // account at its share do not count: no claim gives that account more, so they leave the
+    // others no shorter of room (a noisy account at its share would otherwise turn every refill
+    // of the others into a full claim). A pump waiting for this flush gets a full claim too: it
+    // was woken for work elsewhere (a retry now due).
+    const held = this.fairness.heldBelowShare();
     const webhooks =
       !this.pumpWaiting && held < this.maxInFlight / 2
         ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]

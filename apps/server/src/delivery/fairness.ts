@@ -74,6 +74,17 @@ export class Fairness {
   }
 
   /**
+   * Deliveries held for accounts still below their share: what the claims of this worker compete
+   * for. An account at its share takes nothing more whatever the claim, so its deliveries do not
+   * make the worker short of room for the others.
+   */
+  heldBelowShare(): number {
+    let n = 0;
+    for (const held of this.held.values()) if (held < this.accountShare) n += held;
+    return n;
+  }
+
+  /**
    * What a claim must respect now (`ClaimOptions.fairness`); `completing` are the accounts of
    * outcomes written in the same transaction, whose deliveries are no longer held when it claims.
    */
