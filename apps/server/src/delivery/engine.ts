@@ -548,6 +548,7 @@ export class DeliveryEngine {
   private forget(id: string): void {
     this.inFlight.delete(id);
     this.leaseUntil.delete(id);
+    this.writeStrikes.delete(id);
     const account = this.heldAccount.get(id);
     if (account !== undefined) {
       this.heldAccount.delete(id);
@@ -678,7 +679,8 @@ export class DeliveryEngine {
    * likely unreachable: the batch is tried again as it was, and the heartbeat gives its
    * deliveries up if that lasts. An outcome whose safe form fails while others are written (or
    * was refused so before) is tried again up to `WRITE_TRIES` flushes, then dropped: its
-   * delivery is sent again after its lease. Answers the outcomes to write again; logs each write error once, with its cause.
+   * delivery is sent again after its lease. Answers the outcomes to write again; logs each write
+   * error once, with its cause.
    */
   private async writeApart(batch: AttemptOutcome[], cause: unknown): Promise<AttemptOutcome[]> {
     let failed: { outcome: AttemptOutcome; err: unknown }[] = batch.map((o) => ({
@@ -704,7 +706,6 @@ export class DeliveryEngine {
         await this.store.completeAttempts([safeForm(outcome)]);
         written++;
         this.forget(outcome.deliveryId);
-        this.writeStrikes.delete(outcome.deliveryId);
         this.metrics?.outcomeWriteFailed?.('safe_form');
         this.log.error(
           { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
@@ -726,7 +727,6 @@ export class DeliveryEngine {
           again.push(outcome);
           continue;
         }
-        this.writeStrikes.delete(outcome.deliveryId);
         this.forget(outcome.deliveryId);
         this.metrics?.outcomeWriteFailed?.('dropped');
         this.log.error(
@@ -985,7 +985,10 @@ export class DeliveryEngine {
 
   private finished(o: AttemptOutcome, c: ClaimedDelivery): void {
     const a = o.attempt;
-    if (o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
+    // Only what the endpoint answered (or did not) tells how it copes; an attempt that sent
+    // nothing says nothing of it.
+    const sent = a.error !== 'endpoint_disabled' && a.error !== 'configuration_error';
+    if (sent && o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
       this.shedWaiting(o.webhookId);
     }
     this.metrics?.attemptFinished({

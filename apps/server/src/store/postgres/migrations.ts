@@ -637,7 +637,10 @@ begin
   -- leases (another owner's count as the whole cap), within each account's room, then the
   -- oldest p_limit of all.
   return query
-  with live as (
+  with caps as (
+    select w.id, af_webhook_cap(p_fair, w.id, p_cap) as cap from unnest(p_locked) as w(id)
+  ),
+  live as (
     select x.webhook_id,
       case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
     from deliveries x
@@ -645,15 +648,15 @@ begin
     group by x.webhook_id
   ),
   cand as (
-    select y.id, y.webhook_id, y.account_id, y.next_attempt_at,
+    select y.id, y.webhook_id, y.account_id, y.next_attempt_at, caps.cap,
       row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
-    from unnest(p_locked) as w(id)
+    from caps
     cross join lateral (
       select x.id, x.webhook_id, x.account_id, x.next_attempt_at from deliveries x
-      where x.webhook_id = w.id and x.status = 'pending' and x.next_attempt_at <= p_now
+      where x.webhook_id = caps.id and x.status = 'pending' and x.next_attempt_at <= p_now
         and (x.lease_until is null or x.lease_until <= p_now)
       order by x.next_attempt_at, x.id
-      limit af_webhook_cap(p_fair, w.id, p_cap)
+      limit caps.cap
       for update of x skip locked
     ) y
   ),
@@ -662,11 +665,11 @@ begin
       row_number() over (partition by cand.account_id order by cand.next_attempt_at, cand.id)
         as an
     from cand left join live on live.webhook_id = cand.webhook_id
-    where cand.rn <= af_webhook_cap(p_fair, cand.webhook_id, p_cap) - coalesce(live.n, 0)
+    where cand.rn <= cand.cap - coalesce(live.n, 0)
   ),
   picked as (
     select fit.id from fit
-    where fit.an <= af_account_room(p_fair, fit.account_id)
+    where p_fair is null or fit.an <= af_account_room(p_fair, fit.account_id)
     order by fit.next_attempt_at, fit.id
     limit p_limit
   ),
