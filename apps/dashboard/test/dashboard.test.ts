@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../../server/test/helpers/server.js';
 import {
+  browserTestsRun,
   ensureDashboardBuilt,
   eventually,
   launchBrowser,
@@ -37,8 +38,10 @@ let browser: Browser;
 let server: TestServer;
 let receiver: Receiver;
 let open: TestPage | undefined;
+const runs = browserTestsRun();
 
 beforeAll(async () => {
+  if (!runs) return;
   ensureDashboardBuilt();
   browser = await launchBrowser();
 }, 90_000);
@@ -83,7 +86,7 @@ async function postEvent(event: string, data: unknown): Promise<void> {
 // A whole flow takes a few seconds alone; the full suite shares two cores with it.
 const flowTimeout = 60_000;
 
-describe('dashboard', () => {
+describe.runIf(runs)('dashboard', () => {
   it(
     'signs in, creates a webhook, tests it, retries a failure to success, rotates the secret and deletes it',
     async () => {
