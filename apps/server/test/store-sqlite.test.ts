@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { migrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
 
@@ -49,5 +51,15 @@ describe('sqlite specifics', () => {
     await a.ping();
     await a.close();
     await b.close();
+    // Each migration recorded once, in order, and the schema is the newest one.
+    const db = new Database(path, { readonly: true });
+    try {
+      const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+      expect(rows).toEqual(migrations.map((m) => ({ version: m.version, name: m.name })));
+      const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');
+      expect(columns).toContainEqual({ name: 'response_body_encoding' });
+    } finally {
+      db.close();
+    }
   });
 });

@@ -97,7 +97,14 @@ describe('verifyStandardWebhook', () => {
   it('ignores signature schemes it does not know, next to a valid v1', async () => {
     const headers = await signed();
     const sig = `v1a,abc ${headers['webhook-signature']}`;
-    await verifyStandardWebhook(BODY, { ...headers, 'webhook-signature': sig }, SECRET, { now });
+    await expect(
+      verifyStandardWebhook(BODY, { ...headers, 'webhook-signature': sig }, SECRET, { now }),
+    ).resolves.toBeUndefined();
+    // The unknown scheme alone verifies nothing: there is no signature it can read.
+    await expectCode(
+      verifyStandardWebhook(BODY, { ...headers, 'webhook-signature': 'v1a,abc' }, SECRET, { now }),
+      'invalid_signature_format',
+    );
   });
 
   it('missing_header names each missing header', async () => {

@@ -242,11 +242,6 @@ export function refusedClass(ip: string, allowPrivate: boolean): AddressClass | 
   return cls;
 }
 
-/** Whether an address may be connected to under the policy. */
-export function isAllowedAddress(ip: string, allowPrivate: boolean): boolean {
-  return refusedClass(ip, allowPrivate) === null;
-}
-
 /** Throws `BlockedAddressError` when the address may not be connected to. */
 export function checkAddress(ip: string, allowPrivate: boolean): void {
   const cls = refusedClass(ip, allowPrivate);
