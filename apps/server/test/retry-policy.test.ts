@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { nextRetryAt, parseRetryAfter, type RetryConfig } from '../src/delivery/retry-policy.js';
+import {
+  decideState,
+  nextRetryAt,
+  parseRetryAfter,
+  type RetryConfig,
+} from '../src/delivery/retry-policy.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -87,5 +92,55 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('soon', T0)).toBeUndefined();
     expect(parseRetryAfter('-5', T0)).toBeUndefined();
     expect(parseRetryAfter('1.5', T0)).toBeUndefined();
+  });
+});
+
+describe('decideState', () => {
+  const delivery = { eventTimestamp: T0, statusBefore: 'pending' as const, resumeAt: null };
+  const failed = { succeeded: false, statusCode: 500, retryAfterMs: undefined };
+  const decide = (over: Partial<Parameters<typeof decideState>[1]>) =>
+    decideState(defaults, {
+      delivery,
+      attemptNumber: 1,
+      trigger: 'scheduled',
+      result: failed,
+      endedAt: T0 + 1000,
+      random: mid,
+      ...over,
+    });
+
+  it('succeeds on 2xx, whatever the trigger', () => {
+    for (const trigger of ['scheduled', 'manual', 'recover', 'test'] as const) {
+      expect(
+        decide({ trigger, result: { succeeded: true, statusCode: 204, retryAfterMs: undefined } }),
+      ).toEqual({ status: 'succeeded', nextAttemptAt: null });
+    }
+  });
+
+  it('fails and disables the webhook on 410', () => {
+    expect(
+      decide({ result: { succeeded: false, statusCode: 410, retryAfterMs: undefined } }),
+    ).toEqual({
+      status: 'failed',
+      nextAttemptAt: null,
+      disable: 'gone',
+    });
+  });
+
+  it('retries a scheduled attempt on the schedule, then fails for good', () => {
+    expect(decide({})).toEqual({ status: 'pending', nextAttemptAt: T0 + 1000 + 5 * MIN });
+    expect(decide({ attemptNumber: 4 })).toEqual({ status: 'failed', nextAttemptAt: null });
+  });
+
+  it('never retries a test; a manual retry goes back to the schedule it had, or stays failed', () => {
+    expect(decide({ trigger: 'test' })).toEqual({ status: 'failed', nextAttemptAt: null });
+    const resumeAt = T0 + HOUR;
+    expect(decide({ trigger: 'manual', delivery: { ...delivery, resumeAt } })).toEqual({
+      status: 'pending',
+      nextAttemptAt: resumeAt,
+    });
+    expect(
+      decide({ trigger: 'recover', delivery: { ...delivery, statusBefore: 'failed', resumeAt } }),
+    ).toEqual({ status: 'failed', nextAttemptAt: null });
   });
 });

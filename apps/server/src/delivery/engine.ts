@@ -1,4 +1,3 @@
-import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -14,14 +13,13 @@ import type {
   AttemptOutcome,
   ClaimedDelivery,
   DeliveryStatus,
-  DisabledReason,
   Store,
 } from '../store/types.js';
 import type { DeliveryConfig } from './config.js';
 import { Fairness } from './fairness.js';
-import { nextRetryAt } from './retry-policy.js';
+import { RequestBuilder } from './request.js';
+import { decideState } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
-import { signBody, signStandard } from './signing.js';
 
 export type { DeliveryConfig } from './config.js';
 
@@ -116,8 +114,6 @@ const BLOCKED_RETRY_MS = 20;
 const FLUSH_BATCH = 100;
 /** Tries of an outcome that cannot be written even without the receiver's bytes. */
 const WRITE_TRIES = 3;
-const SIGNATURE_CACHE_SIZE = 1024;
-const MASK = '••••';
 
 export class DeliveryEngine {
   private readonly store: Store;
@@ -184,7 +180,7 @@ export class DeliveryEngine {
   private unsubscribe: (() => void) | undefined;
   /** Deliveries whose leases were released at shutdown: their late outcomes are dropped. */
   private readonly abandoned = new Set<string>();
-  private readonly bodySignatures = new Map<string, string>();
+  private readonly requests: RequestBuilder;
 
   constructor(opts: DeliveryEngineOptions) {
     this.store = opts.store;
@@ -205,6 +201,7 @@ export class DeliveryEngine {
       this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
       Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? 0.5))),
     );
+    this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
     this.sender = new Sender({
       allowPrivateNetworks: this.config.allowPrivateNetworks,
       clock: this.clock,
@@ -831,7 +828,7 @@ export class DeliveryEngine {
     const now = this.clock.now();
     let request: { headers: Record<string, string>; recorded: Record<string, string> };
     try {
-      request = this.buildRequest(c, hook, number, now, mode.sample);
+      request = this.requests.build(c, number, now, mode.sample);
     } catch (err) {
       // Retried by the policy like any failure: a key or a header fixed meanwhile lets it through.
       this.log.warn(
@@ -839,7 +836,7 @@ export class DeliveryEngine {
         'attempt could not be built: configuration_error',
       );
       const result = notSent(now, 'configuration_error');
-      const { status, nextAttemptAt } = this.decide(c, number, trigger, result);
+      const { status, nextAttemptAt } = this.decideFor(c, number, trigger, result);
       const outcome = this.outcome(c, number, trigger, result, {}, status, nextAttemptAt);
       this.finished(outcome, c);
       return outcome;
@@ -854,7 +851,7 @@ export class DeliveryEngine {
       ...(mode.signal ? { signal: mode.signal } : {}),
     });
 
-    const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);
+    const { status, nextAttemptAt, disable } = this.decideFor(c, number, trigger, result);
     const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
     if (disable) {
       outcome.disableWebhook = disable;
@@ -867,86 +864,21 @@ export class DeliveryEngine {
     return outcome;
   }
 
-  /**
-   * The request's headers, signed, with the webhook's custom headers decrypted, and the same
-   * headers as recorded (custom values masked). Throws when it cannot be built: a secret or
-   * header blob this worker's key does not decrypt, a stored header the HTTP client would refuse.
-   */
-  private buildRequest(
-    c: ClaimedDelivery,
-    hook: NonNullable<ClaimedDelivery['webhook']>,
-    number: number,
-    now: number,
-    sample: boolean,
-  ): { headers: Record<string, string>; recorded: Record<string, string> } {
-    const secrets = [this.cipher.decrypt(hook.secretEnc)];
-    if (
-      hook.previousSecretEnc &&
-      hook.previousSecretExpiresAt !== null &&
-      hook.previousSecretExpiresAt > now
-    ) {
-      secrets.push(this.cipher.decrypt(hook.previousSecretEnc));
-    }
-    const custom: Record<string, string> = hook.headersEnc
-      ? (JSON.parse(this.cipher.decrypt(hook.headersEnc)) as Record<string, string>)
-      : {};
-    for (const [name, value] of Object.entries(custom)) {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
-    }
-    const timestamp = Math.floor(now / 1000);
-    const bodySigs = secrets.map((s) => this.signBodyCached(c.eventId, c.body, s));
-    const standardSigs = secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp));
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      'User-Agent': this.config.userAgent,
-      'X-AgentFactory-Event': c.event,
-      'X-AgentFactory-Event-Id': c.eventId,
-      'X-AgentFactory-Delivery': c.id,
-      'X-AgentFactory-Attempt': String(number),
-      'X-AgentFactory-Timestamp': String(timestamp),
-      'X-AgentFactory-Signature': bodySigs.join(','),
-      'webhook-id': c.eventId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': standardSigs.join(' '),
-    };
-    if (sample) headers['X-AgentFactory-Test'] = '1';
-    const recorded: Record<string, string> = { ...headers };
-    for (const [name, value] of Object.entries(custom)) {
-      headers[name] = value;
-      recorded[name] = MASK;
-    }
-    return { headers, recorded };
-  }
-
-  /** The state rules of SPEC §4: the store persists what this returns. */
-  private decide(
+  /** The retry policy's decision for this attempt, at this clock's time. */
+  private decideFor(
     c: ClaimedDelivery,
     number: number,
     trigger: ClaimedDelivery['trigger'],
     r: SendResult,
-  ): { status: DeliveryStatus; nextAttemptAt: number | null; disable?: DisabledReason } {
-    if (r.succeeded) return { status: 'succeeded', nextAttemptAt: null };
-    if (r.statusCode === 410) return { status: 'failed', nextAttemptAt: null, disable: 'gone' };
-    if (trigger === 'test') return { status: 'failed', nextAttemptAt: null };
-    if (trigger === 'manual' || trigger === 'recover') {
-      // One attempt now; a delivery that was still on its schedule goes back to it.
-      if (c.statusBefore === 'pending' && c.resumeAt !== null) {
-        return { status: 'pending', nextAttemptAt: c.resumeAt };
-      }
-      return { status: 'failed', nextAttemptAt: null };
-    }
-    const next = nextRetryAt(this.config, {
+  ) {
+    return decideState(this.config, {
+      delivery: c,
       attemptNumber: number,
-      eventTimestamp: c.eventTimestamp,
+      trigger,
+      result: r,
       endedAt: this.clock.now(),
-      statusCode: r.statusCode,
-      retryAfterMs: r.retryAfterMs,
       random: this.random,
     });
-    return next === null
-      ? { status: 'failed', nextAttemptAt: null }
-      : { status: 'pending', nextAttemptAt: next };
   }
 
   private outcome(
@@ -1012,24 +944,6 @@ export class DeliveryEngine {
       },
       'attempt finished',
     );
-  }
-
-  /** The body-only signature depends on the event and the secret only: computed once. */
-  private signBodyCached(eventId: string, body: string, secret: string): string {
-    const key = `${eventId}\u0000${secret}`;
-    let sig = this.bodySignatures.get(key);
-    if (sig) {
-      // Refresh its place: the map's order is the LRU order.
-      this.bodySignatures.delete(key);
-    } else {
-      sig = signBody(body, secret);
-    }
-    this.bodySignatures.set(key, sig);
-    if (this.bodySignatures.size > SIGNATURE_CACHE_SIZE) {
-      const oldest = this.bodySignatures.keys().next().value;
-      if (oldest !== undefined) this.bodySignatures.delete(oldest);
-    }
-    return sig;
   }
 }
 

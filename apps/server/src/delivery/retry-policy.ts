@@ -1,8 +1,16 @@
+import type {
+  AttemptTrigger,
+  ClaimedDelivery,
+  DeliveryStatus,
+  DisabledReason,
+} from '../store/types.js';
 import type { DeliveryConfig } from './config.js';
+import type { SendResult } from './sender.js';
 
 /**
- * The retry schedule of SPEC §4 as pure functions: the engine passes time and randomness in, so
- * every rule is tested without a clock or a receiver.
+ * The retry schedule and the state decisions of SPEC §4 as pure functions: the engine passes
+ * time and randomness in, so every rule is tested without a clock or a receiver. "Why was this
+ * delivery retried at 10:05" is answered here.
  */
 export type RetryConfig = Pick<
   DeliveryConfig,
@@ -59,4 +67,54 @@ export function parseRetryAfter(value: string | undefined | null, now: number): 
   const date = Date.parse(v);
   if (Number.isNaN(date) || !/[a-z]/i.test(v)) return undefined;
   return Math.max(0, date - now);
+}
+
+/** What an attempt leaves its delivery in: the store persists it. */
+export interface StateDecision {
+  status: DeliveryStatus;
+  /** Null unless pending. */
+  nextAttemptAt: number | null;
+  /** Set when the attempt disables the webhook (410 Gone). */
+  disable?: DisabledReason;
+}
+
+export interface StateInput {
+  delivery: Pick<ClaimedDelivery, 'eventTimestamp' | 'statusBefore' | 'resumeAt'>;
+  /** The attempt just made: 1 for the first try. */
+  attemptNumber: number;
+  trigger: AttemptTrigger;
+  result: Pick<SendResult, 'succeeded' | 'statusCode' | 'retryAfterMs'>;
+  /** Epoch ms the attempt ended. */
+  endedAt: number;
+  random: () => number;
+}
+
+/**
+ * The state rules of SPEC §4: a 2xx succeeds; 410 fails the delivery and disables the webhook; a
+ * test is never retried; a manual retry or a recover makes one attempt, after which a delivery
+ * that was still on its schedule goes back to it and any other stays failed; a scheduled attempt
+ * that failed is retried on the schedule (`nextRetryAt`) or fails for good.
+ */
+export function decideState(config: RetryConfig, input: StateInput): StateDecision {
+  const { delivery: d, result: r, trigger } = input;
+  if (r.succeeded) return { status: 'succeeded', nextAttemptAt: null };
+  if (r.statusCode === 410) return { status: 'failed', nextAttemptAt: null, disable: 'gone' };
+  if (trigger === 'test') return { status: 'failed', nextAttemptAt: null };
+  if (trigger === 'manual' || trigger === 'recover') {
+    if (d.statusBefore === 'pending' && d.resumeAt !== null) {
+      return { status: 'pending', nextAttemptAt: d.resumeAt };
+    }
+    return { status: 'failed', nextAttemptAt: null };
+  }
+  const next = nextRetryAt(config, {
+    attemptNumber: input.attemptNumber,
+    eventTimestamp: d.eventTimestamp,
+    endedAt: input.endedAt,
+    statusCode: r.statusCode,
+    retryAfterMs: r.retryAfterMs,
+    random: input.random,
+  });
+  return next === null
+    ? { status: 'failed', nextAttemptAt: null }
+    : { status: 'pending', nextAttemptAt: next };
 }
