@@ -20,35 +20,10 @@ import { Fairness } from './fairness.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
+import { WebhookSlots } from './slots.js';
 
 export type { DeliveryConfig } from './config.js';
 
-/**
- * The delivery engine: claim → sign → send → complete, in batches.
- *
- * Why it is shaped like this:
- * - Work lives in the database, not the heap: the engine holds at most `maxInFlight` deliveries
- *   (attempts running plus outcomes waiting to be written), claims more only as capacity frees,
- *   and sleeps until the store's earliest due time (one timer, no per-delivery polling), with a
- *   fallback poll so that work of other processes and expired leases are seen within a second.
- * - One worker at a time sends to a webhook: the claim takes nothing from a webhook another
- *   worker holds live leases on (counted in the store, across processes). That worker runs at
- *   most `endpointConcurrency` attempts to it at once, and leases up to three times as many
- *   deliveries: the next ones wait in this process and start the moment an attempt ends, not
- *   after the database has recorded its outcome and a claim has come back (a write and a claim
- *   take milliseconds, during which a fast endpoint answers several attempts per slot). A slow
- *   endpoint holds at most `3 × endpointConcurrency` of the slots and never delays the others.
- * - Outcomes are written in batches (one transaction for many attempts), and a delivery's lease
- *   is released only once its outcome is durable, so the lease count stays honest.
- * - A claim leases each delivery for `leaseMs` (`AF_LEASE_DURATION`), and a heartbeat renews the
- *   leases of everything held (attempts running and outcomes not yet written) every third of it,
- *   in one `renewLeases` call. A worker that dies stops renewing: its deliveries are claimed again
- *   within a lease, not after the delivery timeout plus a margin. A worker that cannot renew (its
- *   database is unreachable) gives a delivery up before its lease runs out — the attempt is
- *   aborted and its outcome dropped — so two workers never send the same delivery at once.
- * - The engine decides states (retry policy, 410, inactive webhooks, manual attempts); the store
- *   only persists them.
- */
 export interface EngineMetrics {
   attemptFinished(a: {
     succeeded: boolean;
@@ -76,9 +51,9 @@ export interface DeliveryEngineOptions {
   owner?: string;
   /**
    * Deliveries held at once (attempts running or waiting for their endpoint, outcomes not yet
-   * written). Default 512: a webhook holds at most `3 × endpointConcurrency` of them, so
-   * about seventeen endpoints with a backlog that never answer fill a worker (with the default
-   * cap of 10), and each held delivery's body is at most `AF_MAX_PAYLOAD`.
+   * written). Default 512, each holding a body of at most `AF_MAX_PAYLOAD`. A healthy webhook
+   * holds at most `3 × endpointConcurrency` of them, a slowed one as many as it may run, and one
+   * account half of them (`fairness.ts`).
    */
   maxInFlight?: number;
   /** Fallback poll when idle, ms; default 1000. */
@@ -115,6 +90,34 @@ const FLUSH_BATCH = 100;
 /** Tries of an outcome that cannot be written even without the receiver's bytes. */
 const WRITE_TRIES = 3;
 
+/**
+ * The delivery engine: claim → sign → send → complete, in batches.
+ *
+ * Why it is shaped like this:
+ * - Work lives in the database, not the heap: the engine holds at most `maxInFlight` deliveries
+ *   (attempts running plus outcomes waiting to be written), claims more only as capacity frees,
+ *   and sleeps until the store's earliest due time (one timer, no per-delivery polling), with a
+ *   fallback poll so that work of other processes and expired leases are seen within a second.
+ * - One worker at a time sends to a webhook: the claim takes nothing from a webhook another
+ *   worker holds live leases on (counted in the store, across processes). That worker runs at
+ *   most `endpointConcurrency` attempts to it at once, and leases up to three times as many
+ *   deliveries: the next ones wait in this process and start the moment an attempt ends, not
+ *   after the database has recorded its outcome and a claim has come back (a write and a claim
+ *   take milliseconds, during which a fast endpoint answers several attempts per slot).
+ * - No endpoint and no account takes the worker from the others (`fairness.ts`): an endpoint
+ *   that times out runs fewer attempts at once, down to one, and is leased no more than it runs;
+ *   an account holds at most half of the worker. Both are enforced inside the claim.
+ * - Outcomes are written in batches (one transaction for many attempts), and a delivery's lease
+ *   is released only once its outcome is durable, so the lease count stays honest.
+ * - A claim leases each delivery for `leaseMs` (`AF_LEASE_DURATION`), and a heartbeat renews the
+ *   leases of everything held (attempts running and outcomes not yet written) every third of it,
+ *   in one `renewLeases` call. A worker that dies stops renewing: its deliveries are claimed again
+ *   within a lease, not after the delivery timeout plus a margin. A worker that cannot renew (its
+ *   database is unreachable) gives a delivery up before its lease runs out — the attempt is
+ *   aborted and its outcome dropped — so two workers never send the same delivery at once.
+ * - The engine decides states through the retry policy (`decideState`: 410, manual attempts,
+ *   the schedule), builds requests through `request.ts`, and the store only persists.
+ */
 export class DeliveryEngine {
   private readonly store: Store;
   private readonly cipher: Cipher;
@@ -133,15 +136,8 @@ export class DeliveryEngine {
   private readonly leaseUntil = new Map<string, number>();
   /** Running attempts, to abort one whose lease is about to be lost. */
   private readonly aborts = new Map<string, AbortController>();
-  /**
-   * Per webhook: attempts running, and the claimed deliveries waiting for one to end (woken with
-   * `true` to take the slot, `false` to give their lease back unsent).
-   */
-  private readonly endpoints = new Map<
-    string,
-    { running: number; waiting: { id: string; wake: (go: boolean) => void }[] }
-  >();
   private readonly fairness: Fairness;
+  private readonly slots: WebhookSlots;
   /** Claimed deliveries this worker holds → their account, for the account's share. */
   private readonly heldAccount = new Map<string, string>();
   /** Leases given back unsent (a webhook slowed down), released together on the next turn. */
@@ -201,6 +197,7 @@ export class DeliveryEngine {
       this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
       Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? 0.5))),
     );
+    this.slots = new WebhookSlots(this.fairness);
     this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
     this.sender = new Sender({
       allowPrivateNetworks: this.config.allowPrivateNetworks,
@@ -289,11 +286,7 @@ export class DeliveryEngine {
     this.unsubscribe?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // Deliveries waiting for their endpoint never start now: wake them to return (see `slot`).
-    for (const e of this.endpoints.values()) {
-      const waiting = e.waiting.splice(0);
-      e.running += waiting.length;
-      for (const w of waiting) w.wake(true);
-    }
+    this.slots.wakeAll();
     // A claim under way finishes first (and hands back what it took, see `pump`).
     await this.pumpRun?.catch(() => {});
     const grace = opts.graceMs ?? this.config.timeoutMs;
@@ -461,71 +454,25 @@ export class DeliveryEngine {
   }
 
   /**
-   * Waits until fewer attempts run to the delivery's webhook than its limit (see `fairness.ts`),
-   * then takes a slot. False (and no slot) when the engine stops or the lease was given up
-   * meanwhile; `shed` when the webhook was slowed down and the delivery should go back unsent.
-   * The test action (`test`) waits the same way and is never shed.
+   * Waits for a slot of the delivery's webhook (`WebhookSlots`). False (and no slot) when the
+   * engine stops or the lease was given up meanwhile; `shed` when the webhook was slowed down and
+   * the delivery goes back unsent. The test action (`test`) waits the same way, never shed.
    */
   private async slot(c: ClaimedDelivery, opts: { test?: boolean } = {}): Promise<boolean | 'shed'> {
     const held = () => opts.test === true || (!this.stopping && this.leaseUntil.has(c.id));
     // A deleted webhook's delivery sends nothing (see `attempt`): no slot.
     const hook = c.webhook?.id;
     if (hook === undefined) return held();
-    let e = this.endpoints.get(hook);
-    if (!e) {
-      e = { running: 0, waiting: [] };
-      this.endpoints.set(hook, e);
-    }
-    if (e.running < this.fairness.limit(hook)) e.running++;
-    else {
-      // `endSlot` hands its slot over without counting it free.
-      const entry = e;
-      const go = await new Promise<boolean>((wake) =>
-        entry.waiting.push({ id: opts.test ? '' : c.id, wake }),
-      );
-      if (!go) return 'shed';
-    }
+    if (!(await this.slots.take(hook, opts.test ? '' : c.id))) return 'shed';
     if (!held()) {
-      this.endSlot(c);
+      this.slots.release(hook);
       return false;
     }
     return true;
   }
 
-  /**
-   * An attempt ended: its slot goes to the next delivery waiting for that webhook, if any, and
-   * not past the webhook's limit.
-   */
   private endSlot(c: ClaimedDelivery): void {
-    const hook = c.webhook?.id;
-    if (hook === undefined) return;
-    const e = this.endpoints.get(hook);
-    if (!e) return;
-    const limit = this.fairness.limit(hook);
-    const next = e.running <= limit ? e.waiting.shift() : undefined;
-    if (next) next.wake(true);
-    else e.running--;
-    // A limit raised since (successes) opens more slots at once.
-    while (e.running < limit && e.waiting.length > 0) {
-      e.running++;
-      e.waiting.shift()?.wake(true);
-    }
-    if (e.running === 0) this.endpoints.delete(hook);
-  }
-
-  /**
-   * The webhook was slowed down (its attempts time out): the deliveries waiting for it beyond
-   * its new lease cap go back unsent, so they do not hold this worker's capacity while its few
-   * slots are busy. They are claimed again within the cap (see `Fairness`).
-   */
-  private shedWaiting(hook: string): void {
-    const e = this.endpoints.get(hook);
-    if (!e) return;
-    const keep = Math.max(0, this.fairness.leases(hook) - e.running);
-    const shed = e.waiting.filter((w, i) => i >= keep && w.id !== '');
-    if (shed.length === 0) return;
-    e.waiting = e.waiting.filter((w) => !shed.includes(w));
-    for (const w of shed) w.wake(false);
+    if (c.webhook) this.slots.release(c.webhook.id);
   }
 
   /** Gives the lease back on the next turn, with the others shed meanwhile: one store call. */
@@ -921,7 +868,7 @@ export class DeliveryEngine {
     // nothing says nothing of it.
     const sent = a.error !== 'endpoint_disabled' && a.error !== 'configuration_error';
     if (sent && o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
-      this.shedWaiting(o.webhookId);
+      this.slots.shed(o.webhookId);
     }
     this.metrics?.attemptFinished({
       succeeded: a.succeeded,
