@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { DeliveryConfig } from './delivery/config.js';
 
 /** A configuration value is wrong: the message names the variable. */
 export class ConfigError extends Error {
@@ -98,6 +97,67 @@ export const DEFAULTS = {
 } as const satisfies Record<string, string | null>;
 
 export type Variable = keyof typeof DEFAULTS;
+
+/**
+ * Built-in values: not settings (no variable changes them), written here beside the settings so
+ * that every value the service runs with by default is in one place (`docs/configuration.md`).
+ */
+export const BUILT_IN = {
+  /**
+   * Deliveries one worker holds at once (attempts running or waiting for their webhook, outcomes
+   * not yet written), each with a body of at most `AF_MAX_PAYLOAD`.
+   */
+  workerCapacity: 512,
+  /** The part of a worker's capacity one account may hold (`delivery/fairness.ts`). */
+  accountShare: 0.5,
+  /** An idle worker's fallback poll, for work of other processes and expired leases. */
+  pollIntervalMs: 1000,
+  /** Connections one worker opens to one origin at most, all webhooks together. */
+  connectionsPerOrigin: 128,
+  /** The first bytes of a response body an attempt records (SPEC §4). */
+  responseBodyBytes: 4096,
+  /** How long an `Idempotency-Key` answers with its first event (SPEC §5). */
+  idempotencyTtlMs: 24 * 60 * 60 * 1000,
+  /** How often keys older than that are purged. */
+  idempotencyPurgeMs: 60 * 60 * 1000,
+  /** How long a valid API key's lookup is reused, and how many are kept (`api/auth.ts`). */
+  apiKeyCacheMs: 10_000,
+  apiKeyCacheMax: 10_000,
+  /** How often the pending-deliveries gauge of `/metrics` is counted. */
+  pendingRefreshMs: 15_000,
+} as const;
+
+/**
+ * What the delivery engine needs from the configuration (SPEC §6), in milliseconds and plain
+ * numbers: `src/config.ts` parses the environment and hands this in, so the engine never reads
+ * `process.env` and tests pass compressed schedules directly.
+ */
+export interface DeliveryConfig {
+  /** Whole-request timeout of one attempt (`AF_DELIVERY_TIMEOUT`). */
+  timeoutMs: number;
+  /** Retries after the first attempt (`AF_MAX_RETRIES`). */
+  maxRetries: number;
+  /** Delay before the first retry (`AF_RETRY_BASE_DELAY`). */
+  baseDelayMs: number;
+  /** Each next retry waits this many times longer (`AF_RETRY_FACTOR`). */
+  factor: number;
+  /** No retry is scheduled past event acceptance + this (`AF_RETRY_WINDOW`). */
+  windowMs: number;
+  /** ± fraction applied to each backoff delay (`AF_RETRY_JITTER`, e.g. 0.1). */
+  jitter: number;
+  /** Live attempts per webhook, across all processes (`AF_ENDPOINT_CONCURRENCY`). */
+  endpointConcurrency: number;
+  /** Allow connections to loopback/private/link-local… (`AF_ALLOW_PRIVATE_NETWORKS`). */
+  allowPrivateNetworks: boolean;
+  /**
+   * How long a claim holds a delivery (`AF_LEASE_DURATION`; default 15 s). The engine renews the
+   * leases of its in-flight deliveries every third of it, so a live worker keeps them however
+   * long an attempt runs, and a dead worker's deliveries are claimed again this long after it died.
+   */
+  leaseMs?: number;
+  /** `AgentFactory-Webhooks/{version}`. */
+  userAgent: string;
+}
 
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,

@@ -5,7 +5,9 @@
  * per interval whatever the scrape rate (on SQLite a count runs on the one store thread that also
  * accepts events, and a scraper, or anyone, polling `/metrics` must not be able to load it).
  */
+
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BUILT_IN } from './config.js';
 
 /** What the delivery engine reports after each attempt (`EngineMetrics`). */
 export interface AttemptReport {
@@ -34,8 +36,8 @@ export interface Metrics {
   ): () => void;
 }
 
-/** How often the pending gauge is refreshed: well within a typical 15–60 s scrape interval. */
-export const PENDING_REFRESH_MS = 15_000;
+/** How often the pending gauge is refreshed (`config.ts`): within a typical 15–60 s scrape interval. */
+export const PENDING_REFRESH_MS = BUILT_IN.pendingRefreshMs;
 
 /** `2xx`…`5xx`, or `none` when the attempt got no response. */
 export function statusClass(statusCode: number | null): string {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { createAccount } from './api/accounts.js';
 import { buildApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
-import type { Config } from './config.js';
+import { BUILT_IN, type Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -47,7 +47,6 @@ export interface RunningService {
 }
 
 const DEV_KEYS_FILE = 'dev-keys.json';
-const PURGE_EVERY_MS = 60 * 60 * 1000;
 
 /**
  * Opens the store and applies its migrations (`migrate` command, and every start): PostgreSQL
@@ -151,7 +150,7 @@ export async function startService(
     store
       .purgeIdempotencyKeys(clock.now() - IDEMPOTENCY_KEY_TTL_MS)
       .catch((err) => logger.warn({ err }, 'purging idempotency keys failed'));
-  }, PURGE_EVERY_MS);
+  }, BUILT_IN.idempotencyPurgeMs);
   purge.unref();
   const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
     ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Clock } from '../src/clock.js';
-import type { DeliveryConfig } from '../src/delivery/config.js';
+import type { DeliveryConfig } from '../src/config.js';
 import { DeliveryEngine, type EngineMetrics } from '../src/delivery/engine.js';
 import { newId } from '../src/ids.js';
 import { type Cipher, createCipher } from '../src/security/crypto.js';

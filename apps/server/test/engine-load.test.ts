@@ -4,7 +4,7 @@
  */
 import { eventSamples } from '@agentfactory/webhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeliveryConfig } from '../src/delivery/config.js';
+import type { DeliveryConfig } from '../src/config.js';
 import { DeliveryEngine } from '../src/delivery/engine.js';
 import { createHarness, deliveriesOf, fastConfig, type Harness } from './engine-harness.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
-import type { DeliveryConfig } from '../src/delivery/config.js';
+import type { DeliveryConfig } from '../src/config.js';
 import { DeliveryEngine } from '../src/delivery/engine.js';
 import { newId } from '../src/ids.js';
 import { createCipher } from '../src/security/crypto.js';

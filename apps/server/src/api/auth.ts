@@ -3,7 +3,9 @@
  * configuration, compared in constant time) manages accounts and may post events for any
  * account; an account key (looked up by its SHA-256 hash) sees only its own account.
  */
+
 import type { FastifyRequest } from 'fastify';
+import { BUILT_IN } from '../config.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { hashApiKey, isAdminKey } from '../security/api-keys.js';
 import type { AppDeps } from './deps.js';
@@ -29,9 +31,9 @@ export function bearer(request: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-/** How long a valid account key's lookup is reused, and how many are kept. */
-const KEY_CACHE_MS = 10_000;
-const KEY_CACHE_MAX = 10_000;
+/** How long a valid account key's lookup is reused, and how many are kept (`config.ts`). */
+const KEY_CACHE_MS = BUILT_IN.apiKeyCacheMs;
+const KEY_CACHE_MAX = BUILT_IN.apiKeyCacheMax;
 
 /**
  * Account keys found valid recently, by hash: a client sending many requests costs one lookup

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../config.js';
 import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
 import {
@@ -15,14 +16,13 @@ import type {
   DeliveryStatus,
   Store,
 } from '../store/types.js';
-import type { DeliveryConfig } from './config.js';
 import { Fairness } from './fairness.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
 import { WebhookSlots } from './slots.js';
 
-export type { DeliveryConfig } from './config.js';
+export type { DeliveryConfig } from '../config.js';
 
 export interface EngineMetrics {
   attemptFinished(a: {
@@ -67,8 +67,6 @@ export interface DeliveryEngineOptions {
   accountShare?: number;
 }
 
-/** `AF_LEASE_DURATION`'s default; the heartbeat renews every third of the lease. */
-export const DEFAULT_LEASE_MS = 15_000;
 const CLAIM_BATCH = 100;
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
@@ -187,15 +185,15 @@ export class DeliveryEngine {
     this.metrics = opts.metrics;
     this.owner =
       opts.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-    this.maxInFlight = opts.maxInFlight ?? 512;
-    this.pollMs = opts.pollIntervalMs ?? 1000;
+    this.maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
+    this.pollMs = opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs;
     this.random = opts.random ?? Math.random;
-    this.leaseMs = this.config.leaseMs ?? DEFAULT_LEASE_MS;
+    this.leaseMs = this.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
     this.heartbeatMs = Math.max(1, Math.floor(this.leaseMs / 3));
     this.fairness = new Fairness(
       this.config.endpointConcurrency,
       this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? 0.5))),
+      Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
     );
     this.slots = new WebhookSlots(this.fairness);
     this.requests = new RequestBuilder(this.cipher, this.config.userAgent);

@@ -1,10 +1,10 @@
+import type { DeliveryConfig } from '../config.js';
 import type {
   AttemptTrigger,
   ClaimedDelivery,
   DeliveryStatus,
   DisabledReason,
 } from '../store/types.js';
-import type { DeliveryConfig } from './config.js';
 import type { SendResult } from './sender.js';
 
 /**

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
 import type { Clock } from '../clock.js';
+import { BUILT_IN } from '../config.js';
 import {
   BlockedAddressError,
   checkAddress,
@@ -47,7 +48,7 @@ export interface SendResult {
 export interface SenderOptions {
   allowPrivateNetworks: boolean;
   clock: Clock;
-  /** Default 4096 (SPEC §4). */
+  /** Default `BUILT_IN.responseBodyBytes`, 4096 (SPEC §4). */
   maxResponseBytes?: number;
   /** Idle keep-alive sockets are closed after this; default 30 s. */
   keepAliveTimeoutMs?: number;
@@ -58,12 +59,12 @@ export interface SenderOptions {
 /** Past the cap we read (and drop) up to this much more to keep the connection reusable. */
 const DRAIN_LIMIT = 64 * 1024;
 /**
- * Connections open at once to one origin (scheme, host and port), all webhooks together: a
- * worker's attempts to one host stay bounded however many webhooks point at it. Above the
- * per-webhook cap (`AF_ENDPOINT_CONCURRENCY`, 10) times a dozen webhooks on one host; requests
- * past it wait for a connection within their own timeout.
+ * Connections open at once to one origin (scheme, host and port), all webhooks together
+ * (`config.ts`): a worker's attempts to one host stay bounded however many webhooks point at it.
+ * It is above the per-webhook cap (`AF_ENDPOINT_CONCURRENCY`, 10) times a dozen webhooks on one
+ * host; requests past it wait for a connection within their own timeout.
  */
-export const MAX_CONNECTIONS_PER_ORIGIN = 128;
+const MAX_CONNECTIONS_PER_ORIGIN = BUILT_IN.connectionsPerOrigin;
 
 export class Sender {
   private readonly agent: Agent;
@@ -72,7 +73,7 @@ export class Sender {
 
   constructor(opts: SenderOptions) {
     this.clock = opts.clock;
-    this.maxBytes = opts.maxResponseBytes ?? 4096;
+    this.maxBytes = opts.maxResponseBytes ?? BUILT_IN.responseBodyBytes;
     const allowPrivate = opts.allowPrivateNetworks;
     const connector = buildConnector({
       lookup: createGuardedLookup(allowPrivate, opts.resolver),

@@ -23,6 +23,8 @@
  *   previous page, and `nextCursor` is null on the last page.
  */
 
+import { BUILT_IN } from '../config.js';
+
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 export type AttemptTrigger = 'scheduled' | 'manual' | 'recover' | 'test';
 export type AttemptError =
@@ -41,8 +43,11 @@ export type DisabledReason = 'gone' | 'manual';
 /** How `AttemptRow.responseBody` holds the bytes received. */
 export type BodyEncoding = 'utf8' | 'base64';
 
-/** How long an `Idempotency-Key` answers with its first event (SPEC §5): older keys are free again. */
-export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long an `Idempotency-Key` answers with its first event (SPEC §5): older keys are free
+ * again. Set in `config.ts` with the other built-in values.
+ */
+export const IDEMPOTENCY_KEY_TTL_MS = BUILT_IN.idempotencyTtlMs;
 
 export interface Page<T> {
   data: T[];
