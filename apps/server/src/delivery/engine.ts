@@ -71,10 +71,8 @@ const CLAIM_BATCH = 100;
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
  * next deliveries ready to start as attempts end while their outcomes are written and more are
- * claimed (see the class comment). PostgreSQL fan-out 1 (`npm run bench`, ratio to the ceiling):
- * 0.15–0.16 with leases = the cap (each attempt waited for the database), 0.24 at 2 ×, 0.27–0.28
- * at 3 ×, 0.29 at 4 ×, 0.28–0.29 at 6 ×: the gain flattens, and more would let a slow endpoint
- * hold more of the worker.
+ * claimed (see the class comment). Three is where the measured gain flattens
+ * (`docs/performance.md`); more would let a slow endpoint hold more of the worker.
  */
 const WEBHOOK_LEASES_PER_SLOT = 3;
 /** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */

@@ -166,10 +166,8 @@ alter table deliveries set (
     // an empty one), and the planner then chooses to read every due delivery and sort them, on
     // every claim. So each statement is planned for its arguments at every
     // call (force_custom_plan: a plan made while the table was small is never kept), without
-    // sequential or bitmap scans. Measured behind a 20,000-delivery backlog of one endpoint on a
-    // fresh database (npm run bench:pg-ops -- --backlog 20000): a claim took 16 ms with cached
-    // plans in the benchmark, 6.8 ms planned each call, 2.2 ms planned each call without those
-    // scans (and without JIT, see pool.ts).
+    // sequential or bitmap scans (and without JIT, see pool.ts). The measurements behind this
+    // are in docs/performance.md.
     sql: `
 create function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text, p_lease_ms bigint)
 returns table (claimed deliveries, e_timestamp bigint, e_body text, w_id text, w_url text,
@@ -392,8 +390,8 @@ $fn$;
     // deliveries of the same webhooks. af_claim_due searches the whole queue for it (the head of
     // deliveries_due, then, behind one endpoint's backlog, every webhook); af_refill locks the
     // given webhooks (skipping those locked) and runs only the claim's second step for them,
-    // af_claim_locked, which af_claim_due now calls too: the same statement and rules, in a new
-    // snapshot after the locks. Otherwise af_claim_due is the function of migration 3.
+    // af_claim_locked, which af_claim_due calls as well: the same statement and rules, in a new
+    // snapshot after the locks.
     sql: `
 create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
   p_owner text, p_lease_ms bigint)

@@ -99,7 +99,7 @@ export const attemptRow = (r: Raw): AttemptRow => ({
   requestHeaders: r.request_headers,
   responseHeaders: r.response_headers,
   responseBody: r.response_body,
-  // Bodies recorded before the encoding was were decoded text.
+  // Rows written before the encoding was recorded hold decoded text.
   responseBodyEncoding: r.response_body_encoding ?? (r.response_body === null ? null : 'utf8'),
   trigger: r.trigger,
   succeeded: r.succeeded,

@@ -110,7 +110,7 @@ function toAttempt(r: Row): AttemptRow {
     requestHeaders: json<Record<string, string>>(r.request_headers, {}),
     responseHeaders: json<Record<string, string>>(r.response_headers, {}),
     responseBody: (r.response_body as string | null) ?? null,
-    // Bodies recorded before the encoding was were decoded text.
+    // Rows written before the encoding was recorded hold decoded text.
     responseBodyEncoding:
       (r.response_body_encoding as AttemptRow['responseBodyEncoding']) ??
       (r.response_body == null ? null : 'utf8'),
