@@ -1,17 +1,13 @@
 /**
- * What the HTTP layer is given: the configuration and the services it calls. The engine and the
- * cipher are typed by what the API uses, so tests can hand in the real ones or small doubles.
+ * What the HTTP layer is given: the configuration and the services it calls. The engine is
+ * typed by what the API uses, so tests can hand in the real one or a small double.
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { Cipher } from '../security/crypto.js';
 import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
-
-export interface CipherLike {
-  encrypt(plain: string): string;
-  decrypt(blob: string): string;
-}
 
 export interface EngineLike {
   /** New work may be due now. */
@@ -23,7 +19,7 @@ export interface EngineLike {
 export interface AppDeps {
   config: Config;
   store: Store;
-  cipher: CipherLike;
+  cipher: Cipher;
   engine: EngineLike;
   clock: Clock;
   logger: Logger;

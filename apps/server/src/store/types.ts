@@ -54,6 +54,15 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/**
+ * A page from `limit + 1` rows read newest first: the extra row only says there is a next page,
+ * whose cursor is the last id shown. Both stores page this way.
+ */
+export function pageOf<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const data = rows.slice(0, limit);
+  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
+}
+
 export interface PageQuery {
   /** 1–250, validated by the API. */
   limit: number;

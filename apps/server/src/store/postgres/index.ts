@@ -36,7 +36,7 @@ import type {
   WebhookRow,
   WebhookStats,
 } from '../types.js';
-import { webhookPatchColumns } from '../types.js';
+import { pageOf, webhookPatchColumns } from '../types.js';
 import { migrate } from './migrate.js';
 import { PgWorkNotifier, sendWakeUp, type WakeUp, WORK_CHANNEL } from './notifier.js';
 import {
@@ -217,7 +217,7 @@ class PgStore implements PostgresStore {
        order by w.id desc limit $3`,
       [accountId, page.cursor ?? null, page.limit + 1],
     );
-    return toPage(rows.map(webhookRow), page.limit);
+    return pageOf(rows.map(webhookRow), page.limit);
   }
 
   async updateWebhook(
@@ -318,7 +318,7 @@ class PgStore implements PostgresStore {
         page.limit + 1,
       ],
     );
-    return toPage(rows.map(eventRow), page.limit);
+    return pageOf(rows.map(eventRow), page.limit);
   }
 
   async purgeIdempotencyKeys(before: number): Promise<number> {
@@ -375,7 +375,7 @@ class PgStore implements PostgresStore {
         page.limit + 1,
       ],
     );
-    return toPage(rows.map(deliveryRow), page.limit);
+    return pageOf(rows.map(deliveryRow), page.limit);
   }
 
   async requestAttempt(
@@ -539,10 +539,4 @@ class PgStore implements PostgresStore {
   webhookStats(accountId: string, webhookId: string, q: StatsQuery): Promise<WebhookStats> {
     return webhookStats(this.pool, accountId, webhookId, q);
   }
-}
-
-/** `limit + 1` rows were read: the extra one says there is a next page. */
-function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  const data = rows.slice(0, limit);
-  return { data, nextCursor: rows.length > limit ? data[data.length - 1]!.id : null };
 }

@@ -20,6 +20,7 @@ import {
   type NewEvent,
   type Page,
   type PageQuery,
+  pageOf,
   type SecretRotation,
   type StatsQuery,
   type Store,
@@ -1068,12 +1069,6 @@ export class SqliteStore implements Store {
       buckets,
     };
   }
-}
-
-function pageOf<T extends { id: string }>(rows: T[], limit: number): Page<T> {
-  if (rows.length <= limit) return { data: rows, nextCursor: null };
-  const data = rows.slice(0, limit);
-  return { data, nextCursor: data[data.length - 1]!.id };
 }
 
 /** How many more deliveries each account may be leased in this claim (`ClaimOptions.fairness`). */
