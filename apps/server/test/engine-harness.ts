@@ -13,8 +13,10 @@ import type { DeliveryConfig } from '../src/config.js';
 import { DeliveryEngine, type EngineMetrics } from '../src/delivery/engine.js';
 import { newId } from '../src/ids.js';
 import { type Cipher, createCipher } from '../src/security/crypto.js';
+import { createPostgresStore } from '../src/store/postgres/index.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
 import type { EventRow, Store, WebhookRow } from '../src/store/types.js';
+import { describePostgres } from './helpers/postgres.js';
 import { webhookRow } from './helpers/rows.js';
 
 /** Real time plus an offset that tests move forward (e.g. 12 h for a late retry). */
@@ -56,10 +58,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(config: Partial<DeliveryConfig> = {}): Promise<Harness> {
+/**
+ * `openStore` gives the store to run on, migrated (a PostgreSQL schema of the test's); default a
+ * fresh SQLite file.
+ */
+export async function createHarness(
+  config: Partial<DeliveryConfig> = {},
+  openStore?: () => Promise<Store>,
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'af-engine-'));
-  const store = createSqliteStore({ path: join(dir, 'engine.db') });
-  await store.migrate();
+  let store: Store;
+  if (openStore) store = await openStore();
+  else {
+    store = createSqliteStore({ path: join(dir, 'engine.db') });
+    await store.migrate();
+  }
   const cipher = createCipher(randomBytes(32).toString('base64'));
   const clock = new OffsetClock();
   const logs: string[] = [];
@@ -134,4 +147,22 @@ export async function createHarness(config: Partial<DeliveryConfig> = {}): Promi
 export async function deliveriesOf(h: Harness, eventId: string) {
   const e = await h.store.getEvent(h.accountId, eventId);
   return Promise.all((e?.deliveryIds ?? []).map((id) => h.store.getDelivery(h.accountId, id)));
+}
+
+/**
+ * Runs `suite` on both stores: on a fresh SQLite file per harness, then (in `describePostgres`:
+ * skipped with one line without PostgreSQL, failing under `CI=true`) on a fresh schema per
+ * harness. Call it at the top level of a test file with `await`.
+ */
+export async function onEachStore(
+  suite: (storeName: string, openStore?: () => Promise<Store>) => void,
+): Promise<void> {
+  suite('SQLite');
+  await describePostgres('on PostgreSQL', ({ url, freshSchema }) => {
+    suite('PostgreSQL', async () => {
+      const store = createPostgresStore({ url, schema: freshSchema(), poolSize: 4 });
+      await store.migrate();
+      return store;
+    });
+  });
 }
