@@ -1,9 +1,8 @@
 /**
  * The engine against what it does not control: attempts that cannot be built, outcomes a store
  * refuses, endpoints that never answer beside healthy ones of another account. Real SQLite and
- * PostgreSQL, real
- * receivers on loopback; the only fake is a store wrapper that refuses chosen outcomes, since no
- * real database refuses one row on demand (the NUL case on PostgreSQL is in
+ * PostgreSQL, real receivers on loopback; the only fake is a store wrapper that refuses chosen
+ * outcomes, since no real database refuses one row on demand (the NUL case on PostgreSQL is in
  * hostile-receivers.test.ts).
  */
 import { randomBytes } from 'node:crypto';
