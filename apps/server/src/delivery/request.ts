@@ -1,4 +1,5 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import type { Cipher } from '../security/crypto.js';
 import type { ClaimedDelivery } from '../store/types.js';
 import { signBody, signStandard } from './signing.js';
@@ -18,11 +19,11 @@ export interface BuiltRequest {
  * Builds the headers of one attempt (SPEC §3): the webhook's secrets and custom headers
  * decrypted, the `X-AgentFactory-*` and Standard Webhooks headers signed with every live
  * secret, newest first. The body-only signature depends on the event and the secret alone, so it
- * is computed once per pair (a small LRU); the `webhook-signature` binds the attempt's timestamp
- * and is computed per attempt.
+ * is computed once per pair (kept in an `lru-cache`); the `webhook-signature` binds the
+ * attempt's timestamp and is computed per attempt.
  */
 export class RequestBuilder {
-  private readonly bodySignatures = new Map<string, string>();
+  private readonly bodySignatures = new LRUCache<string, string>({ max: SIGNATURE_CACHE_SIZE });
 
   constructor(
     private readonly cipher: Cipher,
@@ -79,16 +80,9 @@ export class RequestBuilder {
   private signBodyCached(eventId: string, body: string, secret: string): string {
     const key = `${eventId}\u0000${secret}`;
     let sig = this.bodySignatures.get(key);
-    if (sig) {
-      // Refresh its place: the map's order is the LRU order.
-      this.bodySignatures.delete(key);
-    } else {
+    if (!sig) {
       sig = signBody(body, secret);
-    }
-    this.bodySignatures.set(key, sig);
-    if (this.bodySignatures.size > SIGNATURE_CACHE_SIZE) {
-      const oldest = this.bodySignatures.keys().next().value;
-      if (oldest !== undefined) this.bodySignatures.delete(oldest);
+      this.bodySignatures.set(key, sig);
     }
     return sig;
   }

@@ -9,9 +9,10 @@
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { standardWebhooksKey } from '@agentfactory/webhooks';
+import { LRUCache } from 'lru-cache';
 
-const KEY_CACHE_SIZE = 1024;
-const standardKeys = new Map<string, KeyObject>();
+/** The decoded Standard Webhooks key of each recent secret. */
+const standardKeys = new LRUCache<string, KeyObject>({ max: 1024 });
 
 /** `sha256=<hex>`: HMAC-SHA256 of the body, key = the UTF-8 bytes of the whole secret. */
 export function signBody(body: string, secret: string): string {
@@ -24,18 +25,11 @@ export function signStandard(body: string, secret: string, id: string, timestamp
   return `v1,${mac.update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
 }
 
-/** The decoded key, once per secret (the map's order is the LRU order). */
 function standardKey(secret: string): KeyObject {
   let key = standardKeys.get(secret);
-  if (key) {
-    standardKeys.delete(secret);
-  } else {
+  if (!key) {
     key = createSecretKey(standardWebhooksKey(secret));
-  }
-  standardKeys.set(secret, key);
-  if (standardKeys.size > KEY_CACHE_SIZE) {
-    const oldest = standardKeys.keys().next().value;
-    if (oldest !== undefined) standardKeys.delete(oldest);
+    standardKeys.set(secret, key);
   }
   return key;
 }
