@@ -5,7 +5,6 @@ import {
   type AccountRow,
   type ApiKeyRow,
   type AttemptOutcome,
-  type AttemptRow,
   type ClaimedDelivery,
   type ClaimOptions,
   type DeliveryDetail,
@@ -30,132 +29,18 @@ import {
   webhookPatchColumns,
 } from '../types.js';
 import { migrations } from './migrations.js';
-
-/** Rows scanned in claim order before the claim walks webhook by webhook instead. */
-const CLAIM_SCAN_BUDGET = 1000;
-/** Upper bound of webhooks the per-webhook claim walk visits in one claim. */
-const CLAIM_WEBHOOK_WALK = 10_000;
-/** Rows of capped webhooks the scan always may step over before walking instead. */
-const CLAIM_SKIP_MIN = 32;
-
-type Row = Record<string, unknown>;
-
-function json<T>(text: unknown, fallback: T): T {
-  if (typeof text !== 'string') return fallback;
-  return JSON.parse(text) as T;
-}
-
-function toWebhook(r: Row): WebhookRow {
-  return {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    name: r.name as string,
-    url: r.url as string,
-    events: json<string[]>(r.events, []),
-    active: r.active === 1,
-    disabledReason: (r.disabled_reason as WebhookRow['disabledReason']) ?? null,
-    description: (r.description as string | null) ?? null,
-    headersEnc: (r.headers_enc as string | null) ?? null,
-    headerNames: json<string[]>(r.header_names, []),
-    metadata: json<Record<string, string>>(r.metadata, {}),
-    secretEnc: r.secret_enc as string,
-    previousSecretEnc: (r.previous_secret_enc as string | null) ?? null,
-    previousSecretExpiresAt: (r.previous_secret_expires_at as number | null) ?? null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
-    lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
-  };
-}
-
-function toEvent(r: Row): EventRow {
-  return {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    event: r.event as string,
-    timestamp: r.timestamp as number,
-    body: r.body as string,
-    deliveries: r.deliveries as number,
-  };
-}
-
-function toDelivery(r: Row): DeliveryRow {
-  return {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    eventId: r.event_id as string,
-    event: r.event as string,
-    webhookId: r.webhook_id as string,
-    status: r.status as DeliveryStatus,
-    attemptCount: r.attempt_count as number,
-    nextAttemptAt: r.status === 'pending' ? ((r.next_attempt_at as number | null) ?? null) : null,
-    lastStatusCode: (r.last_status_code as number | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    // Leases are cleared on completion and release, and those of a dead process when the store
-    // opens, so a held lease means an attempt is running.
-    inFlight: r.lease_owner != null,
-  };
-}
-
-function toAttempt(r: Row): AttemptRow {
-  return {
-    id: r.id as string,
-    deliveryId: r.delivery_id as string,
-    number: r.number as number,
-    startedAt: r.started_at as number,
-    durationMs: r.duration_ms as number,
-    statusCode: (r.status_code as number | null) ?? null,
-    error: (r.error as AttemptRow['error']) ?? null,
-    requestHeaders: json<Record<string, string>>(r.request_headers, {}),
-    responseHeaders: json<Record<string, string>>(r.response_headers, {}),
-    responseBody: (r.response_body as string | null) ?? null,
-    // Rows written before the encoding was recorded hold decoded text.
-    responseBodyEncoding:
-      (r.response_body_encoding as AttemptRow['responseBodyEncoding']) ??
-      (r.response_body == null ? null : 'utf8'),
-    trigger: r.trigger as AttemptRow['trigger'],
-    succeeded: r.succeeded === 1,
-  };
-}
-
-function toClaimed(r: Row): ClaimedDelivery {
-  return {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    eventId: r.event_id as string,
-    event: r.event as string,
-    eventTimestamp: r.event_timestamp as number,
-    body: r.body as string,
-    attemptCount: r.attempt_count as number,
-    trigger: r.trigger as ClaimedDelivery['trigger'],
-    resumeAt: (r.resume_at as number | null) ?? null,
-    statusBefore: ((r.status_before as DeliveryStatus | null) ?? 'pending') as DeliveryStatus,
-    webhook:
-      r.w_id == null
-        ? null
-        : {
-            id: r.w_id as string,
-            url: r.w_url as string,
-            active: r.w_active === 1,
-            headersEnc: (r.w_headers_enc as string | null) ?? null,
-            secretEnc: r.w_secret_enc as string,
-            previousSecretEnc: (r.w_previous_secret_enc as string | null) ?? null,
-            previousSecretExpiresAt: (r.w_previous_secret_expires_at as number | null) ?? null,
-          },
-  };
-}
-
-const CLAIMED_SELECT = `
-SELECT d.id, d.account_id, d.event_id, d.event, d.attempt_count, d.trigger, d.resume_at,
-       d.status_before, d.next_attempt_at, e.timestamp AS event_timestamp, e.body,
-       w.id AS w_id, w.url AS w_url, w.active AS w_active, w.headers_enc AS w_headers_enc,
-       w.secret_enc AS w_secret_enc, w.previous_secret_enc AS w_previous_secret_enc,
-       w.previous_secret_expires_at AS w_previous_secret_expires_at
-FROM deliveries d
-JOIN events e ON e.id = d.event_id
-LEFT JOIN webhooks w ON w.id = d.webhook_id`;
+import {
+  CLAIMED_SELECT,
+  json,
+  type Row,
+  toAttempt,
+  toClaimed,
+  toDelivery,
+  toEvent,
+  toWebhook,
+} from './rows.js';
+import { SqliteClaims } from './sql/claim-due.js';
+import { completeAttempts } from './sql/complete-attempts.js';
 
 /**
  * The embedded store: one SQLite file, one process (SPEC §6 default).
@@ -180,8 +65,7 @@ LEFT JOIN webhooks w ON w.id = d.webhook_id`;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  /** Webhooks the last claim walk visited: what walking costs now (see `claimNow`). */
-  private walkedLast = Number.POSITIVE_INFINITY;
+  private readonly claims = new SqliteClaims((sql) => this.stmt(sql));
   private insertQueue: {
     run: () => InsertEventResult[];
     resolve: (r: InsertEventResult[]) => void;
@@ -732,7 +616,7 @@ export class SqliteStore implements Store {
 
   async claimDue(o: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (o.limit <= 0) return [];
-    return this.relaxed(() => this.db.transaction(() => this.claimNow(o)).immediate());
+    return this.relaxed(() => this.db.transaction(() => this.claims.claim(o)).immediate());
   }
 
   /**
@@ -743,232 +627,18 @@ export class SqliteStore implements Store {
     return this.relaxed(() =>
       this.db
         .transaction(() => {
-          this.completeNow(outcomes);
-          return o.limit > 0 ? this.claimNow(o) : [];
+          completeAttempts((sql) => this.stmt(sql), outcomes);
+          return o.limit > 0 ? this.claims.claim(o) : [];
         })
         .immediate(),
     );
   }
 
-  /** The claim, inside the caller's transaction. */
-  private claimNow(o: ClaimOptions): ClaimedDelivery[] {
-    const live = new Map<string, number>();
-    for (const r of this.stmt(
-      // INDEXED BY: without it the planner prefers an index ordered for the GROUP BY and scans
-      // every delivery; the partial lease index holds only rows in flight.
-      `SELECT webhook_id, COUNT(*) AS n, MAX(lease_owner <> ?) AS other
-       FROM deliveries INDEXED BY deliveries_leased
-       WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
-    ).all(o.owner, o.now) as Row[]) {
-      // A webhook another owner holds leases on is that owner's for now (see ClaimOptions).
-      live.set(r.webhook_id as string, r.other ? o.webhookLeases : (r.n as number));
-    }
-    const caps = o.fairness?.webhookCaps;
-    const room = (webhookId: string) =>
-      Math.min(o.webhookLeases, caps?.[webhookId] ?? o.webhookLeases) - (live.get(webhookId) ?? 0);
-    const accounts = new AccountRoom(o);
-    const picked = o.webhooks
-      ? this.oldestDue(
-          o.webhooks.map((w) => [w, undefined]),
-          room,
-          accounts,
-          o,
-        )
-      : this.claimOrder(room, accounts, o);
-    if (picked.length === 0) return [];
-
-    const ids = JSON.stringify(picked);
-    this.stmt(
-      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-       WHERE id IN (SELECT value FROM json_each(?))`,
-    ).run(o.owner, o.now + o.leaseMs, ids);
-    const rows = this.stmt(
-      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
-       ORDER BY d.next_attempt_at, d.id`,
-    ).all(ids) as Row[];
-    return rows.map(toClaimed);
-  }
-
-  /** The ids a claim takes, in claim order, each webhook within its `room`. */
-  private claimOrder(
-    room: (webhookId: string) => number,
-    accounts: AccountRoom,
-    o: ClaimOptions,
-  ): string[] {
-    // Fast path: the due rows in claim order, skipping webhooks at their cap.
-    // Rows are stepped one at a time and the scan stops as soon as the claim is full, so a
-    // claim costs about `limit` rows unless capped webhooks stand in the way.
-    // Rows of capped webhooks are stepped over only while that is cheaper than the walk below:
-    // one endpoint's backlog at its cap (fan-out 1 under load) made every claim step over the
-    // whole budget, about 1 ms of this thread per claim, before walking its single webhook anyway.
-    const budget = Math.max(CLAIM_SCAN_BUDGET, o.limit * 4);
-    const skipBudget = Math.min(budget, Math.max(CLAIM_SKIP_MIN, this.walkedLast * 4));
-    const taken = new Map<string, number>();
-    let picked: string[] = [];
-    let scanned = 0;
-    let skipped = 0;
-    for (const r of this.stmt(
-      `SELECT id, webhook_id, account_id FROM deliveries
-       WHERE status = 'pending' AND next_attempt_at <= ?
-         AND (lease_owner IS NULL OR lease_until <= ?)
-       ORDER BY next_attempt_at, id LIMIT ?`,
-    ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
-      scanned++;
-      const w = r.webhook_id as string;
-      const a = r.account_id as string;
-      const t = taken.get(w) ?? 0;
-      if (t >= room(w) || accounts.left(a) <= 0) {
-        if (++skipped >= skipBudget) break;
-        continue;
-      }
-      taken.set(w, t + 1);
-      accounts.take(a);
-      picked.push(r.id as string);
-      if (picked.length >= o.limit) break;
-    }
-
-    // Slow path: the budget (or the skips) ran out on rows of capped webhooks (one endpoint's
-    // backlog in front of the others). Walk the webhooks that have pending work, take each one's
-    // oldest due rows up to its room, and merge by due time: exact, and cost grows with webhooks,
-    // not rows.
-    if (picked.length < o.limit && (scanned === budget || skipped >= skipBudget)) {
-      const next = this.stmt(
-        `SELECT webhook_id, account_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
-         ORDER BY webhook_id LIMIT 1`,
-      );
-      let walked = 0;
-      const webhooks = function* (): Generator<[string, string]> {
-        let cursor = '';
-        for (; walked < CLAIM_WEBHOOK_WALK; walked++) {
-          const r = next.get(cursor) as Row | undefined;
-          if (!r) return;
-          cursor = r.webhook_id as string;
-          yield [cursor, r.account_id as string];
-        }
-      };
-      picked = this.oldestDue(webhooks(), room, new AccountRoom(o), o);
-      this.walkedLast = walked;
-    }
-    return picked;
-  }
-
-  /**
-   * Each webhook's oldest due deliveries within its room, merged by due time, within each
-   * account's room, `o.limit` at most. A webhook given with its account is skipped at once when
-   * that account has no room.
-   */
-  private oldestDue(
-    webhooks: Iterable<[webhookId: string, accountId: string | undefined]>,
-    room: (webhookId: string) => number,
-    accounts: AccountRoom,
-    o: ClaimOptions,
-  ): string[] {
-    const due = this.stmt(
-      `SELECT id, webhook_id, account_id, next_attempt_at FROM deliveries
-       WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
-         AND (lease_owner IS NULL OR lease_until <= ?)
-       ORDER BY next_attempt_at, id LIMIT ?`,
-    );
-    const candidates: Row[] = [];
-    for (const [w, account] of webhooks) {
-      if (account !== undefined && accounts.left(account) <= 0) continue;
-      const n = Math.min(room(w), o.limit);
-      if (n > 0) candidates.push(...(due.all(w, o.now, o.now, n) as Row[]));
-    }
-    candidates.sort(
-      (a, b) =>
-        (a.next_attempt_at as number) - (b.next_attempt_at as number) ||
-        (a.id as string).localeCompare(b.id as string),
-    );
-    const picked: string[] = [];
-    for (const r of candidates) {
-      if (picked.length >= o.limit) break;
-      const a = r.account_id as string;
-      if (accounts.left(a) <= 0) continue;
-      accounts.take(a);
-      picked.push(r.id as string);
-    }
-    return picked;
-  }
-
   async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    this.relaxed(() => this.db.transaction(() => this.completeNow(outcomes)).immediate());
-  }
-
-  /** The completion, inside the caller's transaction. */
-  private completeNow(outcomes: AttemptOutcome[]): void {
-    const insertAttempt = this.stmt(
-      `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
-         duration_ms, status_code, error, request_headers, response_headers, response_body,
-         response_body_encoding, trigger, succeeded)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-       WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
+    this.relaxed(() =>
+      this.db.transaction(() => completeAttempts((sql) => this.stmt(sql), outcomes)).immediate(),
     );
-    const updateDelivery = this.stmt(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?,
-         last_status_code = ?, last_error = ?, updated_at = ?, trigger = 'scheduled',
-         resume_at = NULL, status_before = NULL, lease_owner = NULL, lease_until = NULL
-       WHERE id = ? AND account_id = ?`,
-    );
-    const updateWebhook = this.stmt(
-      `UPDATE webhooks SET last_delivery_at = ?, last_delivery_status = ?
-       WHERE id = ? AND account_id = ?`,
-    );
-    const disable = this.stmt(
-      `UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ?
-       WHERE id = ? AND account_id = ?`,
-    );
-    const leaseOwner = this.stmt('SELECT lease_owner FROM deliveries WHERE id = ?');
-    const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
-    for (const o of outcomes) {
-      if (o.owner !== undefined) {
-        const held = leaseOwner.get(o.deliveryId) as Row | undefined;
-        if (held?.lease_owner !== o.owner) continue; // the lease was taken over: see AttemptOutcome.owner
-      }
-      const a = o.attempt;
-      insertAttempt.run(
-        a.id,
-        o.deliveryId,
-        o.accountId,
-        o.webhookId,
-        a.number,
-        a.startedAt,
-        Math.round(a.durationMs),
-        a.statusCode,
-        a.error,
-        JSON.stringify(a.requestHeaders),
-        JSON.stringify(a.responseHeaders),
-        a.responseBody,
-        a.responseBodyEncoding,
-        a.trigger,
-        a.succeeded ? 1 : 0,
-        // A delivery removed meanwhile (retention) drops its outcome instead of failing the
-        // whole batch, which the engine would otherwise retry forever.
-        o.deliveryId,
-      );
-      updateDelivery.run(
-        o.status,
-        a.number,
-        o.status === 'pending' ? o.nextAttemptAt : null,
-        a.statusCode,
-        a.error,
-        o.now,
-        o.deliveryId,
-        o.accountId,
-      );
-      const prev = last.get(o.webhookId);
-      if (!prev || a.startedAt >= prev.at) {
-        last.set(o.webhookId, {
-          accountId: o.accountId,
-          at: a.startedAt,
-          status: a.succeeded ? 'succeeded' : 'failed',
-        });
-      }
-      if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
-    }
-    // One write per webhook per batch, however many of its attempts the batch holds.
-    for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
   }
 
   async renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void> {
@@ -1068,21 +738,5 @@ export class SqliteStore implements Store {
       p95Ms: percentile(0.95),
       buckets,
     };
-  }
-}
-
-/** How many more deliveries each account may be leased in this claim (`ClaimOptions.fairness`). */
-class AccountRoom {
-  private readonly taken = new Map<string, number>();
-  constructor(private readonly o: ClaimOptions) {}
-
-  left(accountId: string): number {
-    const f = this.o.fairness;
-    if (!f) return Number.POSITIVE_INFINITY;
-    return (f.accountRoom[accountId] ?? f.accountShare) - (this.taken.get(accountId) ?? 0);
-  }
-
-  take(accountId: string): void {
-    this.taken.set(accountId, (this.taken.get(accountId) ?? 0) + 1);
   }
 }

@@ -1,0 +1,131 @@
+/**
+ * Rows of the SQLite store ↔ the Store's types (as `postgres/rows.ts` on the other side): JSON
+ * columns parsed, integers to booleans, null for absent values.
+ */
+import type {
+  AttemptRow,
+  ClaimedDelivery,
+  DeliveryRow,
+  DeliveryStatus,
+  EventRow,
+  WebhookRow,
+} from '../types.js';
+
+export type Row = Record<string, unknown>;
+
+export function json<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string') return fallback;
+  return JSON.parse(text) as T;
+}
+
+export function toWebhook(r: Row): WebhookRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    name: r.name as string,
+    url: r.url as string,
+    events: json<string[]>(r.events, []),
+    active: r.active === 1,
+    disabledReason: (r.disabled_reason as WebhookRow['disabledReason']) ?? null,
+    description: (r.description as string | null) ?? null,
+    headersEnc: (r.headers_enc as string | null) ?? null,
+    headerNames: json<string[]>(r.header_names, []),
+    metadata: json<Record<string, string>>(r.metadata, {}),
+    secretEnc: r.secret_enc as string,
+    previousSecretEnc: (r.previous_secret_enc as string | null) ?? null,
+    previousSecretExpiresAt: (r.previous_secret_expires_at as number | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
+    lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
+  };
+}
+
+export function toEvent(r: Row): EventRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    event: r.event as string,
+    timestamp: r.timestamp as number,
+    body: r.body as string,
+    deliveries: r.deliveries as number,
+  };
+}
+
+export function toDelivery(r: Row): DeliveryRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    eventId: r.event_id as string,
+    event: r.event as string,
+    webhookId: r.webhook_id as string,
+    status: r.status as DeliveryStatus,
+    attemptCount: r.attempt_count as number,
+    nextAttemptAt: r.status === 'pending' ? ((r.next_attempt_at as number | null) ?? null) : null,
+    lastStatusCode: (r.last_status_code as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    // Leases are cleared on completion and release, and those of a dead process when the store
+    // opens, so a held lease means an attempt is running.
+    inFlight: r.lease_owner != null,
+  };
+}
+
+export function toAttempt(r: Row): AttemptRow {
+  return {
+    id: r.id as string,
+    deliveryId: r.delivery_id as string,
+    number: r.number as number,
+    startedAt: r.started_at as number,
+    durationMs: r.duration_ms as number,
+    statusCode: (r.status_code as number | null) ?? null,
+    error: (r.error as AttemptRow['error']) ?? null,
+    requestHeaders: json<Record<string, string>>(r.request_headers, {}),
+    responseHeaders: json<Record<string, string>>(r.response_headers, {}),
+    responseBody: (r.response_body as string | null) ?? null,
+    // Rows written before the encoding was recorded hold decoded text.
+    responseBodyEncoding:
+      (r.response_body_encoding as AttemptRow['responseBodyEncoding']) ??
+      (r.response_body == null ? null : 'utf8'),
+    trigger: r.trigger as AttemptRow['trigger'],
+    succeeded: r.succeeded === 1,
+  };
+}
+
+export function toClaimed(r: Row): ClaimedDelivery {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    eventId: r.event_id as string,
+    event: r.event as string,
+    eventTimestamp: r.event_timestamp as number,
+    body: r.body as string,
+    attemptCount: r.attempt_count as number,
+    trigger: r.trigger as ClaimedDelivery['trigger'],
+    resumeAt: (r.resume_at as number | null) ?? null,
+    statusBefore: ((r.status_before as DeliveryStatus | null) ?? 'pending') as DeliveryStatus,
+    webhook:
+      r.w_id == null
+        ? null
+        : {
+            id: r.w_id as string,
+            url: r.w_url as string,
+            active: r.w_active === 1,
+            headersEnc: (r.w_headers_enc as string | null) ?? null,
+            secretEnc: r.w_secret_enc as string,
+            previousSecretEnc: (r.w_previous_secret_enc as string | null) ?? null,
+            previousSecretExpiresAt: (r.w_previous_secret_expires_at as number | null) ?? null,
+          },
+  };
+}
+
+export const CLAIMED_SELECT = `
+SELECT d.id, d.account_id, d.event_id, d.event, d.attempt_count, d.trigger, d.resume_at,
+       d.status_before, d.next_attempt_at, e.timestamp AS event_timestamp, e.body,
+       w.id AS w_id, w.url AS w_url, w.active AS w_active, w.headers_enc AS w_headers_enc,
+       w.secret_enc AS w_secret_enc, w.previous_secret_enc AS w_previous_secret_enc,
+       w.previous_secret_expires_at AS w_previous_secret_expires_at
+FROM deliveries d
+JOIN events e ON e.id = d.event_id
+LEFT JOIN webhooks w ON w.id = d.webhook_id`;
