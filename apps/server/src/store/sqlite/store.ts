@@ -10,7 +10,6 @@ import {
   type DeliveryDetail,
   type DeliveryFilter,
   type DeliveryRow,
-  type DeliveryStatus,
   type EventDetail,
   type EventFilter,
   type EventRow,
@@ -41,6 +40,7 @@ import {
 } from './rows.js';
 import { SqliteClaims } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
+import { webhookStats } from './sql/webhook-stats.js';
 
 /**
  * The embedded store: one SQLite file, one process (SPEC §6 default).
@@ -690,53 +690,6 @@ export class SqliteStore implements Store {
   // Stats.
 
   async webhookStats(accountId: string, webhookId: string, q: StatsQuery): Promise<WebhookStats> {
-    const count = Math.max(0, Math.ceil((q.until - q.since) / q.bucketMs));
-    const buckets = Array.from({ length: count }, (_, i) => ({
-      start: q.since + i * q.bucketMs,
-      succeeded: 0,
-      failed: 0,
-      pending: 0,
-    }));
-    // Scope once: webhook ids are unique, so the queries below run as index-only scans of
-    // (webhook_id, …) without visiting rows to check the account.
-    const owned = this.stmt('SELECT 1 FROM webhooks WHERE id = ? AND account_id = ?').get(
-      webhookId,
-      accountId,
-    );
-    if (!owned) return { attempts: 0, succeededAttempts: 0, p50Ms: null, p95Ms: null, buckets };
-    const totals = this.stmt(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(succeeded), 0) AS ok FROM attempts
-       WHERE webhook_id = ? AND started_at >= ? AND started_at < ?`,
-    ).get(webhookId, q.since, q.until) as Row;
-    const n = totals.n as number;
-    // Exact nearest-rank percentiles: SQLite sorts only the window's durations (from the covering
-    // index) and steps to the rank with OFFSET; no row is loaded into JavaScript.
-    const rank = this.stmt(
-      `SELECT duration_ms FROM attempts
-       WHERE webhook_id = ? AND started_at >= ? AND started_at < ?
-       ORDER BY duration_ms LIMIT 1 OFFSET ?`,
-    );
-    const percentile = (p: number): number | null => {
-      if (n === 0) return null;
-      const k = Math.max(0, Math.ceil(p * n) - 1);
-      const r = rank.get(webhookId, q.since, q.until, k) as Row | undefined;
-      return r ? (r.duration_ms as number) : null;
-    };
-    const grouped = this.stmt(
-      `SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM deliveries
-       WHERE webhook_id = ? AND created_at >= ? AND created_at < ?
-       GROUP BY b, status`,
-    ).all(q.since, q.bucketMs, webhookId, q.since, q.until) as Row[];
-    for (const g of grouped) {
-      const bucket = buckets[g.b as number];
-      if (bucket) bucket[g.status as DeliveryStatus] += g.n as number;
-    }
-    return {
-      attempts: n,
-      succeededAttempts: totals.ok as number,
-      p50Ms: percentile(0.5),
-      p95Ms: percentile(0.95),
-      buckets,
-    };
+    return webhookStats((sql) => this.stmt(sql), accountId, webhookId, q);
   }
 }
