@@ -1,6 +1,4 @@
 import Database from 'better-sqlite3';
-import { newId } from '../../ids.js';
-import { matchesEvent } from '../../webhooks/match.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -13,7 +11,6 @@ import {
   type EventDetail,
   type EventFilter,
   type EventRow,
-  IDEMPOTENCY_KEY_TTL_MS,
   type InsertEventResult,
   type NewEvent,
   type Page,
@@ -30,7 +27,6 @@ import {
 import { migrations } from './migrations.js';
 import {
   CLAIMED_SELECT,
-  json,
   type Row,
   toAttempt,
   toClaimed,
@@ -40,6 +36,7 @@ import {
 } from './rows.js';
 import { SqliteClaims } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
+import { insertEvents } from './sql/insert-events.js';
 import { webhookStats } from './sql/webhook-stats.js';
 
 /**
@@ -374,73 +371,7 @@ export class SqliteStore implements Store {
 
   /** One request's events, in its own transaction (a savepoint inside a group commit). */
   private insertEventsNow(accountId: string, events: NewEvent[], now: number): InsertEventResult[] {
-    const conflict = new Error('idempotency conflict');
-    let conflictResult: InsertEventResult | undefined;
-    const tx = this.db.transaction((): InsertEventResult[] => {
-      const hooks = (
-        this.stmt('SELECT id, events FROM webhooks WHERE account_id = ? AND active = 1').all(
-          accountId,
-        ) as Row[]
-      ).map((r) => ({ id: r.id as string, events: json<string[]>(r.events, []) }));
-      const results: InsertEventResult[] = [];
-      for (const [index, e] of events.entries()) {
-        if (e.idempotencyKey !== undefined) {
-          const prior = this.stmt(
-            'SELECT request_hash, event_id, created_at FROM idempotency_keys WHERE account_id = ? AND key = ?',
-          ).get(accountId, e.idempotencyKey) as Row | undefined;
-          if (prior && (prior.created_at as number) > now - IDEMPOTENCY_KEY_TTL_MS) {
-            const first = this.stmt('SELECT * FROM events WHERE id = ? AND account_id = ?').get(
-              prior.event_id,
-              accountId,
-            ) as Row | undefined;
-            if ((prior.request_hash ?? null) !== (e.requestHash ?? null)) {
-              conflictResult = { status: 'key_reused', index };
-              throw conflict;
-            }
-            if (first) {
-              results.push({ status: 'replayed', event: toEvent(first) });
-              continue;
-            }
-          }
-          this.stmt(
-            `INSERT INTO idempotency_keys (account_id, key, request_hash, event_id, created_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash,
-               event_id = excluded.event_id, created_at = excluded.created_at`,
-          ).run(accountId, e.idempotencyKey, e.requestHash ?? null, e.id, now);
-        }
-        const targets = hooks.filter((h) => matchesEvent(h.events, e.event));
-        this.stmt(
-          'INSERT INTO events (id, account_id, event, timestamp, body, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
-        ).run(e.id, accountId, e.event, e.timestamp, e.body, targets.length);
-        const insertDelivery = this.stmt(
-          `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
-             next_attempt_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-        );
-        for (const h of targets) {
-          insertDelivery.run(newId('dlv', now), accountId, e.id, e.event, h.id, now, now, now);
-        }
-        results.push({
-          status: 'created',
-          event: {
-            id: e.id,
-            accountId,
-            event: e.event,
-            timestamp: e.timestamp,
-            body: e.body,
-            deliveries: targets.length,
-          },
-        });
-      }
-      return results;
-    });
-    try {
-      return tx.immediate();
-    } catch (err) {
-      if (err === conflict && conflictResult) return [conflictResult];
-      throw err;
-    }
+    return insertEvents(this.db, (sql) => this.stmt(sql), accountId, events, now);
   }
 
   async getEvent(accountId: string, id: string): Promise<EventDetail | undefined> {
