@@ -255,12 +255,7 @@ export class DeliveryEngine {
         await this.store.completeAttempts([outcome]);
       } catch (err) {
         // As in `writeApart`: the receiver's bytes never make the test action fail.
-        await this.store.completeAttempts([safeForm(outcome)]);
-        this.metrics?.outcomeWriteFailed?.('safe_form');
-        this.log.error(
-          { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
-          "a test's outcome could not be written: recorded without the receiver's headers and body",
-        );
+        await this.writeSafeForm(outcome, err);
       }
       return outcome;
     })();
@@ -643,14 +638,9 @@ export class DeliveryEngine {
     let written = batch.length - failed.length;
     for (const { outcome, err } of failed) {
       try {
-        await this.store.completeAttempts([safeForm(outcome)]);
+        await this.writeSafeForm(outcome, err);
         written++;
         this.forget(outcome.deliveryId);
-        this.metrics?.outcomeWriteFailed?.('safe_form');
-        this.log.error(
-          { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
-          "an outcome could not be written: recorded without the receiver's headers and body",
-        );
       } catch (safeErr) {
         // Nothing written yet, and this outcome never was refused alone while others went
         // through: the database, not the outcome.
@@ -676,6 +666,19 @@ export class DeliveryEngine {
       }
     }
     return again;
+  }
+
+  /**
+   * Writes the outcome without the receiver's headers and body (`safeForm`), then counts and
+   * logs the refusal `err` of the whole outcome; throws when even that write fails.
+   */
+  private async writeSafeForm(outcome: AttemptOutcome, err: unknown): Promise<void> {
+    await this.store.completeAttempts([safeForm(outcome)]);
+    this.metrics?.outcomeWriteFailed?.('safe_form');
+    this.log.error(
+      { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
+      "an outcome could not be written: recorded without the receiver's headers and body",
+    );
   }
 
   private async completeAndClaim(
