@@ -2,6 +2,7 @@
  * Rows of the SQLite store ↔ the Store's types (as `postgres/rows.ts` on the other side): JSON
  * columns parsed, integers to booleans, null for absent values.
  */
+import type Database from 'better-sqlite3';
 import type {
   AttemptRow,
   ClaimedDelivery,
@@ -129,3 +130,6 @@ SELECT d.id, d.account_id, d.event_id, d.event, d.attempt_count, d.trigger, d.re
 FROM deliveries d
 JOIN events e ON e.id = d.event_id
 LEFT JOIN webhooks w ON w.id = d.webhook_id`;
+
+/** Prepares (once per distinct SQL text, see `SqliteStore.stmt`) the statement for `sql`. */
+export type Stmt = (sql: string) => Database.Statement;

@@ -5,9 +5,8 @@
  * account within its room (`ClaimOptions.fairness`). It runs inside the caller's transaction on
  * the store's thread.
  */
-import type Database from 'better-sqlite3';
 import type { ClaimedDelivery, ClaimOptions } from '../../types.js';
-import { CLAIMED_SELECT, type Row, toClaimed } from '../rows.js';
+import { CLAIMED_SELECT, type Row, type Stmt, toClaimed } from '../rows.js';
 
 /** Rows scanned in claim order before the claim walks webhook by webhook instead. */
 const CLAIM_SCAN_BUDGET = 1000;
@@ -20,7 +19,7 @@ export class SqliteClaims {
   /** Webhooks the last claim walk visited: what walking costs now (see `claimOrder`). */
   private walkedLast = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly stmt: (sql: string) => Database.Statement) {}
+  constructor(private readonly stmt: Stmt) {}
 
   /** The claim, inside the caller's transaction. */
   claim(o: ClaimOptions): ClaimedDelivery[] {
@@ -178,4 +177,21 @@ class AccountRoom {
   take(accountId: string): void {
     this.taken.set(accountId, (this.taken.get(accountId) ?? 0) + 1);
   }
+}
+
+/** When the next delivery after `after` falls due and is not leased: the engine's next wake-up. */
+export function nextDueAt(stmt: Stmt, now: number, after?: number): number | null {
+  const r = stmt(
+    `SELECT next_attempt_at FROM deliveries
+     WHERE status = 'pending' AND next_attempt_at > ?
+       AND (lease_owner IS NULL OR lease_until <= ?)
+     ORDER BY next_attempt_at, id LIMIT 1`,
+  ).get(after ?? Number.MIN_SAFE_INTEGER, now) as Row | undefined;
+  return r ? (r.next_attempt_at as number) : null;
+}
+
+/** Pending deliveries, leased or not: the backlog gauge. */
+export function countPending(stmt: Stmt): number {
+  const r = stmt("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'").get() as Row;
+  return r.n as number;
 }

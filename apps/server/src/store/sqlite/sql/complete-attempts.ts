@@ -1,15 +1,11 @@
-import type Database from 'better-sqlite3';
 import type { AttemptOutcome, DeliveryStatus } from '../../types.js';
-import type { Row } from '../rows.js';
+import type { Row, Stmt } from '../rows.js';
 
 /**
  * The completion (`Store.completeAttempts`, and the first half of `completeAndClaim`), as
  * `postgres/sql/complete-attempts.ts` is on PostgreSQL, inside the caller's transaction.
  */
-export function completeAttempts(
-  stmt: (sql: string) => Database.Statement,
-  outcomes: AttemptOutcome[],
-): void {
+export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
   const insertAttempt = stmt(
     `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
        duration_ms, status_code, error, request_headers, response_headers, response_body,

@@ -10,11 +10,11 @@ import type Database from 'better-sqlite3';
 import { newId } from '../../../ids.js';
 import { matchesEvent } from '../../../webhooks/match.js';
 import { IDEMPOTENCY_KEY_TTL_MS, type InsertEventResult, type NewEvent } from '../../types.js';
-import { json, type Row, toEvent } from '../rows.js';
+import { json, type Row, type Stmt, toEvent } from '../rows.js';
 
 export function insertEvents(
   db: Database.Database,
-  stmt: (sql: string) => Database.Statement,
+  stmt: Stmt,
   accountId: string,
   events: NewEvent[],
   now: number,
@@ -86,4 +86,9 @@ export function insertEvents(
     if (err === conflict && conflictResult) return [conflictResult];
     throw err;
   }
+}
+
+/** Idempotency keys older than `before` (`IDEMPOTENCY_KEY_TTL_MS`): the service's purge timer. */
+export function purgeIdempotencyKeys(stmt: Stmt, before: number): number {
+  return stmt('DELETE FROM idempotency_keys WHERE created_at < ?').run(before).changes;
 }

@@ -4,12 +4,11 @@
  * percentiles, and the deliveries created in each bucket by their current status, computed in
  * the database, never by paging.
  */
-import type Database from 'better-sqlite3';
 import type { DeliveryStatus, StatsQuery, WebhookStats } from '../../types.js';
-import type { Row } from '../rows.js';
+import type { Row, Stmt } from '../rows.js';
 
 export function webhookStats(
-  stmt: (sql: string) => Database.Statement,
+  stmt: Stmt,
   accountId: string,
   webhookId: string,
   q: StatsQuery,
