@@ -88,3 +88,28 @@ export async function completeAndClaim(
     : await query(pool, completeAndClaimSql, params, 'af_complete_claim');
   return rows.map(claimedRow);
 }
+
+/** When the next delivery after `after` falls due and is not leased: the engine's next wake-up. */
+export async function nextDueAt(
+  pool: pg.Pool,
+  now: number,
+  after?: number,
+): Promise<number | null> {
+  const { rows } = await query(
+    pool,
+    `select min(next_attempt_at) as at from deliveries
+     where status = 'pending' and (lease_until is null or lease_until <= $1)
+       and ($2::bigint is null or next_attempt_at > $2)`,
+    [now, after ?? null],
+  );
+  return rows[0]?.at ?? null;
+}
+
+/** Pending deliveries, leased or not: the backlog gauge. */
+export async function countPending(pool: pg.Pool): Promise<number> {
+  const { rows } = await query(
+    pool,
+    `select count(*) as n from deliveries where status = 'pending'`,
+  );
+  return rows[0]!.n;
+}

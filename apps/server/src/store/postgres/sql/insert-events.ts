@@ -251,3 +251,11 @@ async function run(
   }
   return results as InsertEventResult[];
 }
+
+/** Idempotency keys older than `before` (`IDEMPOTENCY_KEY_TTL_MS`): the service's purge timer. */
+export async function purgeIdempotencyKeys(pool: pg.Pool, before: number): Promise<number> {
+  const { rowCount } = await query(pool, 'delete from idempotency_keys where created_at < $1', [
+    before,
+  ]);
+  return rowCount ?? 0;
+}

@@ -1,0 +1,166 @@
+/**
+ * Webhooks (`Store.createWebhook` … `deleteWebhook`, `sampleWebhookSecrets`), as
+ * `sqlite/sql/webhooks.ts` is on SQLite. Every statement is scoped by account: a webhook of
+ * another account is never found, changed or deleted. A deleted webhook keeps its row
+ * (`deleted_at`, so its delivery log still names it) and its pending deliveries fail
+ * (`endpoint_disabled`) in the same transaction, so nothing is left to claim for it.
+ */
+import type pg from 'pg';
+import {
+  type Page,
+  type PageQuery,
+  pageOf,
+  type SecretRotation,
+  type WebhookPatch,
+  type WebhookRow,
+  webhookPatchColumns,
+} from '../../types.js';
+import { query, transaction } from '../pool.js';
+import { webhookRow, webhookSelect } from '../rows.js';
+
+export async function createWebhook(
+  pool: pg.Pool,
+  w: WebhookRow,
+  maxPerAccount?: number,
+): Promise<boolean> {
+  return transaction(pool, async (client) => {
+    if (maxPerAccount !== undefined) {
+      // Creates of one account queue on its row (`no key update` leaves other readers and
+      // writers of the account alone), so two creates cannot both see room for one more.
+      await client.query('select 1 from accounts where id = $1 for no key update', [w.accountId]);
+      const { rows } = await client.query<{ n: string }>(
+        'select count(*) as n from webhooks where account_id = $1 and deleted_at is null',
+        [w.accountId],
+      );
+      if (Number(rows[0]!.n) >= maxPerAccount) return false;
+    }
+    await client.query(
+      `insert into webhooks (id, account_id, name, url, events, active, disabled_reason,
+       description, headers_enc, header_names, metadata, secret_enc, previous_secret_enc,
+       previous_secret_expires_at, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [
+        w.id,
+        w.accountId,
+        w.name,
+        w.url,
+        w.events,
+        w.active,
+        w.disabledReason,
+        w.description,
+        w.headersEnc,
+        w.headerNames,
+        JSON.stringify(w.metadata),
+        w.secretEnc,
+        w.previousSecretEnc,
+        w.previousSecretExpiresAt,
+        w.createdAt,
+        w.updatedAt,
+      ],
+    );
+    return true;
+  });
+}
+
+export async function getWebhook(
+  pool: pg.Pool,
+  accountId: string,
+  id: string,
+): Promise<WebhookRow | undefined> {
+  const { rows } = await query(pool, webhookSelect('w.account_id = $1 and w.id = $2'), [
+    accountId,
+    id,
+  ]);
+  return rows[0] && webhookRow(rows[0]);
+}
+
+export async function listWebhooks(
+  pool: pg.Pool,
+  accountId: string,
+  page: PageQuery,
+): Promise<Page<WebhookRow>> {
+  const { rows } = await query(
+    pool,
+    `${webhookSelect('w.account_id = $1 and ($2::text is null or w.id < $2)')}
+     order by w.id desc limit $3`,
+    [accountId, page.cursor ?? null, page.limit + 1],
+  );
+  return pageOf(rows.map(webhookRow), page.limit);
+}
+
+export async function updateWebhook(
+  pool: pg.Pool,
+  accountId: string,
+  id: string,
+  patch: WebhookPatch,
+  now: number,
+): Promise<WebhookRow | undefined> {
+  const sets = ['updated_at = $3'];
+  const values: unknown[] = [accountId, id, now];
+  for (const [field, column] of Object.entries(webhookPatchColumns)) {
+    const value = patch[field as keyof WebhookPatch];
+    if (value === undefined) continue;
+    values.push(field === 'metadata' ? JSON.stringify(value) : value);
+    sets.push(`${column} = $${values.length}`);
+  }
+  const { rowCount } = await query(
+    pool,
+    `update webhooks set ${sets.join(', ')}
+     where account_id = $1 and id = $2 and deleted_at is null`,
+    values,
+  );
+  return rowCount ? getWebhook(pool, accountId, id) : undefined;
+}
+
+export async function rotateSecret(
+  pool: pg.Pool,
+  accountId: string,
+  id: string,
+  r: SecretRotation,
+  now: number,
+): Promise<WebhookRow | undefined> {
+  const { rowCount } = await query(
+    pool,
+    `update webhooks set secret_enc = $3, previous_secret_enc = $4,
+       previous_secret_expires_at = $5, updated_at = $6
+     where account_id = $1 and id = $2 and deleted_at is null`,
+    [accountId, id, r.secretEnc, r.previousSecretEnc, r.previousSecretExpiresAt, now],
+  );
+  return rowCount ? getWebhook(pool, accountId, id) : undefined;
+}
+
+export async function deleteWebhook(
+  pool: pg.Pool,
+  accountId: string,
+  id: string,
+  now: number,
+): Promise<boolean> {
+  // Webhook row first, deliveries second: the lock order of completeAttempts.
+  return transaction(pool, async (client) => {
+    const { rowCount } = await client.query(
+      `update webhooks set deleted_at = $3, active = false, updated_at = $3
+       where account_id = $1 and id = $2 and deleted_at is null`,
+      [accountId, id, now],
+    );
+    if (!rowCount) return false;
+    await client.query(
+      `update deliveries set status = 'failed', next_attempt_at = null,
+         last_error = 'endpoint_disabled', updated_at = $2
+       where webhook_id = $1 and status = 'pending'`,
+      [id, now],
+    );
+    return true;
+  });
+}
+
+export async function sampleWebhookSecrets(
+  pool: pg.Pool,
+  limit: number,
+): Promise<{ id: string; secretEnc: string }[]> {
+  const { rows } = await query(
+    pool,
+    `select id, secret_enc from webhooks where deleted_at is null order by id desc limit $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ id: r.id as string, secretEnc: r.secret_enc as string }));
+}
