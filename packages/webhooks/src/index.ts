@@ -33,8 +33,10 @@ export {
 export type * from './generated/events.js';
 export type { HeadersGetter, HeadersInput, HeadersRecord } from './headers.js';
 export {
+  headerNames,
   type SignatureHeaders,
   type SignPayloadInput,
+  signatureHeaders,
   signBody,
   signPayload,
   signStandard,

@@ -12,6 +12,23 @@ import { hmacSha256 } from './hmac.js';
 const WHSEC_PREFIX = 'whsec_';
 
 /**
+ * The names of SPEC §3's headers as Agent Factory sends them. Receivers read them in any case
+ * (`getHeader`); the service sends them with these.
+ */
+export const headerNames = {
+  event: 'X-AgentFactory-Event',
+  eventId: 'X-AgentFactory-Event-Id',
+  delivery: 'X-AgentFactory-Delivery',
+  attempt: 'X-AgentFactory-Attempt',
+  timestamp: 'X-AgentFactory-Timestamp',
+  signature: 'X-AgentFactory-Signature',
+  test: 'X-AgentFactory-Test',
+  webhookId: 'webhook-id',
+  webhookTimestamp: 'webhook-timestamp',
+  webhookSignature: 'webhook-signature',
+} as const;
+
+/**
  * The signature headers of one delivery attempt (SPEC §3), lower-case names. A type alias, not
  * an interface, so that it is assignable to a plain header record.
  */
@@ -93,18 +110,36 @@ export async function signStandard(input: {
 export async function signPayload(input: SignPayloadInput): Promise<SignatureHeaders> {
   const secrets = typeof input.secret === 'string' ? [input.secret] : [...input.secret];
   if (secrets.length === 0) throw new TypeError('signPayload needs at least one secret.');
-  const timestamp = String(Math.floor(input.timestamp));
-  const [bodySigs, standardSigs] = await Promise.all([
+  const timestamp = Math.floor(input.timestamp);
+  const [bodySignatures, standardSignatures] = await Promise.all([
     Promise.all(secrets.map((s) => signBody(input.body, s))),
     Promise.all(
       secrets.map((s) => signStandard({ body: input.body, secret: s, id: input.id, timestamp })),
     ),
   ]);
+  return signatureHeaders({ id: input.id, timestamp, bodySignatures, standardSignatures });
+}
+
+/**
+ * The signature headers from signatures already computed, one per secret, newest first: each
+ * header's list syntax (commas between `sha256=` values, spaces between `v1,` values, as the
+ * verifiers split them) and the timestamp in whole seconds in both timestamp headers. The service
+ * computes its signatures with `node:crypto` and assembles its headers here, so sender and
+ * verifiers share one set of rules.
+ */
+export function signatureHeaders(input: {
+  id: string;
+  /** Unix seconds when the attempt is signed. */
+  timestamp: number;
+  bodySignatures: readonly string[];
+  standardSignatures: readonly string[];
+}): SignatureHeaders {
+  const timestamp = String(Math.floor(input.timestamp));
   return {
-    'x-agentfactory-signature': bodySigs.join(','),
+    'x-agentfactory-signature': input.bodySignatures.join(','),
     'x-agentfactory-timestamp': timestamp,
     'webhook-id': input.id,
     'webhook-timestamp': timestamp,
-    'webhook-signature': standardSigs.join(' '),
+    'webhook-signature': input.standardSignatures.join(' '),
   };
 }

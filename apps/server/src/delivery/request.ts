@@ -1,13 +1,11 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { LRUCache } from 'lru-cache';
+import { headerNames as H, signatureHeaders } from '@agentfactory/webhooks';
 import type { Cipher } from '../security/crypto.js';
 import type { ClaimedDelivery } from '../store/types.js';
 import { signBody, signStandard } from './signing.js';
 
 /** How a custom header's value is shown in an attempt's recorded request headers. */
 const MASK = '••••';
-/** Body signatures kept (event × secret): a fan-out signs one body once per secret. */
-const SIGNATURE_CACHE_SIZE = 1024;
 
 /** One attempt's request headers as sent, and as recorded on the attempt (custom values masked). */
 export interface BuiltRequest {
@@ -18,13 +16,10 @@ export interface BuiltRequest {
 /**
  * Builds the headers of one attempt (SPEC §3): the webhook's secrets and custom headers
  * decrypted, the `X-AgentFactory-*` and Standard Webhooks headers signed with every live
- * secret, newest first. The body-only signature depends on the event and the secret alone, so it
- * is computed once per pair (kept in an `lru-cache`); the `webhook-signature` binds the
- * attempt's timestamp and is computed per attempt.
+ * secret, newest first. Names and list rules are the SDK's (`headerNames`, `signatureHeaders`),
+ * the HMACs `signing.ts`'s.
  */
 export class RequestBuilder {
-  private readonly bodySignatures = new LRUCache<string, string>({ max: SIGNATURE_CACHE_SIZE });
-
   constructor(
     private readonly cipher: Cipher,
     private readonly userAgent: string,
@@ -53,37 +48,31 @@ export class RequestBuilder {
       validateHeaderValue(name, value);
     }
     const timestamp = Math.floor(now / 1000);
-    const bodySigs = secrets.map((s) => this.signBodyCached(c.eventId, c.body, s));
-    const standardSigs = secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp));
+    const signed = signatureHeaders({
+      id: c.eventId,
+      timestamp,
+      bodySignatures: secrets.map((s) => signBody(c.body, s)),
+      standardSignatures: secrets.map((s) => signStandard(c.body, s, c.eventId, timestamp)),
+    });
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       'User-Agent': this.userAgent,
-      'X-AgentFactory-Event': c.event,
-      'X-AgentFactory-Event-Id': c.eventId,
-      'X-AgentFactory-Delivery': c.id,
-      'X-AgentFactory-Attempt': String(number),
-      'X-AgentFactory-Timestamp': String(timestamp),
-      'X-AgentFactory-Signature': bodySigs.join(','),
-      'webhook-id': c.eventId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': standardSigs.join(' '),
+      [H.event]: c.event,
+      [H.eventId]: c.eventId,
+      [H.delivery]: c.id,
+      [H.attempt]: String(number),
+      [H.timestamp]: signed['x-agentfactory-timestamp'],
+      [H.signature]: signed['x-agentfactory-signature'],
+      [H.webhookId]: signed['webhook-id'],
+      [H.webhookTimestamp]: signed['webhook-timestamp'],
+      [H.webhookSignature]: signed['webhook-signature'],
     };
-    if (sample) headers['X-AgentFactory-Test'] = '1';
+    if (sample) headers[H.test] = '1';
     const recorded: Record<string, string> = { ...headers };
     for (const [name, value] of Object.entries(custom)) {
       headers[name] = value;
       recorded[name] = MASK;
     }
     return { headers, recorded };
-  }
-
-  private signBodyCached(eventId: string, body: string, secret: string): string {
-    const key = `${eventId}\u0000${secret}`;
-    let sig = this.bodySignatures.get(key);
-    if (!sig) {
-      sig = signBody(body, secret);
-      this.bodySignatures.set(key, sig);
-    }
-    return sig;
   }
 }
