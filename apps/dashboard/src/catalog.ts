@@ -1,8 +1,16 @@
-import { type EventTypeInfo, eventCatalog } from '@agentfactory/webhooks';
+import {
+  categoryOf,
+  type EventTypeInfo,
+  eventCatalog,
+  eventCategories,
+  matchesEvent,
+  subscribableEventNames,
+} from '@agentfactory/webhooks';
 
-/** The categories a webhook subscribes by, in the order the form shows them. */
-export const categories = ['agent', 'conversation', 'usage', 'error'] as const;
-export type Category = (typeof categories)[number];
+export { categoryOf };
+
+/** The categories a webhook subscribes by, in catalog order (the order the form shows them). */
+export const categories = eventCategories;
 
 export const categoryTitles: Record<string, string> = {
   agent: 'Agent events',
@@ -12,13 +20,9 @@ export const categoryTitles: Record<string, string> = {
   webhook: 'Webhook events',
 };
 
-export function categoryOf(name: string): string {
-  return name.split('.')[0] ?? name;
-}
-
-/** Events a webhook can subscribe to: the catalog without `webhook.test` (sent by the test action only). */
-export const subscribableEvents: EventTypeInfo[] = eventCatalog.filter(
-  (info) => info.name !== 'webhook.test',
+/** Events a webhook can subscribe to, with their descriptions (the SDK's subscription rules). */
+export const subscribableEvents: EventTypeInfo[] = eventCatalog.filter((info) =>
+  subscribableEventNames.includes(info.name),
 );
 
 export function eventsIn(category: string): EventTypeInfo[] {
@@ -27,16 +31,7 @@ export function eventsIn(category: string): EventTypeInfo[] {
 
 /** Expands `*` and `agent.*`-style wildcards into catalog names, for the form's checkboxes. */
 export function expandEvents(events: string[]): Set<string> {
-  const names = new Set<string>();
-  for (const pattern of events) {
-    for (const info of subscribableEvents) {
-      if (pattern === '*' || pattern === info.name) names.add(info.name);
-      else if (pattern.endsWith('.*') && info.name.startsWith(pattern.slice(0, -1))) {
-        names.add(info.name);
-      }
-    }
-  }
-  return names;
+  return new Set(subscribableEventNames.filter((name) => matchesEvent(events, name)));
 }
 
 /**

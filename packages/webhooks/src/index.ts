@@ -17,6 +17,13 @@ export {
   isEventName,
 } from './catalog/index.js';
 export {
+  categoryOf,
+  eventCategories,
+  isValidPattern,
+  matchesEvent,
+  subscribableEventNames,
+} from './catalog/subscriptions.js';
+export {
   type DedupeClaim,
   type DedupeStore,
   DONE_TTL_MS,

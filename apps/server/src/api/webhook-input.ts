@@ -3,6 +3,8 @@
  * event patterns, the secret rules, custom headers and metadata. Each rule throws the error
  * code the SPEC gives it, with a detail pointing at the field.
  */
+
+import { isValidPattern } from '@agentfactory/webhooks';
 import type { Config } from '../config.js';
 import {
   type ErrorDetail,
@@ -13,7 +15,6 @@ import {
 } from '../errors.js';
 import { secretProblem } from '../security/secrets.js';
 import { literalHostRefusal } from '../security/ssrf.js';
-import { isValidPattern } from '../webhooks/match.js';
 
 /** Checks an endpoint URL: http(s), https only in production, no literal host the SSRF policy refuses. */
 export function checkUrl(

@@ -1,6 +1,6 @@
+import { matchesEvent } from '@agentfactory/webhooks';
 import type pg from 'pg';
 import { newId } from '../../../ids.js';
-import { matchesEvent } from '../../../webhooks/match.js';
 import {
   type EventRow,
   IDEMPOTENCY_KEY_TTL_MS,

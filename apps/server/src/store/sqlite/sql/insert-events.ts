@@ -6,9 +6,10 @@
  * active webhook of the account whose `events` match. The store's group commit (`store.ts`) runs
  * several of these in one fsync.
  */
+
+import { matchesEvent } from '@agentfactory/webhooks';
 import type Database from 'better-sqlite3';
 import { newId } from '../../../ids.js';
-import { matchesEvent } from '../../../webhooks/match.js';
 import { IDEMPOTENCY_KEY_TTL_MS, type InsertEventResult, type NewEvent } from '../../types.js';
 import { json, type Row, type Stmt, toEvent } from '../rows.js';
 
