@@ -19,6 +19,7 @@ import { eventTypeRoutes } from './api/event-types.js';
 import { eventRoutes } from './api/events.js';
 import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
+import { createCursors } from './api/query.js';
 import { ErrorSchema } from './api/schemas.js';
 import { webhookRoutes } from './api/webhooks.js';
 import {
@@ -146,9 +147,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, deps);
   eventTypeRoutes(app);
   accountRoutes(app, deps);
-  webhookRoutes(app, deps);
-  eventRoutes(app, deps);
-  deliveryRoutes(app, deps);
+  // One cursor key for every list: a cursor is bound to its account and its row id.
+  const cursors = createCursors(deps.config.encryptionKey);
+  webhookRoutes(app, deps, cursors);
+  eventRoutes(app, deps, cursors);
+  deliveryRoutes(app, deps, cursors);
 
   const dashboardDir = deps.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : deps.dashboardDir;
   const hasDashboard =

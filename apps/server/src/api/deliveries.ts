@@ -5,15 +5,14 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { isId } from '../ids.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
-import { createCursors, parseTime } from './query.js';
+import { type Cursors, parseTime } from './query.js';
 import { DeliveryListQuery, DeliverySchema, errorResponses, IdParams, Page } from './schemas.js';
 import { serializeDelivery } from './serialize.js';
 
 const tags = ['deliveries'];
 
-export function deliveryRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function deliveryRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
   const { store, clock, engine } = deps;
-  const cursors = createCursors(deps.config.encryptionKey);
   const config = { access: 'account' as const };
 
   app.get<{ Querystring: Static<typeof DeliveryListQuery> }>(

@@ -22,7 +22,7 @@ import { accountOf } from './auth.js';
 import { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
-import { createCursors, parseTime } from './query.js';
+import { type Cursors, parseTime } from './query.js';
 import {
   BatchBody,
   EventListQuery,
@@ -79,9 +79,8 @@ interface Problem {
   total: number;
 }
 
-export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function eventRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
   const { store, clock, config, engine, metrics } = deps;
-  const cursors = createCursors(config.encryptionKey);
   const catalog = new CatalogValidator();
   const maxPayload = config.maxPayloadBytes;
 

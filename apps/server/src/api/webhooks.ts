@@ -18,7 +18,7 @@ import type { WebhookPatch, WebhookRow } from '../store/types.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
-import { createCursors, parseTime } from './query.js';
+import { type Cursors, parseTime } from './query.js';
 import {
   CreateWebhookBody,
   errorResponses,
@@ -49,10 +49,9 @@ const DEFAULT_GRACE_SECONDS = 86_400;
 const MAX_STATS_WINDOW_MS = 90 * 86_400_000;
 const MAX_STATS_BUCKETS = 1000;
 
-export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
   const { store, cipher, clock, config, engine } = deps;
   const account = { access: 'account' as const };
-  const cursors = createCursors(config.encryptionKey);
 
   async function load(accountId: string, id: string): Promise<WebhookRow> {
     const row = isId('wh', id) ? await store.getWebhook(accountId, id) : undefined;
