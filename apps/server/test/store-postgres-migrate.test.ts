@@ -1,11 +1,13 @@
 import { expect, it } from 'vitest';
 import { createPostgresStore } from '../src/store/postgres/index.js';
 import { migrate } from '../src/store/postgres/migrate.js';
-import { migrations } from '../src/store/postgres/migrations.js';
+import { loadMigrations } from '../src/store/postgres/migrations.js';
 import { createPool } from '../src/store/postgres/pool.js';
 import { describePostgres } from './helpers/postgres.js';
 
 await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
+  const migrations = loadMigrations();
+
   it('five pools migrating one fresh schema at once: all succeed, each migration applied once', async () => {
     const schema = freshSchema();
     const pools = Array.from({ length: 5 }, () => createPool({ url, schema, poolSize: 1 }));

@@ -65,7 +65,7 @@ import { insertEvents } from './sql/insert-events.js';
 import { webhookStats } from './sql/webhook-stats.js';
 
 export { isUnavailableError, StoreUnavailableError } from './errors.js';
-export { migrations } from './migrations.js';
+export { loadMigrations } from './migrations.js';
 export type { PostgresOptions } from './pool.js';
 
 export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim & SettingsAdvice;
