@@ -1,18 +1,102 @@
 import { expect, it } from 'vitest';
+import { newId } from '../src/ids.js';
 import { createPostgresStore } from '../src/store/postgres/index.js';
 import { migrate } from '../src/store/postgres/migrate.js';
-import { migrations } from '../src/store/postgres/migrations.js';
+import { loadFunctions, loadMigrations } from '../src/store/postgres/migrations.js';
 import { createPool } from '../src/store/postgres/pool.js';
+import type { ClaimedDelivery, ClaimOptions } from '../src/store/types.js';
+import { migrations as releasedV5 } from './fixtures/postgres-migrations-v5.js';
 import { describePostgres } from './helpers/postgres.js';
+import { webhookRow } from './helpers/rows.js';
+
+const T0 = Date.UTC(2024, 0, 15, 10, 30);
+const MIN = 60_000;
+
+/** The store's functions, each once; the five claims return the claimed-delivery type. */
+const FUNCTIONS = [
+  'af_account_room',
+  'af_claim_due',
+  'af_claim_locked',
+  'af_complete_and_claim',
+  'af_complete_and_refill',
+  'af_complete_attempts',
+  'af_refill',
+  'af_webhook_cap',
+];
+const CLAIMS = [
+  'af_claim_due',
+  'af_claim_locked',
+  'af_complete_and_claim',
+  'af_complete_and_refill',
+  'af_refill',
+];
 
 await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
+  const migrations = loadMigrations();
+  const versions = migrations.map((m) => m.version);
+
+  /** The store's functions in `schema`: name, result, and oid (which changes when re-created). */
+  const functionsOf = (schema: string) =>
+    sql<{ name: string; result: string; oid: number }>(
+      `select p.proname as name, pg_get_function_result(p.oid) as result, p.oid::int as oid
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = $1 order by 1, 3`,
+      [schema],
+    );
+
+  /** What a schema holds, with its name taken out so two schemas compare. */
+  const catalog = async (schema: string) => {
+    const strip = (s: string) => s.replaceAll(`${schema}.`, '');
+    const columns = await sql(
+      `select table_name, column_name, data_type, is_nullable, column_default
+       from information_schema.columns where table_schema = $1 and table_name <> 'schema_functions'
+       order by table_name, ordinal_position`,
+      [schema],
+    );
+    const indexes = await sql<{ def: string }>(
+      'select indexdef as def from pg_indexes where schemaname = $1 order by indexname',
+      [schema],
+    );
+    const functions = await sql<{ def: string }>(
+      `select pg_get_functiondef(p.oid) as def
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = $1 order by p.proname`,
+      [schema],
+    );
+    const type = await sql<{ attname: string; type: string }>(
+      `select a.attname, format_type(a.atttypid, a.atttypmod) as type
+       from pg_attribute a join pg_type t on t.typrelid = a.attrelid
+       join pg_namespace n on n.oid = t.typnamespace
+       where n.nspname = $1 and t.typname = 'af_claimed_delivery' and a.attnum > 0
+       order by a.attnum`,
+      [schema],
+    );
+    const applied = await sql(`select version, name from ${schema}.schema_migrations order by 1`);
+    return {
+      columns,
+      indexes: indexes.map((r) => strip(r.def)),
+      functions: functions.map((r) => strip(r.def)),
+      type: type.map((r) => `${r.attname} ${strip(r.type)}`),
+      applied,
+    };
+  };
+
+  const claimOptions = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
+    now: T0,
+    limit: 10,
+    owner: 'w1',
+    leaseMs: 30_000,
+    webhookLeases: 10,
+    ...over,
+  });
+
   it('five pools migrating one fresh schema at once: all succeed, each migration applied once', async () => {
     const schema = freshSchema();
     const pools = Array.from({ length: 5 }, () => createPool({ url, schema, poolSize: 1 }));
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p, schema)));
       // Exactly one process applied every migration; the other four found nothing to do.
-      expect(applied.flat().sort()).toEqual(migrations.map((m) => m.version).sort());
+      expect(applied.flat().sort()).toEqual(versions);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
@@ -20,7 +104,12 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     const rows = await sql<{ version: number }>(
       `select version from ${schema}.schema_migrations order by version`,
     );
-    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    expect(rows.map((r) => r.version)).toEqual(versions);
+    // And the functions, one of each name, installed once.
+    expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
+    expect(await sql(`select sha256 from ${schema}.schema_functions`)).toEqual([
+      { sha256: loadFunctions().sha256 },
+    ]);
   });
 
   it('five stores calling migrate() at once on a fresh schema all resolve and work', async () => {
@@ -53,9 +142,169 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
       const exists = await sql(`select 1 from pg_namespace where nspname = $1`, [schema]);
       expect(exists).toHaveLength(0);
       // The good migrations still apply afterwards.
-      expect(await migrate(pool, schema)).toEqual(migrations.map((m) => m.version));
+      expect(await migrate(pool, schema)).toEqual(versions);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('the migrations keep the versions and names the released ones recorded', () => {
+    expect(migrations.map((m) => [m.version, m.name])).toEqual(
+      releasedV5.map((m) => [m.version, m.name]),
+    );
+  });
+
+  it('a database migrated by the released code migrates on, its data untouched', async () => {
+    const schema = freshSchema();
+    const pool = createPool({ url, schema, poolSize: 1 });
+    const store = createPostgresStore({ url, schema, poolSize: 2 });
+    try {
+      // The database as the release before the .sql files left it, functions and all.
+      expect(await migrate(pool, schema, releasedV5, null)).toEqual(versions);
+      const before = await functionsOf(schema);
+      expect(before.map((f) => f.name)).toEqual(FUNCTIONS);
+      expect(before.find((f) => f.name === 'af_claim_due')!.result).toMatch(/^TABLE\(claimed /);
+
+      // Written by the store (without its migrate) on the released functions.
+      const acct = newId('acct');
+      await store.createAccount({ id: acct, name: 'old', createdAt: T0 });
+      const hook = webhookRow({
+        accountId: acct,
+        url: 'https://example.test/old',
+        secretEnc: 'enc-secret',
+        createdAt: T0,
+      });
+      await store.createWebhook(hook);
+      const events = ['agent.created', 'agent.updated'].map((event, i) => {
+        const id = newId('evt');
+        return { id, event, timestamp: T0 + i, body: JSON.stringify({ id, event, data: {} }) };
+      });
+      const inserted = await store.insertEvents(acct, events, T0);
+      expect(inserted.map((r) => r.status)).toEqual(['created', 'created']);
+      // The first delivery: claimed, failed once, due again a minute later.
+      const [first] = await store.claimDue(claimOptions({ limit: 1, owner: 'old-worker' }));
+      expect(first?.body).toBe(events[0]!.body);
+      await store.completeAttempts([failedOnce(first!)]);
+
+      // Today's migrate: nothing left to apply, the functions replaced.
+      await store.migrate();
+      const after = await functionsOf(schema);
+      expect(after.map((f) => f.name)).toEqual(FUNCTIONS);
+      for (const f of after.filter((f) => CLAIMS.includes(f.name))) {
+        expect(f.result, f.name).toBe(`SETOF ${schema}.af_claimed_delivery`);
+      }
+      const applied = await sql(`select version, name from ${schema}.schema_migrations`);
+      expect(applied).toHaveLength(versions.length);
+
+      // The data, as it was.
+      expect(await store.getAccount(acct)).toEqual({ id: acct, name: 'old', createdAt: T0 });
+      expect((await store.getWebhook(acct, hook.id))?.url).toBe('https://example.test/old');
+      const event = await store.getEvent(acct, events[1]!.id);
+      expect(event?.body).toBe(events[1]!.body);
+      const delivery = await store.getDelivery(acct, first!.id);
+      expect(delivery?.status).toBe('pending');
+      expect(delivery?.attempts.map((a) => [a.number, a.statusCode, a.responseBody])).toEqual([
+        [1, 500, 'down'],
+      ]);
+
+      // The new functions claim both pending deliveries, the retried one with its count.
+      const claimed = await store.claimDue(claimOptions({ now: T0 + MIN, owner: 'new-worker' }));
+      expect(claimed.map((c) => [c.eventId, c.attemptCount, c.webhook?.url])).toEqual([
+        [events[1]!.id, 0, 'https://example.test/old'],
+        [events[0]!.id, 1, 'https://example.test/old'],
+      ]);
+
+      // A second migrate does nothing: no migration, the functions not re-created.
+      const installed = await sql(`select * from ${schema}.schema_functions`);
+      expect(await migrate(pool, schema)).toEqual([]);
+      expect(await functionsOf(schema)).toEqual(after);
+      expect(await sql(`select * from ${schema}.schema_functions`)).toEqual(installed);
+    } finally {
+      await Promise.all([pool.end(), store.close()]);
+    }
+  });
+
+  it('a fresh database and one migrated by the released code end up the same', async () => {
+    const fresh = freshSchema();
+    const upgraded = freshSchema();
+    const pools = [fresh, upgraded].map((schema) => createPool({ url, schema, poolSize: 1 }));
+    try {
+      await migrate(pools[0]!, fresh);
+      await migrate(pools[1]!, upgraded, releasedV5, null);
+      await migrate(pools[1]!, upgraded);
+      const [a, b] = [await catalog(fresh), await catalog(upgraded)];
+      expect(a.functions).toHaveLength(FUNCTIONS.length);
+      expect(a.type.length).toBeGreaterThan(0);
+      expect(b).toEqual(a);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it('a database stopped at an earlier migration keeps one function of each name', async () => {
+    // Migration 3 created the claims without `p_fair`: a different signature, not replaced by
+    // `create function`, so the install drops it by the name it finds.
+    const schema = freshSchema();
+    const pool = createPool({ url, schema, poolSize: 1 });
+    try {
+      await migrate(pool, schema, releasedV5.slice(0, 3), null);
+      expect(await migrate(pool, schema)).toEqual([4, 5]);
+      expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('functions whose text changed are installed again, those gone from the files dropped', async () => {
+    const schema = freshSchema();
+    const pool = createPool({ url, schema, poolSize: 1 });
+    try {
+      await migrate(pool, schema);
+      const first = await functionsOf(schema);
+      const fns = loadFunctions();
+      // A function the next release no longer has, recorded as installed by this one.
+      const extra = 'create function af_gone() returns int language sql as $$ select 1 $$;';
+      await migrate(pool, schema, migrations, {
+        ...fns,
+        sql: `${fns.sql}\n${extra}`,
+        sha256: 'changed',
+        functions: [...fns.functions, 'af_gone'],
+      });
+      const second = await functionsOf(schema);
+      expect(second.map((f) => f.name)).toEqual([...FUNCTIONS, 'af_gone'].sort());
+      expect(second.map((f) => f.oid)).not.toContain(first[0]!.oid);
+      // The files again: reinstalled, af_gone dropped with the rest.
+      await migrate(pool, schema);
+      expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
     } finally {
       await pool.end();
     }
   });
 });
+
+function failedOnce(c: ClaimedDelivery) {
+  return {
+    deliveryId: c.id,
+    accountId: c.accountId,
+    webhookId: c.webhook!.id,
+    status: 'pending' as const,
+    nextAttemptAt: T0 + MIN,
+    owner: 'old-worker',
+    now: T0 + 100,
+    attempt: {
+      id: newId('att'),
+      deliveryId: c.id,
+      number: 1,
+      startedAt: T0,
+      durationMs: 42,
+      statusCode: 500,
+      error: null,
+      requestHeaders: {},
+      responseHeaders: {},
+      responseBody: 'down',
+      responseBodyEncoding: 'utf8' as const,
+      trigger: c.trigger,
+      succeeded: false,
+    },
+  };
+}

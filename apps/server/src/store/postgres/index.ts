@@ -59,7 +59,7 @@ import {
 } from './sql/webhooks.js';
 
 export { isUnavailableError, StoreUnavailableError } from './errors.js';
-export { migrations } from './migrations.js';
+export { loadMigrations } from './migrations.js';
 export type { PostgresOptions } from './pool.js';
 
 export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim & SettingsAdvice;

@@ -5,8 +5,8 @@ import { claimedRow } from '../rows.js';
 import { outcomeParams } from './complete-attempts.js';
 
 /**
- * A claim, done by the function `af_claim_due` (migrations 3 to 5) in one round trip and its own
- * transaction.
+ * A claim, done by the function `af_claim_due` (`../functions/claim-due.sql`) in one round trip
+ * and its own transaction.
  *
  * Step 1: webhooks with due work that are below their cap, locked for this transaction.
  *
@@ -36,21 +36,19 @@ import { outcomeParams } from './complete-attempts.js';
  * are joined inside the function, in the snapshot of the claim itself: joined outside, an event
  * committed between the outer statement's snapshot and the claim would be claimed yet not seen.
  */
+// A row `r` of `af_claimed_delivery` with its delivery spread: the columns `claimedRow` reads.
 const claimColumns = `(r.claimed).*, r.e_timestamp, r.e_body, r.w_id, r.w_url, r.w_active,
   r.w_headers_enc, r.w_secret_enc, r.w_previous_secret_enc, r.w_previous_secret_expires_at,
   r.w_deleted_at`;
 const claimOrder = 'order by (r.claimed).next_attempt_at, (r.claimed).id';
 
 const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5, $6) r ${claimOrder}`;
-/**
- * A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`,
- * migration 4).
- */
+/** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`). */
 const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6, $7) r ${claimOrder}`;
 
 function claimParams(o: ClaimOptions): unknown[] {
   const f = o.fairness;
-  // `p_fair` (migration 5): lease caps per webhook and room per account, or no such rule.
+  // `p_fair`: lease caps per webhook and room per account, or no such rule.
   const fair = f
     ? JSON.stringify({ caps: f.webhookCaps, room: f.accountRoom, share: f.accountShare })
     : null;
@@ -73,8 +71,9 @@ const completeAndRefillSql = `select ${claimColumns}
 
 /**
  * `completeAttempts(outcomes)` then `claimDue(o)` in one transaction and one round trip
- * (`af_complete_and_claim`, or `af_complete_and_refill` for `o.webhooks`): the engine's cycle,
- * outcomes written and the freed slots refilled.
+ * (`af_complete_and_claim`, or `af_complete_and_refill` for `o.webhooks`, both in
+ * `../functions/complete-and-claim.sql`): the engine's cycle, outcomes written and the freed
+ * slots refilled.
  */
 export async function completeAndClaim(
   pool: pg.Pool,

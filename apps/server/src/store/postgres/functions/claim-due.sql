@@ -1,0 +1,248 @@
+-- The claim: which due deliveries a worker leases now. `af_claim_due` searches the whole queue,
+-- `af_refill` only the webhooks it is given; both lock webhooks, then run `af_claim_locked`, the
+-- claim's second step, in a new snapshot. ../sql/claim-due.ts calls them and explains the rule
+-- and its two steps. migrate() installs this file after the migrations, whenever its text
+-- changes (the functions are dropped and created again, so each is defined here only).
+--
+-- Functions, so that a claim is one round trip instead of begin, two to four statements and
+-- commit: on a 2-core machine every round trip to the database costs a wake-up of another
+-- process. PL/pgSQL takes a new snapshot for each statement, as a transaction of separate
+-- statements would. A claim does not wait for its commit to reach the disk
+-- (`synchronous_commit` off for its own transaction): a lease lost in a crash of the database
+-- leaves its delivery pending, to be claimed again.
+--
+-- Each statement has one right way through the tables: the indexes made for it, walked in order
+-- and stopped at the limit. Statistics can say otherwise for a while (autovacuum analyzes a
+-- table at most once a minute, and never where it is off; a fresh database given a burst of
+-- deliveries still has the statistics of an empty one), and the planner then chooses to read
+-- every due delivery and sort them, on every claim. So each statement is planned for its
+-- arguments at every call (force_custom_plan: a plan made while the table was small is never
+-- kept), without sequential or bitmap scans (and without JIT, see pool.ts). The measurements
+-- behind this are in docs/performance.md.
+--
+-- One worker at a time sends to a webhook: a webhook another owner holds live leases on has no
+-- room for this claim (those leases count as its whole cap), so that worker alone keeps its
+-- attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next deliveries ahead, to
+-- start each the moment an attempt ends.
+--
+-- `p_fair` is ClaimOptions.fairness as {caps, room, share}, or null for no such rule: a lower
+-- lease cap for some webhooks, and how many deliveries of each account this claim may lease, so
+-- that one account never takes a whole worker.
+
+-- One claimed delivery: its row, then what sending it needs of its event (`e_*`) and of its
+-- webhook (`w_*`: w_deleted_at set for a deleted webhook's tombstone). Every claim function
+-- returns a set of these; rows.ts (`claimedRow`) maps one to a ClaimedDelivery.
+create type af_claimed_delivery as (
+  claimed deliveries,
+  e_timestamp bigint,
+  e_body text,
+  w_id text,
+  w_url text,
+  w_active boolean,
+  w_headers_enc text,
+  w_secret_enc text,
+  w_previous_secret_enc text,
+  w_previous_secret_expires_at bigint,
+  w_deleted_at bigint
+);
+
+-- A webhook's lease cap: p_cap, or lower for a webhook the worker slowed down.
+create function af_webhook_cap(p_fair jsonb, p_webhook text, p_cap int) returns int
+language sql immutable as $$
+  select least(p_cap, coalesce((p_fair->'caps'->>p_webhook)::int, p_cap))
+$$;
+
+-- How many deliveries of the account this claim may lease.
+create function af_account_room(p_fair jsonb, p_account text) returns int
+language sql immutable as $$
+  select case when p_fair is null then 2147483647
+    else coalesce((p_fair->'room'->>p_account)::int, (p_fair->>'share')::int) end
+$$;
+
+create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limit int,
+  p_owner text, p_lease_ms bigint, p_fair jsonb)
+returns setof af_claimed_delivery
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+begin
+  -- Step 2 of a claim (af_claim_due, af_refill), in a new snapshot taken after the caller
+  -- locked p_locked: each webhook's oldest due deliveries, at most its cap minus its live
+  -- leases (another owner's count as the whole cap), within each account's room, then the
+  -- oldest p_limit of all.
+  return query
+  with caps as (
+    select w.id, af_webhook_cap(p_fair, w.id, p_cap) as cap from unnest(p_locked) as w(id)
+  ),
+  live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  cand as (
+    select y.id, y.webhook_id, y.account_id, y.next_attempt_at, caps.cap,
+      row_number() over (partition by y.webhook_id order by y.next_attempt_at, y.id) as rn
+    from caps
+    cross join lateral (
+      select x.id, x.webhook_id, x.account_id, x.next_attempt_at from deliveries x
+      where x.webhook_id = caps.id and x.status = 'pending' and x.next_attempt_at <= p_now
+        and (x.lease_until is null or x.lease_until <= p_now)
+      order by x.next_attempt_at, x.id
+      limit caps.cap
+      for update of x skip locked
+    ) y
+  ),
+  fit as (
+    select cand.id, cand.account_id, cand.next_attempt_at,
+      row_number() over (partition by cand.account_id order by cand.next_attempt_at, cand.id)
+        as an
+    from cand left join live on live.webhook_id = cand.webhook_id
+    where cand.rn <= cand.cap - coalesce(live.n, 0)
+  ),
+  picked as (
+    select fit.id from fit
+    where p_fair is null or fit.an <= af_account_room(p_fair, fit.account_id)
+    order by fit.next_attempt_at, fit.id
+    limit p_limit
+  ),
+  c as (
+    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
+    from picked where x.id = picked.id
+    returning x
+  )
+  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  from c
+  join events e on e.id = (c.x).event_id
+  left join webhooks wh on wh.id = (c.x).webhook_id;
+end
+$fn$;
+
+-- The claim of ClaimOptions without `webhooks`: step 1 picks and locks the webhooks.
+create function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint, p_fair jsonb)
+returns setof af_claimed_delivery
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_scan int := greatest(p_limit * 2, 50);
+  v_scanned int;
+  v_blocked int;
+  v_ids text[];
+  v_locked text[] := '{}';
+  v_more text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+
+  -- Step 1: the head of the queue, and the webhooks in it with room under their cap (live
+  -- leases counted for those webhooks only, on deliveries_leased, whatever the table's size)
+  -- and whose account has room. A webhook another owner holds live leases on has no room.
+  with head as (
+    select x.webhook_id, x.account_id from deliveries x
+    where x.status = 'pending' and x.next_attempt_at <= p_now
+      and (x.lease_until is null or x.lease_until <= p_now)
+    order by x.next_attempt_at
+    limit v_scan
+  ),
+  live as (
+    select x.webhook_id,
+      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+    from deliveries x
+    where x.webhook_id = any(array(select distinct h.webhook_id from head h))
+      and x.lease_owner is not null and x.lease_until > p_now
+    group by x.webhook_id
+  ),
+  per as (
+    select h.webhook_id, count(*)::int as n,
+      case when af_account_room(p_fair, min(h.account_id)) <= 0 then 0
+        else greatest(0, af_webhook_cap(p_fair, h.webhook_id, p_cap) - coalesce(max(l.n), 0))
+      end as room
+    from head h left join live l on l.webhook_id = h.webhook_id
+    group by h.webhook_id
+  )
+  select (select count(*) from head)::int,
+    coalesce((select sum(greatest(0, per.n - per.room)) from per), 0)::int,
+    array(select per.webhook_id from per where per.room > 0)
+  into v_scanned, v_blocked, v_ids;
+  if v_scanned = 0 then
+    return;
+  end if;
+
+  if not (v_scanned = v_scan and v_blocked > 0) then
+    select coalesce(array_agg(s.id), '{}') into v_locked from (
+      select wh.id from webhooks wh where wh.id = any(v_ids) order by wh.id
+      for no key update skip locked
+    ) s;
+  end if;
+  -- A full head may hide more work behind it: ask every webhook for its oldest due delivery.
+  if v_scanned = v_scan and (v_blocked > 0 or cardinality(v_locked) < cardinality(v_ids)) then
+    with live as (
+      select x.webhook_id,
+        case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
+      from deliveries x
+      where x.lease_owner is not null and x.lease_until > p_now
+      group by x.webhook_id
+    )
+    select coalesce(array_agg(s.id), '{}') into v_more from (
+      select wh.id from webhooks wh
+      cross join lateral (
+        select x.next_attempt_at from deliveries x
+        where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= p_now
+          and (x.lease_until is null or x.lease_until <= p_now)
+        order by x.next_attempt_at
+        limit 1
+      ) due
+      where wh.id not in (select live.webhook_id from live
+          where live.n >= af_webhook_cap(p_fair, live.webhook_id, p_cap))
+        and af_account_room(p_fair, wh.account_id) > 0
+      order by due.next_attempt_at
+      limit p_limit
+      for no key update of wh skip locked
+    ) s;
+    v_locked := array(select distinct u from unnest(v_locked || v_more) u);
+  end if;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+
+  -- Step 2, in a new snapshot taken after the locks.
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner,
+    p_lease_ms, p_fair);
+end
+$fn$;
+
+-- A refill (ClaimOptions.webhooks, the engine's cycle on a busy endpoint): lock the given
+-- webhooks (skipping those another claim holds, and those of accounts without room), then
+-- step 2 for them alone, without searching the queue.
+create function af_refill(p_webhooks text[], p_now bigint, p_cap int, p_limit int, p_owner text,
+  p_lease_ms bigint, p_fair jsonb)
+returns setof af_claimed_delivery
+language plpgsql
+set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+declare
+  v_locked text[];
+begin
+  if p_limit <= 0 or p_cap <= 0 then
+    return;
+  end if;
+  perform set_config('synchronous_commit', 'off', true);
+  select coalesce(array_agg(s.id), '{}') into v_locked from (
+    select wh.id from webhooks wh
+    where wh.id = any(p_webhooks) and af_account_room(p_fair, wh.account_id) > 0
+    order by wh.id
+    for no key update skip locked
+  ) s;
+  if cardinality(v_locked) = 0 then
+    return;
+  end if;
+  return query select * from af_claim_locked(v_locked, p_now, p_cap, p_limit, p_owner,
+    p_lease_ms, p_fair);
+end
+$fn$;

@@ -1,0 +1,5 @@
+-- claim and completion as functions
+--
+-- No schema change: the claim and completion functions live in ../functions/, defined once in
+-- their current form, and migrate() installs them after the migrations (when their text
+-- changed). This version stays in the list so that every database records the same versions.

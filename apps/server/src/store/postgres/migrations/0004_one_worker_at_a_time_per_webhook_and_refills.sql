@@ -1,0 +1,5 @@
+-- one worker at a time per webhook, and refills
+--
+-- No schema change: the rule lives in the claim functions, ../functions/claim-due.sql, which
+-- migrate() installs after the migrations. This version stays in the list so that every
+-- database records the same versions.
