@@ -1,14 +1,17 @@
 /**
- * Applies the SQLite store's pending migrations (`migrations.ts`), as `postgres/migrate.ts` does on
+ * Applies the SQLite store's pending migrations (`migrations/*.sql`), as `postgres/migrate.ts` does on
  * PostgreSQL: all in one transaction, each recorded in `schema_migrations`. `BEGIN IMMEDIATE`
  * takes the write lock first, so two processes migrating the same file at once serialize and the
  * second finds nothing left to do.
  */
 import type Database from 'better-sqlite3';
-import { type Migration, migrations } from './migrations.js';
+import { loadMigrations, type Migration } from './migrations.js';
 import type { Row } from './rows.js';
 
-export function migrate(db: Database.Database, list: readonly Migration[] = migrations): number[] {
+export function migrate(
+  db: Database.Database,
+  list: readonly Migration[] = loadMigrations(),
+): number[] {
   const run = db.transaction((): number[] => {
     db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
