@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — end-to-end delivery benchmark (issue 5). Prints a table and writes
+ * `npm run bench` — end-to-end delivery benchmark. Prints a table and writes
  * `bench-results.json`. `--quick` runs in about two minutes, plus up to a minute per layout for
  * fairness (its phase beside the black holes); `--full` builds a 1,000,000 backlog.
  * `--only a,b` picks scenarios (ceiling, throughput, latency, isolation, backlog, retry, fairness);
@@ -250,7 +250,7 @@ async function runIsolation(layout: LayoutName) {
 }
 
 /**
- * Fair sharing of a worker (issue 11, point 4). Account A: 10 webhooks on healthy receivers, each
+ * Fair sharing of a worker. Account A: 10 webhooks on healthy receivers, each
  * subscribed to every event. Account B: 100 webhooks on never-answering endpoints (one process of
  * plain TCP servers that read and hold every socket until the service gives up), each subscribed
  * to every event. One service: A's events alone (after a warm-up run that is not counted), then

@@ -38,7 +38,7 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
 }
 
 /**
- * Input limits (issue 11; docs/api.md "Limits"). Strings and collections of every request have
+ * Input limits (docs/api.md "Limits"). Strings and collections of every request have
  * a bound here; the account quotas (webhooks per account, custom headers per webhook) are
  * settings (`AF_MAX_WEBHOOKS_PER_ACCOUNT`, `AF_MAX_HEADERS_PER_WEBHOOK`), checked in the routes.
  */

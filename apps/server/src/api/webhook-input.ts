@@ -1,5 +1,5 @@
 /**
- * Validation of a webhook's fields beyond their JSON shape (issue 3, SPEC §3–§5): the URL, the
+ * Validation of a webhook's fields beyond their JSON shape (SPEC §3–§5): the URL, the
  * event patterns, the secret rules, custom headers and metadata. Each rule throws the error
  * code the SPEC gives it, with a detail pointing at the field.
  */

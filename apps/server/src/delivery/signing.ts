@@ -1,11 +1,10 @@
 /**
  * The service's signatures (SPEC §3), with `node:crypto`. The SDK's `signBody`/`signStandard`
  * compute the same values with WebCrypto, which runs every HMAC as an asynchronous job on the
- * libuv thread pool: in a profile of a one-endpoint drain that job was the largest cost on the
- * service's thread after the store messages, and it adds a hop to every attempt, which holds one
- * of the endpoint's `AF_ENDPOINT_CONCURRENCY` slots meanwhile. `createHmac` on a body of a few KB
- * takes microseconds, synchronously. The key rules stay the SDK's (`standardWebhooksKey`), and
- * the shared vectors pass through the engine (`test/engine-vectors.test.ts`).
+ * libuv thread pool: a hop per attempt that costs more than the HMAC and holds the webhook's
+ * slot meanwhile (docs/performance.md has the profile). `createHmac` on a body of a few KB takes
+ * microseconds, synchronously. The key rules stay the SDK's (`standardWebhooksKey`), and the
+ * shared vectors pass through the engine (`test/engine-vectors.test.ts`).
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { standardWebhooksKey } from '@agentfactory/webhooks';
