@@ -8,9 +8,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { createAccount } from './api/accounts.js';
+import { startIdempotencyPurge } from './api/idempotency.js';
 import { buildApp } from './app.js';
 import { type Clock, systemClock } from './clock.js';
-import { BUILT_IN, type Config } from './config.js';
+import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -18,7 +19,7 @@ import { type Cipher, createCipher } from './security/crypto.js';
 import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
-import { IDEMPOTENCY_KEY_TTL_MS, type Store } from './store/types.js';
+import type { Store } from './store/types.js';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -146,12 +147,7 @@ export async function startService(
   // An `api` process sends only test deliveries (the action waits for them); workers send the rest.
   if (delivers) engine.start();
 
-  const purge = setInterval(() => {
-    store
-      .purgeIdempotencyKeys(clock.now() - IDEMPOTENCY_KEY_TTL_MS)
-      .catch((err) => logger.warn({ err }, 'purging idempotency keys failed'));
-  }, BUILT_IN.idempotencyPurgeMs);
-  purge.unref();
+  const stopPurge = startIdempotencyPurge(store, clock, logger);
   const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
     ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
     onError: (err) => logger.warn({ err }, 'counting pending deliveries for /metrics failed'),
@@ -167,7 +163,7 @@ export async function startService(
     store,
     close() {
       closing ??= (async () => {
-        clearInterval(purge);
+        stopPurge();
         stopPendingGauge();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });

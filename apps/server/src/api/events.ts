@@ -1,13 +1,11 @@
 /**
- * `/v1/events`: accept events (catalog validation, size cap, idempotency), fan them out in the
+ * `/v1/events`: accept events (catalog validation, size cap, idempotency via `idempotency.ts`), fan them out in the
  * store, wake the engine; and read them back (SPEC §5).
  */
-import { createHash } from 'node:crypto';
 import { isEventName } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  ConflictError,
   type ErrorDetail,
   MAX_DETAILS,
   NotFoundError,
@@ -22,6 +20,7 @@ import { accountOf } from './auth.js';
 import { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
+import { checkIdempotencyKey, conflictOf, requestHash } from './idempotency.js';
 import { type Cursors, parseTime } from './query.js';
 import {
   BatchBody,
@@ -56,19 +55,6 @@ async function targetAccount(
     : undefined;
   if (!account) throw new NotFoundError('account');
   return account.id;
-}
-
-function requestHash(event: string, data: unknown): string {
-  return createHash('sha256').update(JSON.stringify({ event, data })).digest('hex');
-}
-
-function checkIdempotencyKey(key: string, path: string): string {
-  if (key.length < 1 || key.length > 255 || !/^[\x20-\x7e]+$/.test(key))
-    throw ValidationError.field(
-      path,
-      'the idempotency key must be 1 to 255 printable ASCII characters',
-    );
-  return key;
 }
 
 interface Problem {
@@ -141,22 +127,6 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursor
       p.details,
       p.total,
     );
-  }
-
-  function conflictOf(result: InsertEventResult, path: string): ConflictError | null {
-    if (result.status === 'key_reused')
-      return new ConflictError(
-        'idempotency_key_reused',
-        'This idempotency key was already used with a different request in the last 24 hours.',
-        [{ path, message: 'already used with a different request' }],
-      );
-    if (result.status === 'key_in_flight')
-      return new ConflictError(
-        'idempotency_key_in_flight',
-        'A request with this idempotency key is still being processed; retry shortly.',
-        [{ path, message: 'the first request with this key is still in flight' }],
-      );
-    return null;
   }
 
   async function insert(accountId: string, events: NewEvent[]): Promise<InsertEventResult[]> {
