@@ -21,6 +21,7 @@ import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { createCursors } from './api/query.js';
 import { ErrorSchema } from './api/schemas.js';
+import { webhookActionRoutes } from './api/webhook-actions.js';
 import { webhookRoutes } from './api/webhooks.js';
 import {
   clientErrorHandler,
@@ -150,6 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // One cursor key for every list: a cursor is bound to its account and its row id.
   const cursors = createCursors(deps.config.encryptionKey);
   webhookRoutes(app, deps, cursors);
+  webhookActionRoutes(app, deps);
   eventRoutes(app, deps, cursors);
   deliveryRoutes(app, deps, cursors);
 

@@ -1,7 +1,8 @@
 /**
  * The store: every byte of state the service keeps, behind one interface so that SQLite
  * (`sqlite/`) and PostgreSQL (`postgres/`) are interchangeable and pass one contract suite
- * (`test/store-contract.ts`).
+ * (`test/store-contract.ts`). The interface and its row types stay in this one file, past 400
+ * lines, so the whole contract both stores keep reads in one place.
  *
  * Terms (see ARCHITECTURE.md):
  * - account: a tenant. Every other row belongs to exactly one account, and every method that

@@ -1,0 +1,180 @@
+/**
+ * What one does with a webhook besides editing it (SPEC §5): the test action (one attempt now,
+ * through the engine, answered with what the receiver said), recover (failed deliveries in a
+ * window due again) and stats over a window.
+ */
+import { eventSamples, isEventName } from '@agentfactory/webhooks';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../config.js';
+import { UnknownEventTypeError, ValidationError } from '../errors.js';
+import { newId } from '../ids.js';
+import { accountOf } from './auth.js';
+import type { AppDeps } from './deps.js';
+import { buildEnvelope } from './envelope.js';
+import { parseTime } from './query.js';
+import {
+  errorResponses,
+  IdParams,
+  RecoverBody,
+  StatsQuery,
+  StatsSchema,
+  TestBody,
+  TestResult,
+} from './schemas.js';
+import { rfc3339 } from './serialize.js';
+import { loadWebhook } from './webhooks.js';
+
+const tags = ['webhooks'];
+const MAX_STATS_WINDOW_MS = 90 * 86_400_000;
+const MAX_STATS_BUCKETS = 1000;
+
+export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { store, clock, config, engine } = deps;
+  const account = { access: 'account' as const };
+  const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> }>(
+    '/v1/webhooks/:id/test',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Send a test event now',
+        description:
+          'One attempt now, even to an inactive endpoint, never retried: a `webhook.test` event, or the sample of `event` with `X-AgentFactory-Test: 1`. Answers 200 whatever the receiver answered.',
+        params: IdParams,
+        body: TestBody,
+        response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 422) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const chosen = request.body.event;
+      if (chosen !== undefined && !isEventName(chosen))
+        throw new UnknownEventTypeError(`"${chosen}" is not an event type of the catalog.`, [
+          { path: '/event', message: 'is not an event type of the catalog' },
+        ]);
+      const sampleEvent = chosen !== undefined && chosen !== 'webhook.test';
+      const name = sampleEvent ? chosen : 'webhook.test';
+      const data = sampleEvent
+        ? eventSamples[chosen]
+        : { webhook_id: webhook.id, message: 'This is a test event from Agent Factory.' };
+      const now = clock.now();
+      const event = buildEnvelope(name, data, now);
+      const claimed = await store.insertTestDelivery(
+        accountId,
+        webhook.id,
+        event,
+        {
+          id: newId('dlv', now),
+          owner: `test-${process.pid}`,
+          leaseMs: config.delivery.timeoutMs + 30_000,
+        },
+        now,
+      );
+      const outcome = await engine.sendTest(claimed, { sampleEvent });
+      const a = outcome.attempt;
+      return {
+        delivery_id: outcome.deliveryId,
+        success: a.succeeded,
+        status_code: a.statusCode,
+        duration_ms: Math.round(a.durationMs),
+        response_body: a.responseBody,
+        response_body_encoding: a.responseBodyEncoding,
+        error: a.error,
+      };
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RecoverBody> }>(
+    '/v1/webhooks/:id/recover',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Re-attempt failed deliveries',
+        description:
+          'Every failed delivery of this webhook created between `since` and `until` (default now) gets one new attempt now.',
+        params: IdParams,
+        body: RecoverBody,
+        response: {
+          202: Type.Object({ deliveries: Type.Integer() }),
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const now = clock.now();
+      const since = parseTime('/since', request.body.since);
+      const until = parseTime('/until', request.body.until) ?? now;
+      if (until < since) throw ValidationError.field('/until', 'until must not be before since');
+      const count = await store.recoverDeliveries(accountId, webhook.id, since, until, now);
+      if (count > 0) engine.notify();
+      return reply.code(202).send({ deliveries: count });
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof StatsQuery> }>(
+    '/v1/webhooks/:id/stats',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Delivery statistics over a window',
+        description:
+          'Attempts in the window (success rate, p50/p95 duration) and deliveries created per bucket by status.',
+        params: IdParams,
+        querystring: StatsQuery,
+        response: { 200: StatsSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const accountId = accountOf(request);
+      const webhook = await load(accountId, request.params.id);
+      const windowText = (request.query.window ?? '24h').trim();
+      const windowMs = durationParam('window', windowText);
+      const bucketMs = durationParam('bucket', request.query.bucket ?? '1h');
+      if (windowMs > MAX_STATS_WINDOW_MS)
+        throw ValidationError.field('/window', 'window must be at most 90d');
+      if (bucketMs > windowMs)
+        throw ValidationError.field('/bucket', 'bucket must not be longer than window');
+      if (windowMs / bucketMs > MAX_STATS_BUCKETS)
+        throw ValidationError.field('/bucket', `at most ${MAX_STATS_BUCKETS} buckets per window`);
+      // Buckets align to multiples of `bucket` since the epoch (whole UTC hours for 1h); the
+      // last one holds now.
+      const until = Math.floor(clock.now() / bucketMs) * bucketMs + bucketMs;
+      const stats = await store.webhookStats(accountId, webhook.id, {
+        since: until - windowMs,
+        until,
+        bucketMs,
+      });
+      return {
+        window: windowText,
+        success_rate: stats.attempts === 0 ? null : stats.succeededAttempts / stats.attempts,
+        attempts: stats.attempts,
+        p50_ms: stats.p50Ms,
+        p95_ms: stats.p95Ms,
+        buckets: stats.buckets.map((b) => ({
+          start: rfc3339(b.start),
+          succeeded: b.succeeded,
+          failed: b.failed,
+          pending: b.pending,
+        })),
+      };
+    },
+  );
+}
+
+function durationParam(name: string, text: string): number {
+  try {
+    const ms = parseDuration(text);
+    if (ms < 60_000) throw new Error('must be at least 1m');
+    return ms;
+  } catch (err) {
+    throw ValidationError.field(`/${name}`, `${name} ${(err as Error).message}`);
+  }
+}
