@@ -17,6 +17,7 @@ import type {
   Store,
 } from '../store/types.js';
 import { Fairness } from './fairness.js';
+import { type Lease, Leases } from './leases.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
@@ -127,24 +128,12 @@ export class DeliveryEngine {
   private readonly random: () => number;
   private readonly sender: Sender;
   private readonly leaseMs: number;
-  private readonly heartbeatMs: number;
-  /** Claimed deliveries → when their lease ends as far as this worker knows (renewals included). */
-  private readonly leaseUntil = new Map<string, number>();
-  /** Running attempts, to abort one whose lease is about to be lost. */
-  private readonly aborts = new Map<string, AbortController>();
   private readonly fairness: Fairness;
   private readonly slots: WebhookSlots;
-  /** Claimed deliveries this worker holds → their account, for the account's share. */
-  private readonly heldAccount = new Map<string, string>();
-  /** Leases given back unsent (a webhook slowed down), released together on the next turn. */
-  private shed: string[] = [];
+  /** The deliveries this worker holds, from claim to durable outcome, and their heartbeat. */
+  private readonly leases: Leases;
   /** Outcomes that failed to be written even in their safe form → tries so far. */
   private readonly writeStrikes = new Map<string, number>();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private beating = false;
-
-  /** Claimed deliveries not yet completed in the store: id → the attempt's promise. */
-  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly tests = new Set<Promise<unknown>>();
   private outbox: AttemptOutcome[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -170,8 +159,6 @@ export class DeliveryEngine {
   private started = false;
   private stopping = false;
   private unsubscribe: (() => void) | undefined;
-  /** Deliveries whose leases were released at shutdown: their late outcomes are dropped. */
-  private readonly abandoned = new Set<string>();
   private readonly requests: RequestBuilder;
 
   constructor(opts: DeliveryEngineOptions) {
@@ -187,13 +174,21 @@ export class DeliveryEngine {
     this.pollMs = opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs;
     this.random = opts.random ?? Math.random;
     this.leaseMs = this.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
-    this.heartbeatMs = Math.max(1, Math.floor(this.leaseMs / 3));
     this.fairness = new Fairness(
       this.config.endpointConcurrency,
       this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
       Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
     );
     this.slots = new WebhookSlots(this.fairness);
+    this.leases = new Leases({
+      store: this.store,
+      clock: this.clock,
+      log: this.log,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      accounts: this.fairness,
+      lost: (ids) => this.lost(ids),
+    });
     this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
     this.sender = new Sender({
       allowPrivateNetworks: this.config.allowPrivateNetworks,
@@ -208,8 +203,7 @@ export class DeliveryEngine {
     // PostgreSQL wakes idle workers when other processes add work; SQLite has one process.
     if (hasWorkNotifier(this.store))
       this.unsubscribe = this.store.onWorkAvailable(() => this.notify());
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
-    this.heartbeatTimer.unref();
+    this.leases.start();
     this.notify();
   }
 
@@ -241,7 +235,7 @@ export class DeliveryEngine {
   ): Promise<AttemptOutcome> {
     const run = (async () => {
       // Inside the webhook's cap like any attempt: it waits for one of the webhook's slots.
-      await this.slot(claimed, { test: true });
+      await this.slot(claimed, undefined);
       let outcome: AttemptOutcome;
       try {
         outcome = await this.attempt(claimed, {
@@ -281,16 +275,15 @@ export class DeliveryEngine {
     // A claim under way finishes first (and hands back what it took, see `pump`).
     await this.pumpRun?.catch(() => {});
     const grace = opts.graceMs ?? this.config.timeoutMs;
-    const all = Promise.allSettled([...this.inFlight.values(), ...this.tests]);
+    const all = Promise.allSettled([...this.leases.runs(), ...this.tests]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, grace)))]);
     clearTimeout(timer);
     await this.flushNow();
-    const left = [...this.inFlight.keys()].filter(
-      (id) => !this.outbox.some((o) => o.deliveryId === id),
-    );
+    const left = this.leases.ids().filter((id) => !this.outbox.some((o) => o.deliveryId === id));
     if (left.length > 0) {
-      for (const id of left) this.abandoned.add(id);
+      // No longer held: an outcome that comes after is dropped (see `launch`).
+      for (const id of left) this.leases.end(id);
       try {
         await this.store.releaseLeases(this.owner, left);
       } catch (err) {
@@ -300,7 +293,7 @@ export class DeliveryEngine {
     }
     // Outcomes that landed while the leases were being released are still worth keeping.
     await this.flushNow();
-    clearInterval(this.heartbeatTimer);
+    this.leases.stop();
     await this.sender.destroy().catch(() => {});
   }
 
@@ -326,7 +319,7 @@ export class DeliveryEngine {
           this.pumpWaiting = false;
         }
         if (this.stopping) return;
-        const room = this.maxInFlight - this.inFlight.size;
+        const room = this.maxInFlight - this.leases.size;
         if (room <= 0) break; // a completion pumps again
         const limit = Math.min(room, CLAIM_BATCH);
         const now = this.clock.now();
@@ -347,10 +340,7 @@ export class DeliveryEngine {
           return;
         }
         if (claimed.length > 0) this.blockedOnce = false;
-        for (const c of claimed) {
-          this.leaseUntil.set(c.id, now + this.leaseMs);
-          this.launch(c);
-        }
+        for (const c of claimed) this.launch(c, this.leases.take(c, now));
         if (claimed.length === limit) this.pumpAgain = true;
         else await this.sleepUntilDue();
       } while (this.pumpAgain && !this.stopping);
@@ -406,19 +396,17 @@ export class DeliveryEngine {
     this.idleTimer.unref();
   }
 
-  private launch(c: ClaimedDelivery): void {
-    this.heldAccount.set(c.id, c.accountId);
-    this.fairness.hold(c.accountId);
-    const run = (async () => {
-      const go = await this.slot(c);
+  /** Runs a delivery just claimed under its lease: a slot of its webhook, the attempt, the outbox. */
+  private launch(c: ClaimedDelivery, lease: Lease): void {
+    lease.run = (async () => {
+      const go = await this.slot(c, lease);
       if (go === 'shed') {
-        this.forget(c.id);
-        this.releaseShed(c.id);
+        this.leases.giveBack(c.id);
         return;
       }
       if (!go) return;
       const abort = new AbortController();
-      this.aborts.set(c.id, abort);
+      lease.abort = abort;
       let outcome: AttemptOutcome;
       try {
         outcome = await this.attempt(c, {
@@ -434,27 +422,27 @@ export class DeliveryEngine {
         this.notify();
         return;
       } finally {
-        this.aborts.delete(c.id);
+        lease.abort = undefined;
         this.endSlot(c);
       }
-      if (this.abandoned.delete(c.id)) return;
+      // Given up (the lease could not be renewed) or released at shutdown meanwhile: dropped.
+      if (!this.leases.isHeld(lease)) return;
       this.outbox.push({ ...outcome, owner: this.owner });
       this.scheduleFlush();
     })();
-    this.inFlight.set(c.id, run);
   }
 
   /**
    * Waits for a slot of the delivery's webhook (`WebhookSlots`). False (and no slot) when the
    * engine stops or the lease was given up meanwhile; `shed` when the webhook was slowed down and
-   * the delivery goes back unsent. The test action (`test`) waits the same way, never shed.
+   * the delivery goes back unsent. The test action (no `lease`) waits the same way, never shed.
    */
-  private async slot(c: ClaimedDelivery, opts: { test?: boolean } = {}): Promise<boolean | 'shed'> {
-    const held = () => opts.test === true || (!this.stopping && this.leaseUntil.has(c.id));
+  private async slot(c: ClaimedDelivery, lease: Lease | undefined): Promise<boolean | 'shed'> {
+    const held = () => lease === undefined || (!this.stopping && this.leases.isHeld(lease));
     // A deleted webhook's delivery sends nothing (see `attempt`): no slot.
     const hook = c.webhook?.id;
     if (hook === undefined) return held();
-    if (!(await this.slots.take(hook, opts.test ? '' : c.id))) return 'shed';
+    if (!(await this.slots.take(hook, lease ? c.id : ''))) return 'shed';
     if (!held()) {
       this.slots.release(hook);
       return false;
@@ -466,73 +454,22 @@ export class DeliveryEngine {
     if (c.webhook) this.slots.release(c.webhook.id);
   }
 
-  /** Gives the lease back on the next turn, with the others shed meanwhile: one store call. */
-  private releaseShed(id: string): void {
-    this.shed.push(id);
-    if (this.shed.length > 1) return;
-    setImmediate(() => {
-      const ids = this.shed;
-      this.shed = [];
-      void this.store
-        .releaseLeases(this.owner, ids)
-        .catch((err: unknown) => this.log.warn({ err }, 'giving leases back failed; they expire'));
-    });
-  }
-
   /** The delivery is no longer held by this worker (completed, given up or given back). */
   private forget(id: string): void {
-    this.inFlight.delete(id);
-    this.leaseUntil.delete(id);
+    this.leases.end(id);
     this.writeStrikes.delete(id);
-    const account = this.heldAccount.get(id);
-    if (account !== undefined) {
-      this.heldAccount.delete(id);
-      this.fairness.release(account);
-    }
   }
 
   /**
-   * Renews the leases of every delivery held, in one call, and gives up those whose lease would
-   * run out before the next beat (renewals failing: the database is unreachable from here).
+   * The heartbeat gave these deliveries up (`leases.ts`: their leases could not be renewed in
+   * time, their attempts were aborted): their outcomes are not written either, so a stale one
+   * never overwrites a newer one. They are sent again (at-least-once).
    */
-  private async heartbeat(): Promise<void> {
-    // First, and even while a renewal hangs on a silent network: half a beat of slack for a late
-    // timer, so a delivery is given up before its lease ends, never after.
-    const horizon = this.clock.now() + this.heartbeatMs * 1.5;
-    const lost = [...this.leaseUntil].filter(([, until]) => until <= horizon).map(([id]) => id);
-    if (lost.length > 0) this.giveUp(lost);
-    if (this.beating || this.leaseUntil.size === 0) return;
-    this.beating = true;
-    const now = this.clock.now();
-    const held = [...this.leaseUntil.keys()];
-    const until = now + this.leaseMs;
-    try {
-      await this.store.renewLeases(this.owner, held, until);
-      for (const id of held) if (this.leaseUntil.has(id)) this.leaseUntil.set(id, until);
-    } catch (err) {
-      this.log.warn({ err, leases: held.length }, 'renewing leases failed; retrying');
-    } finally {
-      this.beating = false;
-    }
-  }
-
-  /**
-   * Another worker may claim these deliveries soon: stop their attempts and forget their
-   * outcomes, so the delivery is never sent by two workers at once and a stale outcome never
-   * overwrites a newer one. They are sent again (at-least-once).
-   */
-  private giveUp(ids: string[]): void {
+  private lost(ids: string[]): void {
     const drop = new Set(ids);
     const before = this.outbox.length;
     this.outbox = this.outbox.filter((o) => !drop.has(o.deliveryId));
-    for (const id of ids) {
-      const abort = this.aborts.get(id);
-      if (abort) {
-        this.abandoned.add(id);
-        abort.abort();
-      }
-      this.forget(id);
-    }
+    for (const id of ids) this.writeStrikes.delete(id);
     this.log.warn(
       { deliveries: ids.length, outcomesDropped: before - this.outbox.length },
       'leases could not be renewed in time: gave up those deliveries (they will be sent again)',
@@ -585,7 +522,7 @@ export class DeliveryEngine {
         this.notify();
       } catch (err) {
         // Those given up meanwhile (lease lost) stay dropped.
-        const held = batch.filter((o) => this.leaseUntil.has(o.deliveryId));
+        const held = batch.filter((o) => this.leases.holds(o.deliveryId));
         const again = await this.writeApart(held, err);
         if (again.length > 0) {
           this.outbox.unshift(...again);
@@ -687,7 +624,7 @@ export class DeliveryEngine {
   ): Promise<void> {
     // The batch's slots are free once it is written: count them as room for this claim. No
     // other claim runs meanwhile (see `pump`), so no slot is promised twice.
-    const room = this.maxInFlight - (this.inFlight.size - batch.length);
+    const room = this.maxInFlight - (this.leases.size - batch.length);
     const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
     const now = this.clock.now();
     // A refill: the next deliveries of the batch's webhooks only, without searching the queue
@@ -720,10 +657,7 @@ export class DeliveryEngine {
       }
       return;
     }
-    for (const c of claimed) {
-      this.leaseUntil.set(c.id, now + this.leaseMs);
-      this.launch(c);
-    }
+    for (const c of claimed) this.launch(c, this.leases.take(c, now));
     // A full claim may have left more behind, as in `pump`. A short one took all it could: only
     // the timer needs setting, for the retries this batch scheduled (work from elsewhere comes
     // with a `notify` or is found by the poll), without asking the store for `nextDueAt`.
