@@ -18,6 +18,7 @@ import type {
 } from '../store/types.js';
 import { Fairness } from './fairness.js';
 import { type Lease, Leases } from './leases.js';
+import { Outbox } from './outbox.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
 import { Sender, type SendResult } from './sender.js';
@@ -78,15 +79,6 @@ const CLAIM_BATCH = 100;
 const WEBHOOK_LEASES_PER_SLOT = 3;
 /** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */
 const BLOCKED_RETRY_MS = 20;
-// Outcomes are written on the next turn (`setImmediate`, not a 0 ms timer, which waits 1 ms): a
-// delivery's lease, counted against the webhook's `webhookLeases`, is released only once its
-// outcome is durable, so any wait here delays the refill of a busy endpoint's leases. Batches
-// still form by themselves: outcomes that arrive while a write is in flight go together in the
-// next one.
-const FLUSH_BATCH = 100;
-/** Tries of an outcome that cannot be written even without the receiver's bytes. */
-const WRITE_TRIES = 3;
-
 /**
  * The delivery engine: claim → sign → send → complete, in batches.
  *
@@ -132,13 +124,8 @@ export class DeliveryEngine {
   private readonly slots: WebhookSlots;
   /** The deliveries this worker holds, from claim to durable outcome, and their heartbeat. */
   private readonly leases: Leases;
-  /** Outcomes that failed to be written even in their safe form → tries so far. */
-  private readonly writeStrikes = new Map<string, number>();
+  private readonly outbox: Outbox;
   private readonly tests = new Set<Promise<unknown>>();
-  private outbox: AttemptOutcome[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
-  private flushQueued: NodeJS.Immediate | undefined;
-  private flushing: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** When `idleTimer` fires (clock time). */
   private idleAt = 0;
@@ -188,6 +175,18 @@ export class DeliveryEngine {
       leaseMs: this.leaseMs,
       accounts: this.fairness,
       lost: (ids) => this.lost(ids),
+    });
+    const store = this.store;
+    this.outbox = new Outbox({
+      store,
+      log: this.log,
+      metrics: this.metrics,
+      holds: (id) => this.leases.holds(id),
+      done: (id) => this.leases.end(id),
+      wake: () => this.notify(),
+      ...(hasCompleteAndClaim(store)
+        ? { writeAndClaim: (batch: AttemptOutcome[]) => this.completeAndClaim(store, batch) }
+        : {}),
     });
     this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
     this.sender = new Sender({
@@ -245,12 +244,7 @@ export class DeliveryEngine {
       } finally {
         this.endSlot(claimed);
       }
-      try {
-        await this.store.completeAttempts([outcome]);
-      } catch (err) {
-        // As in `writeApart`: the receiver's bytes never make the test action fail.
-        await this.writeSafeForm(outcome, err);
-      }
+      await this.outbox.writeNow(outcome);
       return outcome;
     })();
     this.tests.add(run);
@@ -268,6 +262,7 @@ export class DeliveryEngine {
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.outbox.stop();
     this.unsubscribe?.();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // Deliveries waiting for their endpoint never start now: wake them to return (see `slot`).
@@ -279,8 +274,8 @@ export class DeliveryEngine {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, grace)))]);
     clearTimeout(timer);
-    await this.flushNow();
-    const left = this.leases.ids().filter((id) => !this.outbox.some((o) => o.deliveryId === id));
+    await this.outbox.flush();
+    const left = this.leases.ids().filter((id) => !this.outbox.has(id));
     if (left.length > 0) {
       // No longer held: an outcome that comes after is dropped (see `launch`).
       for (const id of left) this.leases.end(id);
@@ -292,7 +287,7 @@ export class DeliveryEngine {
       this.log.info({ released: left.length }, 'released leases of unfinished attempts');
     }
     // Outcomes that landed while the leases were being released are still worth keeping.
-    await this.flushNow();
+    await this.outbox.flush();
     this.leases.stop();
     await this.sender.destroy().catch(() => {});
   }
@@ -314,7 +309,7 @@ export class DeliveryEngine {
         // skips the locked webhook and finds nothing, though work is due.
         this.pumpWaiting = true;
         try {
-          while (this.flushing) await this.flushing.catch(() => {});
+          await this.outbox.idle();
         } finally {
           this.pumpWaiting = false;
         }
@@ -418,7 +413,7 @@ export class DeliveryEngine {
         // A bug (an attempt that cannot be built is a `configuration_error` outcome): leave the
         // lease to expire.
         this.log.error({ err, deliveryId: c.id }, 'attempt failed before sending');
-        this.forget(c.id);
+        this.leases.end(c.id);
         this.notify();
         return;
       } finally {
@@ -427,8 +422,7 @@ export class DeliveryEngine {
       }
       // Given up (the lease could not be renewed) or released at shutdown meanwhile: dropped.
       if (!this.leases.isHeld(lease)) return;
-      this.outbox.push({ ...outcome, owner: this.owner });
-      this.scheduleFlush();
+      this.outbox.add({ ...outcome, owner: this.owner });
     })();
   }
 
@@ -454,174 +448,26 @@ export class DeliveryEngine {
     if (c.webhook) this.slots.release(c.webhook.id);
   }
 
-  /** The delivery is no longer held by this worker (completed, given up or given back). */
-  private forget(id: string): void {
-    this.leases.end(id);
-    this.writeStrikes.delete(id);
-  }
-
   /**
    * The heartbeat gave these deliveries up (`leases.ts`: their leases could not be renewed in
    * time, their attempts were aborted): their outcomes are not written either, so a stale one
    * never overwrites a newer one. They are sent again (at-least-once).
    */
   private lost(ids: string[]): void {
-    const drop = new Set(ids);
-    const before = this.outbox.length;
-    this.outbox = this.outbox.filter((o) => !drop.has(o.deliveryId));
-    for (const id of ids) this.writeStrikes.delete(id);
+    const dropped = this.outbox.drop(ids);
     this.log.warn(
-      { deliveries: ids.length, outcomesDropped: before - this.outbox.length },
+      { deliveries: ids.length, outcomesDropped: dropped },
       'leases could not be renewed in time: gave up those deliveries (they will be sent again)',
     );
     this.notify();
-  }
-
-  private scheduleFlush(): void {
-    if (this.outbox.length >= FLUSH_BATCH) {
-      void this.flushNow();
-      return;
-    }
-    if (!this.flushTimer && !this.flushQueued) {
-      this.flushQueued = setImmediate(() => {
-        this.flushQueued = undefined;
-        void this.flushNow();
-      });
-    }
-  }
-
-  /**
-   * Writes buffered outcomes in one transaction, then frees their slots. A store that can
-   * (`completeAndClaim`) claims in the same round trip and the claimed deliveries start at once:
-   * a slot is held from claim until its outcome is durable, so one endpoint's rate is
-   * `endpointConcurrency / cycle`, and this takes the claim's own round trip and the hop through
-   * `notify` out of the cycle.
-   */
-  private async flushNow(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    if (this.flushQueued) {
-      clearImmediate(this.flushQueued);
-      this.flushQueued = undefined;
-    }
-    while (this.flushing) await this.flushing;
-    if (this.outbox.length === 0) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.flushing = (async () => {
-      try {
-        if (!this.stopping && hasCompleteAndClaim(this.store)) {
-          while (this.claiming) await this.claiming.catch(() => {});
-          await this.completeAndClaim(this.store, batch);
-          return;
-        }
-        await this.store.completeAttempts(batch);
-        for (const o of batch) this.forget(o.deliveryId);
-        this.notify();
-      } catch (err) {
-        // Those given up meanwhile (lease lost) stay dropped.
-        const held = batch.filter((o) => this.leases.holds(o.deliveryId));
-        const again = await this.writeApart(held, err);
-        if (again.length > 0) {
-          this.outbox.unshift(...again);
-          if (!this.stopping) {
-            this.flushTimer = setTimeout(() => {
-              this.flushTimer = undefined;
-              void this.flushNow();
-            }, 500);
-          }
-        }
-        this.notify();
-      }
-    })();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
-    }
-  }
-
-  /**
-   * A batch failed to be written. One outcome must never hold the others (a receiver's bytes the
-   * database refuses, a row it cannot take): each is written alone; one that fails alone is
-   * written in its safe form (without the receiver's headers and body, the only bytes of an
-   * outcome not made here). When not even the first safe form can be written the database is
-   * likely unreachable: the batch is tried again as it was, and the heartbeat gives its
-   * deliveries up if that lasts. An outcome whose safe form fails while others are written (or
-   * was refused so before) is tried again up to `WRITE_TRIES` flushes, then dropped: its
-   * delivery is sent again after its lease. Answers the outcomes to write again; logs each write
-   * error once, with its cause.
-   */
-  private async writeApart(batch: AttemptOutcome[], cause: unknown): Promise<AttemptOutcome[]> {
-    let failed: { outcome: AttemptOutcome; err: unknown }[] = batch.map((o) => ({
-      outcome: o,
-      err: cause,
-    }));
-    if (batch.length > 1) {
-      this.metrics?.outcomeWriteFailed?.('split');
-      failed = [];
-      for (const o of batch) {
-        try {
-          await this.store.completeAttempts([o]);
-          this.forget(o.deliveryId);
-        } catch (err) {
-          failed.push({ outcome: o, err });
-        }
-      }
-    }
-    const again: AttemptOutcome[] = [];
-    let written = batch.length - failed.length;
-    for (const { outcome, err } of failed) {
-      try {
-        await this.writeSafeForm(outcome, err);
-        written++;
-        this.forget(outcome.deliveryId);
-      } catch (safeErr) {
-        // Nothing written yet, and this outcome never was refused alone while others went
-        // through: the database, not the outcome.
-        if (written === 0 && !this.writeStrikes.has(outcome.deliveryId)) {
-          this.log.error(
-            { err: safeErr, outcomes: batch.length },
-            'writing outcomes failed; retrying',
-          );
-          return failed.map((f) => f.outcome);
-        }
-        const strikes = (this.writeStrikes.get(outcome.deliveryId) ?? 0) + 1;
-        if (strikes < WRITE_TRIES) {
-          this.writeStrikes.set(outcome.deliveryId, strikes);
-          again.push(outcome);
-          continue;
-        }
-        this.forget(outcome.deliveryId);
-        this.metrics?.outcomeWriteFailed?.('dropped');
-        this.log.error(
-          { err: safeErr, deliveryId: outcome.deliveryId, tries: strikes },
-          'an outcome could not be written at all: dropped; the delivery is sent again after its lease',
-        );
-      }
-    }
-    return again;
-  }
-
-  /**
-   * Writes the outcome without the receiver's headers and body (`safeForm`), then counts and
-   * logs the refusal `err` of the whole outcome; throws when even that write fails.
-   */
-  private async writeSafeForm(outcome: AttemptOutcome, err: unknown): Promise<void> {
-    await this.store.completeAttempts([safeForm(outcome)]);
-    this.metrics?.outcomeWriteFailed?.('safe_form');
-    this.log.error(
-      { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
-      "an outcome could not be written: recorded without the receiver's headers and body",
-    );
   }
 
   private async completeAndClaim(
     store: Store & FusedCompleteClaim,
     batch: AttemptOutcome[],
   ): Promise<void> {
+    // One claim at a time (see `pump`): a claim of the pump under way ends first.
+    while (this.claiming) await this.claiming.catch(() => {});
     // The batch's slots are free once it is written: count them as room for this claim. No
     // other claim runs meanwhile (see `pump`), so no slot is promised twice.
     const room = this.maxInFlight - (this.leases.size - batch.length);
@@ -644,7 +490,7 @@ export class DeliveryEngine {
       ...this.claimOptions(now, limit, batch),
       webhooks,
     });
-    for (const o of batch) this.forget(o.deliveryId);
+    for (const o of batch) this.leases.end(o.deliveryId);
     if (this.stopping) {
       // `stop` is waiting for what runs; these never started, so they go back at once.
       if (claimed.length > 0) {
@@ -825,14 +671,6 @@ export class DeliveryEngine {
       'attempt finished',
     );
   }
-}
-
-/** The outcome without the bytes a receiver chose (headers and body): what any store can hold. */
-function safeForm(o: AttemptOutcome): AttemptOutcome {
-  return {
-    ...o,
-    attempt: { ...o.attempt, responseHeaders: {}, responseBody: null, responseBodyEncoding: null },
-  };
 }
 
 /** The result of an attempt that sent nothing. */
