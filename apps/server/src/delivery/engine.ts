@@ -2,26 +2,17 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../config.js';
-import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
 import {
   type FusedCompleteClaim,
   hasCompleteAndClaim,
   hasWorkNotifier,
 } from '../store/capabilities.js';
-import type {
-  AttemptError,
-  AttemptOutcome,
-  ClaimedDelivery,
-  DeliveryStatus,
-  Store,
-} from '../store/types.js';
+import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
+import { type AttemptMode, AttemptRunner } from './attempt.js';
 import { Fairness } from './fairness.js';
 import { type Lease, Leases } from './leases.js';
 import { Outbox } from './outbox.js';
-import { RequestBuilder } from './request.js';
-import { decideState } from './retry-policy.js';
-import { Sender, type SendResult } from './sender.js';
 import { WebhookSlots } from './slots.js';
 
 export type { DeliveryConfig } from '../config.js';
@@ -109,7 +100,6 @@ const BLOCKED_RETRY_MS = 20;
  */
 export class DeliveryEngine {
   private readonly store: Store;
-  private readonly cipher: Cipher;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly config: DeliveryConfig;
@@ -117,8 +107,6 @@ export class DeliveryEngine {
   private readonly owner: string;
   private readonly maxInFlight: number;
   private readonly pollMs: number;
-  private readonly random: () => number;
-  private readonly sender: Sender;
   private readonly leaseMs: number;
   private readonly fairness: Fairness;
   private readonly slots: WebhookSlots;
@@ -146,11 +134,10 @@ export class DeliveryEngine {
   private started = false;
   private stopping = false;
   private unsubscribe: (() => void) | undefined;
-  private readonly requests: RequestBuilder;
+  private readonly attempts: AttemptRunner;
 
   constructor(opts: DeliveryEngineOptions) {
     this.store = opts.store;
-    this.cipher = opts.cipher;
     this.clock = opts.clock;
     this.log = opts.logger;
     this.config = opts.config;
@@ -159,7 +146,6 @@ export class DeliveryEngine {
       opts.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
     this.maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
     this.pollMs = opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs;
-    this.random = opts.random ?? Math.random;
     this.leaseMs = this.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
     this.fairness = new Fairness(
       this.config.endpointConcurrency,
@@ -188,10 +174,13 @@ export class DeliveryEngine {
         ? { writeAndClaim: (batch: AttemptOutcome[]) => this.completeAndClaim(store, batch) }
         : {}),
     });
-    this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
-    this.sender = new Sender({
-      allowPrivateNetworks: this.config.allowPrivateNetworks,
+    this.attempts = new AttemptRunner({
+      cipher: opts.cipher,
       clock: this.clock,
+      log: this.log,
+      config: this.config,
+      metrics: this.metrics,
+      random: opts.random ?? Math.random,
     });
   }
 
@@ -289,7 +278,7 @@ export class DeliveryEngine {
     // Outcomes that landed while the leases were being released are still worth keeping.
     await this.outbox.flush();
     this.leases.stop();
-    await this.sender.destroy().catch(() => {});
+    await this.attempts.close().catch(() => {});
   }
 
   // The loop.
@@ -527,163 +516,19 @@ export class DeliveryEngine {
     if (!this.idleTimer || now + delay < this.idleAt) this.armTimer(delay);
   }
 
-  // One attempt.
-
-  private async attempt(
-    c: ClaimedDelivery,
-    mode: { test: boolean; sample: boolean; signal?: AbortSignal },
-  ): Promise<AttemptOutcome> {
-    const number = c.attemptCount + 1;
-    const trigger = mode.test ? 'test' : c.trigger;
-    const hook = c.webhook;
-    if (!hook || (!hook.active && !mode.test)) {
-      const now = this.clock.now();
-      const outcome = this.outcome(
-        c,
-        number,
-        trigger,
-        notSent(now, 'endpoint_disabled'),
-        {},
-        'failed',
-        null,
-      );
-      this.finished(outcome, c);
-      return outcome;
+  /**
+   * One attempt (`attempt.ts`), then what it tells of the endpoint (`fairness.ts`): a timeout
+   * lowers the webhook's limit, and its deliveries waiting beyond the new lease cap go back
+   * (`slots.ts`). Only what the endpoint answered (or did not) tells how it copes; an attempt
+   * that sent nothing says nothing of it.
+   */
+  private async attempt(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
+    const outcome = await this.attempts.run(c, mode);
+    const { error } = outcome.attempt;
+    const sent = error !== 'endpoint_disabled' && error !== 'configuration_error';
+    if (sent && outcome.webhookId !== '' && this.fairness.attemptEnded(outcome.webhookId, error)) {
+      this.slots.shed(outcome.webhookId);
     }
-
-    const now = this.clock.now();
-    let request: { headers: Record<string, string>; recorded: Record<string, string> };
-    try {
-      request = this.requests.build(c, number, now, mode.sample);
-    } catch (err) {
-      // Retried by the policy like any failure: a key or a header fixed meanwhile lets it through.
-      this.log.warn(
-        { webhookId: hook.id, deliveryId: c.id, reason: (err as Error).message },
-        'attempt could not be built: configuration_error',
-      );
-      const result = notSent(now, 'configuration_error');
-      const { status, nextAttemptAt } = this.decideFor(c, number, trigger, result);
-      const outcome = this.outcome(c, number, trigger, result, {}, status, nextAttemptAt);
-      this.finished(outcome, c);
-      return outcome;
-    }
-    const { headers, recorded } = request;
-
-    const result = await this.sender.send({
-      url: hook.url,
-      headers,
-      body: c.body,
-      timeoutMs: this.config.timeoutMs,
-      ...(mode.signal ? { signal: mode.signal } : {}),
-    });
-
-    const { status, nextAttemptAt, disable } = this.decideFor(c, number, trigger, result);
-    const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
-    if (disable) {
-      outcome.disableWebhook = disable;
-      this.log.warn(
-        { webhookId: hook.id, deliveryId: c.id },
-        'endpoint answered 410 Gone: disabled',
-      );
-    }
-    this.finished(outcome, c);
     return outcome;
   }
-
-  /** The retry policy's decision for this attempt, at this clock's time. */
-  private decideFor(
-    c: ClaimedDelivery,
-    number: number,
-    trigger: ClaimedDelivery['trigger'],
-    r: SendResult,
-  ) {
-    return decideState(this.config, {
-      delivery: c,
-      attemptNumber: number,
-      trigger,
-      result: r,
-      endedAt: this.clock.now(),
-      random: this.random,
-    });
-  }
-
-  private outcome(
-    c: ClaimedDelivery,
-    number: number,
-    trigger: ClaimedDelivery['trigger'],
-    r: SendResult,
-    requestHeaders: Record<string, string>,
-    status: DeliveryStatus,
-    nextAttemptAt: number | null,
-  ): AttemptOutcome {
-    return {
-      deliveryId: c.id,
-      accountId: c.accountId,
-      webhookId: c.webhook?.id ?? '',
-      status,
-      nextAttemptAt,
-      now: this.clock.now(),
-      attempt: {
-        id: newId('att'),
-        deliveryId: c.id,
-        number,
-        startedAt: r.startedAt,
-        durationMs: r.durationMs,
-        statusCode: r.statusCode,
-        error: r.error as AttemptError | null,
-        requestHeaders,
-        responseHeaders: r.responseHeaders,
-        responseBody: r.responseBody,
-        responseBodyEncoding: r.responseBodyEncoding,
-        trigger,
-        succeeded: r.succeeded,
-      },
-    };
-  }
-
-  private finished(o: AttemptOutcome, c: ClaimedDelivery): void {
-    const a = o.attempt;
-    // Only what the endpoint answered (or did not) tells how it copes; an attempt that sent
-    // nothing says nothing of it.
-    const sent = a.error !== 'endpoint_disabled' && a.error !== 'configuration_error';
-    if (sent && o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
-      this.slots.shed(o.webhookId);
-    }
-    this.metrics?.attemptFinished({
-      succeeded: a.succeeded,
-      statusCode: a.statusCode,
-      error: a.error,
-      durationMs: a.durationMs,
-      trigger: a.trigger,
-    });
-    this.log.debug(
-      {
-        deliveryId: c.id,
-        webhookId: o.webhookId,
-        eventId: c.eventId,
-        attempt: a.number,
-        trigger: a.trigger,
-        statusCode: a.statusCode,
-        error: a.error,
-        durationMs: a.durationMs,
-        status: o.status,
-      },
-      'attempt finished',
-    );
-  }
-}
-
-/** The result of an attempt that sent nothing. */
-function notSent(now: number, error: AttemptError): SendResult {
-  return {
-    startedAt: now,
-    durationMs: 0,
-    statusCode: null,
-    succeeded: false,
-    error,
-    responseHeaders: {},
-    responseBody: null,
-    responseBodyEncoding: null,
-    retryAfterMs: undefined,
-  };
 }
