@@ -3,13 +3,10 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../config.js';
 import type { Cipher } from '../security/crypto.js';
-import {
-  type FusedCompleteClaim,
-  hasCompleteAndClaim,
-  hasWorkNotifier,
-} from '../store/capabilities.js';
+import { hasCompleteAndClaim } from '../store/capabilities.js';
 import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
 import { type AttemptMode, AttemptRunner } from './attempt.js';
+import { ClaimLoop } from './claim-loop.js';
 import { Fairness } from './fairness.js';
 import { type Lease, Leases } from './leases.js';
 import { Outbox } from './outbox.js';
@@ -60,7 +57,6 @@ export interface DeliveryEngineOptions {
   accountShare?: number;
 }
 
-const CLAIM_BATCH = 100;
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
  * next deliveries ready to start as attempts end while their outcomes are written and more are
@@ -68,16 +64,24 @@ const CLAIM_BATCH = 100;
  * (`docs/performance.md`); more would let a slow endpoint hold more of the worker.
  */
 const WEBHOOK_LEASES_PER_SLOT = 3;
-/** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */
-const BLOCKED_RETRY_MS = 20;
+
 /**
- * The delivery engine: claim → sign → send → complete, in batches.
+ * The delivery engine: claim → sign → send → complete, in batches. This file wires the parts
+ * together and takes each claimed delivery through them; each part has one job and says at its
+ * top how it talks to the others:
+ *
+ * - `claim-loop.ts`: when and how much to claim (one timer for the earliest due time, a fallback
+ *   poll, the refill with each write of outcomes);
+ * - `leases.ts`: the deliveries this worker holds, their leases and the heartbeat;
+ * - `slots.ts` and `fairness.ts`: the attempts a webhook may run at once, and an account's share;
+ * - `attempt.ts`: one attempt (`request.ts` builds and signs it, `sender.ts` sends it,
+ *   `retry-policy.ts` decides the delivery's next state);
+ * - `outbox.ts`: outcomes written in batches, none held by one the store refuses.
+ *
+ * Here: a delivery just claimed waits for a slot of its webhook, is attempted under its lease,
+ * and its outcome goes to the outbox (`launch`); the test action (`sendTest`); start and stop.
  *
  * Why it is shaped like this:
- * - Work lives in the database, not the heap: the engine holds at most `maxInFlight` deliveries
- *   (attempts running plus outcomes waiting to be written), claims more only as capacity frees,
- *   and sleeps until the store's earliest due time (one timer, no per-delivery polling), with a
- *   fallback poll so that work of other processes and expired leases are seen within a second.
  * - One worker at a time sends to a webhook: the claim takes nothing from a webhook another
  *   worker holds live leases on (counted in the store, across processes). That worker runs at
  *   most `endpointConcurrency` attempts to it at once, and leases up to three times as many
@@ -87,99 +91,85 @@ const BLOCKED_RETRY_MS = 20;
  * - No endpoint and no account takes the worker from the others (`fairness.ts`): an endpoint
  *   that times out runs fewer attempts at once, down to one, and is leased no more than it runs;
  *   an account holds at most half of the worker. Both are enforced inside the claim.
- * - Outcomes are written in batches (one transaction for many attempts), and a delivery's lease
- *   is released only once its outcome is durable, so the lease count stays honest.
- * - A claim leases each delivery for `leaseMs` (`AF_LEASE_DURATION`), and a heartbeat renews the
- *   leases of everything held (attempts running and outcomes not yet written) every third of it,
- *   in one `renewLeases` call. A worker that dies stops renewing: its deliveries are claimed again
- *   within a lease, not after the delivery timeout plus a margin. A worker that cannot renew (its
- *   database is unreachable) gives a delivery up before its lease runs out — the attempt is
- *   aborted and its outcome dropped — so two workers never send the same delivery at once.
- * - The engine decides states through the retry policy (`decideState`: 410, manual attempts,
- *   the schedule), builds requests through `request.ts`, and the store only persists.
+ * - A delivery's lease is released only once its outcome is durable, so the lease count stays
+ *   honest, and a worker that cannot renew its leases gives its deliveries up before another may
+ *   claim them (`leases.ts`).
+ * - States are decided by the retry policy (`decideState`: 410, manual attempts, the schedule),
+ *   requests built by `request.ts`, and the store only persists.
  */
 export class DeliveryEngine {
   private readonly store: Store;
-  private readonly clock: Clock;
   private readonly log: Logger;
   private readonly config: DeliveryConfig;
-  private readonly metrics: EngineMetrics | undefined;
   private readonly owner: string;
-  private readonly maxInFlight: number;
-  private readonly pollMs: number;
-  private readonly leaseMs: number;
   private readonly fairness: Fairness;
   private readonly slots: WebhookSlots;
-  /** The deliveries this worker holds, from claim to durable outcome, and their heartbeat. */
   private readonly leases: Leases;
+  private readonly claims: ClaimLoop;
+  private readonly attempts: AttemptRunner;
   private readonly outbox: Outbox;
+  /** Test actions running, awaited by `stop`. */
   private readonly tests = new Set<Promise<unknown>>();
-  private idleTimer: NodeJS.Timeout | undefined;
-  /** When `idleTimer` fires (clock time). */
-  private idleAt = 0;
-  private pumpQueued = false;
-  private pumping = false;
-  /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
-  private pumpRun: Promise<void> | undefined;
-  private pumpAgain = false;
-  /**
-   * The pump waits for a flush to end. Under steady load flushes follow each other and it may
-   * wait long: meanwhile each flush claims for it (a full claim, not a refill).
-   */
-  private pumpWaiting = false;
-  /** The pump's claim under way; a flush that claims waits for it (see `pump`). */
-  private claiming: Promise<unknown> | undefined;
-  /** The last claim found due work it could not take (see `sleepUntilDue`). */
-  private blockedOnce = false;
   private started = false;
   private stopping = false;
-  private unsubscribe: (() => void) | undefined;
-  private readonly attempts: AttemptRunner;
 
   constructor(opts: DeliveryEngineOptions) {
-    this.store = opts.store;
-    this.clock = opts.clock;
+    const { store, clock, config } = opts;
+    this.store = store;
     this.log = opts.logger;
-    this.config = opts.config;
-    this.metrics = opts.metrics;
+    this.config = config;
     this.owner =
       opts.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-    this.maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
-    this.pollMs = opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs;
-    this.leaseMs = this.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
+    const maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
+    const leaseMs = config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
+    const webhookLeases = config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT;
     this.fairness = new Fairness(
-      this.config.endpointConcurrency,
-      this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
+      config.endpointConcurrency,
+      webhookLeases,
+      Math.max(1, Math.floor(maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
     );
     this.slots = new WebhookSlots(this.fairness);
     this.leases = new Leases({
-      store: this.store,
-      clock: this.clock,
+      store,
+      clock,
       log: this.log,
       owner: this.owner,
-      leaseMs: this.leaseMs,
+      leaseMs,
       accounts: this.fairness,
       lost: (ids) => this.lost(ids),
     });
-    const store = this.store;
     this.outbox = new Outbox({
       store,
       log: this.log,
-      metrics: this.metrics,
+      metrics: opts.metrics,
       holds: (id) => this.leases.holds(id),
       done: (id) => this.leases.end(id),
       wake: () => this.notify(),
+      // The refill of the claim loop, in the same round trip as the write.
       ...(hasCompleteAndClaim(store)
-        ? { writeAndClaim: (batch: AttemptOutcome[]) => this.completeAndClaim(store, batch) }
+        ? { writeAndClaim: (batch: AttemptOutcome[]) => this.claims.completeAndClaim(store, batch) }
         : {}),
+    });
+    this.claims = new ClaimLoop({
+      store,
+      clock,
+      log: this.log,
+      owner: this.owner,
+      leaseMs,
+      maxInFlight,
+      pollMs: opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs,
+      webhookLeases,
+      fairness: this.fairness,
+      leases: this.leases,
+      outbox: this.outbox,
+      launch: (c, lease) => this.launch(c, lease),
     });
     this.attempts = new AttemptRunner({
       cipher: opts.cipher,
-      clock: this.clock,
+      clock,
       log: this.log,
-      config: this.config,
-      metrics: this.metrics,
+      config,
+      metrics: opts.metrics,
       random: opts.random ?? Math.random,
     });
   }
@@ -188,29 +178,13 @@ export class DeliveryEngine {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    // PostgreSQL wakes idle workers when other processes add work; SQLite has one process.
-    if (hasWorkNotifier(this.store))
-      this.unsubscribe = this.store.onWorkAvailable(() => this.notify());
     this.leases.start();
-    this.notify();
+    this.claims.start();
   }
 
   /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
   notify(): void {
-    if (!this.started || this.stopping || this.pumpQueued) return;
-    this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      if (this.pumping) {
-        this.pumpAgain = true;
-        return;
-      }
-      const run = this.pump();
-      this.pumpRun = run;
-      void run.finally(() => {
-        if (this.pumpRun === run) this.pumpRun = undefined;
-      });
-    });
+    this.claims.notify();
   }
 
   /**
@@ -252,12 +226,11 @@ export class DeliveryEngine {
     if (this.stopping) return;
     this.stopping = true;
     this.outbox.stop();
-    this.unsubscribe?.();
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const claimsStopped = this.claims.stop();
     // Deliveries waiting for their endpoint never start now: wake them to return (see `slot`).
     this.slots.wakeAll();
-    // A claim under way finishes first (and hands back what it took, see `pump`).
-    await this.pumpRun?.catch(() => {});
+    // A claim under way finishes first (and hands back what it took, see `claim-loop.ts`).
+    await claimsStopped;
     const grace = opts.graceMs ?? this.config.timeoutMs;
     const all = Promise.allSettled([...this.leases.runs(), ...this.tests]);
     let timer: NodeJS.Timeout | undefined;
@@ -279,105 +252,6 @@ export class DeliveryEngine {
     await this.outbox.flush();
     this.leases.stop();
     await this.attempts.close().catch(() => {});
-  }
-
-  // The loop.
-
-  private async pump(): Promise<void> {
-    if (this.stopping) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        // One claim at a time in this process: a flush that claims (`completeAndClaim`) and
-        // this claim would otherwise race for the same webhooks, and on PostgreSQL the loser
-        // skips the locked webhook and finds nothing, though work is due.
-        this.pumpWaiting = true;
-        try {
-          await this.outbox.idle();
-        } finally {
-          this.pumpWaiting = false;
-        }
-        if (this.stopping) return;
-        const room = this.maxInFlight - this.leases.size;
-        if (room <= 0) break; // a completion pumps again
-        const limit = Math.min(room, CLAIM_BATCH);
-        const now = this.clock.now();
-        let claimed: ClaimedDelivery[];
-        const claim = this.store.claimDue(this.claimOptions(now, limit));
-        this.claiming = claim;
-        try {
-          claimed = await claim;
-        } finally {
-          this.claiming = undefined;
-        }
-        if (this.stopping) {
-          if (claimed.length)
-            await this.store.releaseLeases(
-              this.owner,
-              claimed.map((c) => c.id),
-            );
-          return;
-        }
-        if (claimed.length > 0) this.blockedOnce = false;
-        for (const c of claimed) this.launch(c, this.leases.take(c, now));
-        if (claimed.length === limit) this.pumpAgain = true;
-        else await this.sleepUntilDue();
-      } while (this.pumpAgain && !this.stopping);
-    } catch (err) {
-      this.log.error({ err }, 'claiming deliveries failed; retrying');
-      this.armTimer(this.pollMs);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private claimOptions(now: number, limit: number, completing: AttemptOutcome[] = []) {
-    return {
-      now,
-      limit,
-      owner: this.owner,
-      leaseMs: this.leaseMs,
-      webhookLeases: this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      fairness: this.fairness.claim(completing.map((o) => o.accountId)),
-    };
-  }
-
-  /** One timer: the earliest due time, or the fallback poll, whichever is sooner. */
-  private async sleepUntilDue(): Promise<void> {
-    const now = this.clock.now();
-    const due = await this.store.nextDueAt(now);
-    if (due !== null && due <= now) {
-      // Due now but not claimed: blocked by an endpoint's cap, or by another worker claiming
-      // for that webhook at this instant (it is skipped while locked, and that claim may have
-      // started before this work was committed). A claim takes milliseconds: look again soon,
-      // once, then at the poll interval — or at the next due time behind the blocked work,
-      // if sooner (a retry of another endpoint; refills do not look for it, see
-      // `completeAndClaim`).
-      const wait = this.blockedOnce ? this.pollMs : BLOCKED_RETRY_MS;
-      const next = await this.store.nextDueAt(now, now);
-      this.armTimer(next === null ? wait : Math.min(wait, next - now));
-      this.blockedOnce = true;
-      return;
-    }
-    this.blockedOnce = false;
-    this.armTimer(due === null ? this.pollMs : Math.min(due - now, this.pollMs));
-  }
-
-  private armTimer(ms: number): void {
-    if (this.stopping) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const delay = Math.max(1, ms);
-    this.idleAt = this.clock.now() + delay;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      this.notify();
-    }, delay);
-    this.idleTimer.unref();
   }
 
   /** Runs a delivery just claimed under its lease: a slot of its webhook, the attempt, the outbox. */
@@ -449,71 +323,6 @@ export class DeliveryEngine {
       'leases could not be renewed in time: gave up those deliveries (they will be sent again)',
     );
     this.notify();
-  }
-
-  private async completeAndClaim(
-    store: Store & FusedCompleteClaim,
-    batch: AttemptOutcome[],
-  ): Promise<void> {
-    // One claim at a time (see `pump`): a claim of the pump under way ends first.
-    while (this.claiming) await this.claiming.catch(() => {});
-    // The batch's slots are free once it is written: count them as room for this claim. No
-    // other claim runs meanwhile (see `pump`), so no slot is promised twice.
-    const room = this.maxInFlight - (this.leases.size - batch.length);
-    const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
-    const now = this.clock.now();
-    // A refill: the next deliveries of the batch's webhooks only, without searching the queue
-    // for others (new work is claimed by the pump, woken by `notify`, a due time or the poll).
-    // While this process has room for everyone that takes nothing from other webhooks; past half
-    // of it, a full claim keeps the order of the whole queue (oldest due first). Deliveries of an
-    // account at its share do not count: no claim gives that account more, so they leave the
-    // others no shorter of room (a noisy account at its share would otherwise turn every refill
-    // of the others into a full claim). A pump waiting for this flush gets a full claim too: it
-    // was woken for work elsewhere (a retry now due).
-    const held = this.fairness.heldBelowShare();
-    const webhooks =
-      !this.pumpWaiting && held < this.maxInFlight / 2
-        ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]
-        : undefined;
-    const claimed = await store.completeAndClaim(batch, {
-      ...this.claimOptions(now, limit, batch),
-      webhooks,
-    });
-    for (const o of batch) this.leases.end(o.deliveryId);
-    if (this.stopping) {
-      // `stop` is waiting for what runs; these never started, so they go back at once.
-      if (claimed.length > 0) {
-        await this.store
-          .releaseLeases(
-            this.owner,
-            claimed.map((c) => c.id),
-          )
-          .catch((err: unknown) => this.log.error({ err }, 'releasing leases failed'));
-      }
-      return;
-    }
-    for (const c of claimed) this.launch(c, this.leases.take(c, now));
-    // A full claim may have left more behind, as in `pump`. A short one took all it could: only
-    // the timer needs setting, for the retries this batch scheduled (work from elsewhere comes
-    // with a `notify` or is found by the poll), without asking the store for `nextDueAt`.
-    if (limit === 0 || claimed.length === limit) this.notify();
-    else this.wakeFor(batch, now);
-  }
-
-  /** Arms the idle timer for the earliest retry in `batch` if it is sooner than the timer's. */
-  private wakeFor(batch: AttemptOutcome[], now: number): void {
-    let due = Number.POSITIVE_INFINITY;
-    for (const o of batch) {
-      if (o.status === 'pending' && o.nextAttemptAt !== null) due = Math.min(due, o.nextAttemptAt);
-    }
-    // A claim under way may arm the timer from a `nextDueAt` read before this batch was written:
-    // let it claim and read once more instead.
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    const delay = Math.min(Math.max(0, due - now), this.pollMs);
-    if (!this.idleTimer || now + delay < this.idleAt) this.armTimer(delay);
   }
 
   /**
