@@ -18,8 +18,10 @@ import type { ClaimedDelivery, Store } from '../store/types.js';
  * How it talks to the others: the claim loop (`claim-loop.ts`) takes a lease for each delivery it
  * claims and counts `size` against the worker's capacity; the engine runs the delivery under its
  * lease (`Lease.run`, `Lease.abort`) and queues the outcome only if the lease is still held; the
- * outbox (`outbox.ts`) ends it once the outcome is written. From `take` to `end` a delivery counts
- * against its account's share of the worker (`accounts`, the engine's `Fairness`).
+ * lease ends once the outcome is written (`outbox.ts`, or the claim loop's write with its refill).
+ * From `take` to `end` a delivery counts against its account's share of the worker (`accounts`,
+ * the engine's `Fairness`). Given-up leases are reported to the engine (`lost`), which drops
+ * their outcomes from the outbox.
  */
 
 /** A delivery this worker holds: one entry for everything the worker keeps about it. */
