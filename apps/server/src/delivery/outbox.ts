@@ -22,7 +22,7 @@ import type { EngineMetrics } from './engine.js';
  * way before it claims alone (`idle`).
  */
 
-/** Outcomes written in one batch at most before the next turn. */
+/** At this many outcomes waiting, a write starts at once instead of on the next turn. */
 const FLUSH_BATCH = 100;
 /** Tries of an outcome that cannot be written even without the receiver's bytes. */
 const WRITE_TRIES = 3;
