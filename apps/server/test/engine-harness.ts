@@ -1,7 +1,8 @@
 /**
  * Shared setup for the engine tests: a real SQLite file in a temp dir, a real cipher, an engine
- * with a compressed schedule, a clock that can jump ahead, and pino logs captured in memory so a
- * test can assert that no secret reached them.
+ * with a compressed schedule, a clock that can jump ahead (`advanceTo`: a backoff passes without
+ * being waited for), and pino logs captured in memory so a test can assert that no secret
+ * reached them.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { newId } from '../src/ids.js';
 import { type Cipher, createCipher } from '../src/security/crypto.js';
 import { createPostgresStore } from '../src/store/postgres/index.js';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
-import type { EventRow, Store, WebhookRow } from '../src/store/types.js';
+import type { ClaimOptions, EventRow, Store, WebhookRow } from '../src/store/types.js';
 import { describePostgres } from './helpers/postgres.js';
 import { webhookRow } from './helpers/rows.js';
 
@@ -55,6 +56,14 @@ export interface Harness {
   publish(event: string, data: unknown): Promise<EventRow>;
   /** Polls `check` every 20 ms until it returns a truthy value, at most `timeoutMs`. */
   until<T>(check: () => Promise<T> | T, timeoutMs?: number): Promise<NonNullable<T>>;
+  /**
+   * Time passes without being waited for: once no delivery of the account is in flight (a jump
+   * over a live lease would end it), stops the injected clock at `at` (not before now), wakes
+   * the engine, and resolves once it has claimed at `at` and has nothing in flight again. Every
+   * delivery due by `at` has then been attempted and its outcome written: what a test sees
+   * after it, the engine did at `at`. The harness's engine only (`engine`).
+   */
+  advanceTo(at: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,8 +87,37 @@ export async function createHarness(
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(line) });
   const attempts: Harness['attempts'] = [];
+  // The engine's view of the store, noting the clock time of each claim that looked at the whole
+  // queue (not a refill of some webhooks only), once it has returned.
+  let claimedAt = Number.NEGATIVE_INFINITY;
+  const noted = (opts: ClaimOptions) => {
+    if (opts.webhooks === undefined) claimedAt = Math.max(claimedAt, opts.now);
+  };
+  const watched = new Proxy(store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const call = (...args: unknown[]) =>
+        (value as (...a: unknown[]) => unknown).apply(target, args);
+      if (prop === 'claimDue') {
+        return async (opts: ClaimOptions) => {
+          const claimed = await call(opts);
+          noted(opts);
+          return claimed;
+        };
+      }
+      if (prop === 'completeAndClaim') {
+        return async (outcomes: unknown, opts: ClaimOptions) => {
+          const claimed = await call(outcomes, opts);
+          noted(opts);
+          return claimed;
+        };
+      }
+      return call;
+    },
+  });
   const engine = new DeliveryEngine({
-    store,
+    store: watched,
     cipher,
     clock,
     logger,
@@ -89,6 +127,18 @@ export async function createHarness(
   });
   const accountId = newId('acct');
   await store.createAccount({ id: accountId, name: 'test', createdAt: clock.now() });
+
+  async function until<T>(check: () => Promise<T> | T, timeoutMs = 8000): Promise<NonNullable<T>> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+      if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  const nothingInFlight = async () =>
+    !(await store.listDeliveries(accountId, {}, { limit: 100 })).data.some((d) => d.inFlight);
 
   return {
     store,
@@ -126,14 +176,14 @@ export async function createHarness(
       engine.notify();
       return r.event;
     },
-    async until<T>(check: () => Promise<T> | T, timeoutMs = 8000): Promise<NonNullable<T>> {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await check();
-        if (v) return v as NonNullable<T>;
-        if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    until,
+    async advanceTo(at) {
+      await until(nothingInFlight);
+      if (at < clock.now()) throw new Error(`advanceTo: ${at} is earlier than the clock`);
+      clock.frozenAt = at;
+      engine.notify();
+      await until(() => claimedAt >= at);
+      await until(nothingInFlight);
     },
     async close() {
       await engine.stop({ graceMs: 100 });

@@ -68,7 +68,9 @@ await onEachStore(hostileTests);
 function hostileTests(storeName: string, openStore?: () => Promise<Store>) {
   describe(`engine: attempts that cannot be built (${storeName})`, () => {
     it('records configuration_error and retries by the policy: a secret of another key, a header undici refuses', async () => {
-      h = await createHarness({ maxRetries: 1, baseDelayMs: 100 }, openStore);
+      h = await createHarness({ maxRetries: 1 }, openStore);
+      // Time stands still: the retry comes when `advanceTo` reaches its due time.
+      h.clock.frozenAt = h.clock.now();
       const rx = await receiver();
       const other = createCipher(randomBytes(32).toString('base64'));
       const foreign = await h.webhook({
@@ -82,6 +84,20 @@ function hostileTests(storeName: string, openStore?: () => Promise<Store>) {
       const good = await h.webhook({ url: `${rx.url}/good` });
       h.engine.start();
       const e = await h.publish('agent.created', { agent_id: 'a' });
+      const t0 = h.clock.now();
+      // The first attempts written: the two that could not be built are due again after the
+      // backoff, as any failure.
+      const firsts = await h.until(async () => {
+        const ds = await deliveriesOf(h!, e.id);
+        return ds.every((d) => d && d.attemptCount === 1 && !d.inFlight) ? ds : null;
+      });
+      for (const hook of [foreign, badHeader]) {
+        expect(firsts.find((d) => d!.webhookId === hook.id)).toMatchObject({
+          status: 'pending',
+          nextAttemptAt: t0 + fastConfig.baseDelayMs,
+        });
+      }
+      await h.advanceTo(t0 + fastConfig.baseDelayMs);
       const all = await h.until(async () => {
         const ds = await deliveriesOf(h!, e.id);
         return ds.every((d) => d && d.status !== 'pending') ? ds : null;

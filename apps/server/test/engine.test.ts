@@ -8,7 +8,13 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newId } from '../src/ids.js';
 import type { Store } from '../src/store/types.js';
-import { createHarness, deliveriesOf, type Harness, onEachStore } from './engine-harness.js';
+import {
+  createHarness,
+  deliveriesOf,
+  fastConfig,
+  type Harness,
+  onEachStore,
+} from './engine-harness.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 
 const HOUR = 3_600_000;
@@ -276,9 +282,14 @@ function wireTests(storeName: string, openStore?: () => Promise<Store>) {
       expect(req2!.headers['x-agentfactory-test']).toBeUndefined();
       const d = await h.store.getDelivery(h.accountId, claimed2.id);
       expect(d).toMatchObject({ status: 'failed', attemptCount: 1, inFlight: false });
-      // Never retried.
-      await new Promise((r) => setTimeout(r, 600));
+      // Never retried: past the whole retry window (the injected clock, not a wait), no attempt
+      // more, neither sent nor recorded.
+      await h.advanceTo(h.clock.now() + fastConfig.windowMs + 1);
       expect(rx.requests).toHaveLength(2);
+      expect(await h.store.getDelivery(h.accountId, claimed2.id)).toMatchObject({
+        status: 'failed',
+        attemptCount: 1,
+      });
     });
   });
 }

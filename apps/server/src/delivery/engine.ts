@@ -2,24 +2,14 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../config.js';
-import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
-import {
-  type FusedCompleteClaim,
-  hasCompleteAndClaim,
-  hasWorkNotifier,
-} from '../store/capabilities.js';
-import type {
-  AttemptError,
-  AttemptOutcome,
-  ClaimedDelivery,
-  DeliveryStatus,
-  Store,
-} from '../store/types.js';
+import { hasCompleteAndClaim } from '../store/capabilities.js';
+import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
+import { type AttemptMode, AttemptRunner } from './attempt.js';
+import { ClaimLoop } from './claim-loop.js';
 import { Fairness } from './fairness.js';
-import { RequestBuilder } from './request.js';
-import { decideState } from './retry-policy.js';
-import { Sender, type SendResult } from './sender.js';
+import { type Lease, Leases } from './leases.js';
+import { Outbox } from './outbox.js';
 import { WebhookSlots } from './slots.js';
 
 export type { DeliveryConfig } from '../config.js';
@@ -67,7 +57,6 @@ export interface DeliveryEngineOptions {
   accountShare?: number;
 }
 
-const CLAIM_BATCH = 100;
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
  * next deliveries ready to start as attempts end while their outcomes are written and more are
@@ -75,25 +64,24 @@ const CLAIM_BATCH = 100;
  * (`docs/performance.md`); more would let a slow endpoint hold more of the worker.
  */
 const WEBHOOK_LEASES_PER_SLOT = 3;
-/** How soon to look again when due work could not be claimed (see `sleepUntilDue`). */
-const BLOCKED_RETRY_MS = 20;
-// Outcomes are written on the next turn (`setImmediate`, not a 0 ms timer, which waits 1 ms): a
-// delivery's lease, counted against the webhook's `webhookLeases`, is released only once its
-// outcome is durable, so any wait here delays the refill of a busy endpoint's leases. Batches
-// still form by themselves: outcomes that arrive while a write is in flight go together in the
-// next one.
-const FLUSH_BATCH = 100;
-/** Tries of an outcome that cannot be written even without the receiver's bytes. */
-const WRITE_TRIES = 3;
 
 /**
- * The delivery engine: claim → sign → send → complete, in batches.
+ * The delivery engine: claim → sign → send → complete, in batches. This file wires the parts
+ * together and takes each claimed delivery through them; each part has one job and says at its
+ * top how it talks to the others:
+ *
+ * - `claim-loop.ts`: when and how much to claim (one timer for the earliest due time, a fallback
+ *   poll, the refill with each write of outcomes);
+ * - `leases.ts`: the deliveries this worker holds, their leases and the heartbeat;
+ * - `slots.ts` and `fairness.ts`: the attempts a webhook may run at once, and an account's share;
+ * - `attempt.ts`: one attempt (`request.ts` builds and signs it, `sender.ts` sends it,
+ *   `retry-policy.ts` decides the delivery's next state);
+ * - `outbox.ts`: outcomes written in batches, none held by one the store refuses.
+ *
+ * Here: a delivery just claimed waits for a slot of its webhook, is attempted under its lease,
+ * and its outcome goes to the outbox (`launch`); the test action (`sendTest`); start and stop.
  *
  * Why it is shaped like this:
- * - Work lives in the database, not the heap: the engine holds at most `maxInFlight` deliveries
- *   (attempts running plus outcomes waiting to be written), claims more only as capacity frees,
- *   and sleeps until the store's earliest due time (one timer, no per-delivery polling), with a
- *   fallback poll so that work of other processes and expired leases are seen within a second.
  * - One worker at a time sends to a webhook: the claim takes nothing from a webhook another
  *   worker holds live leases on (counted in the store, across processes). That worker runs at
  *   most `endpointConcurrency` attempts to it at once, and leases up to three times as many
@@ -103,101 +91,86 @@ const WRITE_TRIES = 3;
  * - No endpoint and no account takes the worker from the others (`fairness.ts`): an endpoint
  *   that times out runs fewer attempts at once, down to one, and is leased no more than it runs;
  *   an account holds at most half of the worker. Both are enforced inside the claim.
- * - Outcomes are written in batches (one transaction for many attempts), and a delivery's lease
- *   is released only once its outcome is durable, so the lease count stays honest.
- * - A claim leases each delivery for `leaseMs` (`AF_LEASE_DURATION`), and a heartbeat renews the
- *   leases of everything held (attempts running and outcomes not yet written) every third of it,
- *   in one `renewLeases` call. A worker that dies stops renewing: its deliveries are claimed again
- *   within a lease, not after the delivery timeout plus a margin. A worker that cannot renew (its
- *   database is unreachable) gives a delivery up before its lease runs out — the attempt is
- *   aborted and its outcome dropped — so two workers never send the same delivery at once.
- * - The engine decides states through the retry policy (`decideState`: 410, manual attempts,
- *   the schedule), builds requests through `request.ts`, and the store only persists.
+ * - A delivery's lease is released only once its outcome is durable, so the lease count stays
+ *   honest, and a worker that cannot renew its leases gives its deliveries up before another may
+ *   claim them (`leases.ts`).
+ * - States are decided by the retry policy (`decideState`: 410, manual attempts, the schedule),
+ *   requests built by `request.ts`, and the store only persists.
  */
 export class DeliveryEngine {
   private readonly store: Store;
-  private readonly cipher: Cipher;
-  private readonly clock: Clock;
   private readonly log: Logger;
   private readonly config: DeliveryConfig;
-  private readonly metrics: EngineMetrics | undefined;
   private readonly owner: string;
-  private readonly maxInFlight: number;
-  private readonly pollMs: number;
-  private readonly random: () => number;
-  private readonly sender: Sender;
-  private readonly leaseMs: number;
-  private readonly heartbeatMs: number;
-  /** Claimed deliveries → when their lease ends as far as this worker knows (renewals included). */
-  private readonly leaseUntil = new Map<string, number>();
-  /** Running attempts, to abort one whose lease is about to be lost. */
-  private readonly aborts = new Map<string, AbortController>();
   private readonly fairness: Fairness;
   private readonly slots: WebhookSlots;
-  /** Claimed deliveries this worker holds → their account, for the account's share. */
-  private readonly heldAccount = new Map<string, string>();
-  /** Leases given back unsent (a webhook slowed down), released together on the next turn. */
-  private shed: string[] = [];
-  /** Outcomes that failed to be written even in their safe form → tries so far. */
-  private readonly writeStrikes = new Map<string, number>();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private beating = false;
-
-  /** Claimed deliveries not yet completed in the store: id → the attempt's promise. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly leases: Leases;
+  private readonly claims: ClaimLoop;
+  private readonly attempts: AttemptRunner;
+  private readonly outbox: Outbox;
+  /** Test actions running, awaited by `stop`. */
   private readonly tests = new Set<Promise<unknown>>();
-  private outbox: AttemptOutcome[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
-  private flushQueued: NodeJS.Immediate | undefined;
-  private flushing: Promise<void> | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  /** When `idleTimer` fires (clock time). */
-  private idleAt = 0;
-  private pumpQueued = false;
-  private pumping = false;
-  /** The running claim loop, awaited by `stop` so no claim lands after it returns. */
-  private pumpRun: Promise<void> | undefined;
-  private pumpAgain = false;
-  /**
-   * The pump waits for a flush to end. Under steady load flushes follow each other and it may
-   * wait long: meanwhile each flush claims for it (a full claim, not a refill).
-   */
-  private pumpWaiting = false;
-  /** The pump's claim under way; a flush that claims waits for it (see `pump`). */
-  private claiming: Promise<unknown> | undefined;
-  /** The last claim found due work it could not take (see `sleepUntilDue`). */
-  private blockedOnce = false;
   private started = false;
   private stopping = false;
-  private unsubscribe: (() => void) | undefined;
-  /** Deliveries whose leases were released at shutdown: their late outcomes are dropped. */
-  private readonly abandoned = new Set<string>();
-  private readonly requests: RequestBuilder;
 
   constructor(opts: DeliveryEngineOptions) {
-    this.store = opts.store;
-    this.cipher = opts.cipher;
-    this.clock = opts.clock;
+    const { store, clock, config } = opts;
+    this.store = store;
     this.log = opts.logger;
-    this.config = opts.config;
-    this.metrics = opts.metrics;
+    this.config = config;
     this.owner =
       opts.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-    this.maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
-    this.pollMs = opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs;
-    this.random = opts.random ?? Math.random;
-    this.leaseMs = this.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
-    this.heartbeatMs = Math.max(1, Math.floor(this.leaseMs / 3));
+    const maxInFlight = opts.maxInFlight ?? BUILT_IN.workerCapacity;
+    const leaseMs = config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
+    const webhookLeases = config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT;
     this.fairness = new Fairness(
-      this.config.endpointConcurrency,
-      this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      Math.max(1, Math.floor(this.maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
+      config.endpointConcurrency,
+      webhookLeases,
+      Math.max(1, Math.floor(maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
     );
     this.slots = new WebhookSlots(this.fairness);
-    this.requests = new RequestBuilder(this.cipher, this.config.userAgent);
-    this.sender = new Sender({
-      allowPrivateNetworks: this.config.allowPrivateNetworks,
-      clock: this.clock,
+    this.leases = new Leases({
+      store,
+      clock,
+      log: this.log,
+      owner: this.owner,
+      leaseMs,
+      accounts: this.fairness,
+      lost: (ids) => this.lost(ids),
+    });
+    this.outbox = new Outbox({
+      store,
+      log: this.log,
+      metrics: opts.metrics,
+      holds: (id) => this.leases.holds(id),
+      done: (id) => this.leases.end(id),
+      wake: () => this.notify(),
+      // The refill of the claim loop, in the same round trip as the write.
+      ...(hasCompleteAndClaim(store)
+        ? { writeAndClaim: (batch: AttemptOutcome[]) => this.claims.completeAndClaim(store, batch) }
+        : {}),
+    });
+    this.claims = new ClaimLoop({
+      store,
+      clock,
+      log: this.log,
+      owner: this.owner,
+      leaseMs,
+      maxInFlight,
+      pollMs: opts.pollIntervalMs ?? BUILT_IN.pollIntervalMs,
+      webhookLeases,
+      fairness: this.fairness,
+      leases: this.leases,
+      outbox: this.outbox,
+      launch: (c, lease) => this.launch(c, lease),
+    });
+    this.attempts = new AttemptRunner({
+      cipher: opts.cipher,
+      clock,
+      log: this.log,
+      config,
+      metrics: opts.metrics,
+      random: opts.random ?? Math.random,
     });
   }
 
@@ -205,30 +178,13 @@ export class DeliveryEngine {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    // PostgreSQL wakes idle workers when other processes add work; SQLite has one process.
-    if (hasWorkNotifier(this.store))
-      this.unsubscribe = this.store.onWorkAvailable(() => this.notify());
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
-    this.heartbeatTimer.unref();
-    this.notify();
+    this.leases.start();
+    this.claims.start();
   }
 
   /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
   notify(): void {
-    if (!this.started || this.stopping || this.pumpQueued) return;
-    this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      if (this.pumping) {
-        this.pumpAgain = true;
-        return;
-      }
-      const run = this.pump();
-      this.pumpRun = run;
-      void run.finally(() => {
-        if (this.pumpRun === run) this.pumpRun = undefined;
-      });
-    });
+    this.claims.notify();
   }
 
   /**
@@ -241,7 +197,7 @@ export class DeliveryEngine {
   ): Promise<AttemptOutcome> {
     const run = (async () => {
       // Inside the webhook's cap like any attempt: it waits for one of the webhook's slots.
-      await this.slot(claimed, { test: true });
+      await this.slot(claimed, undefined);
       let outcome: AttemptOutcome;
       try {
         outcome = await this.attempt(claimed, {
@@ -251,12 +207,7 @@ export class DeliveryEngine {
       } finally {
         this.endSlot(claimed);
       }
-      try {
-        await this.store.completeAttempts([outcome]);
-      } catch (err) {
-        // As in `writeApart`: the receiver's bytes never make the test action fail.
-        await this.writeSafeForm(outcome, err);
-      }
+      await this.outbox.writeNow(outcome);
       return outcome;
     })();
     this.tests.add(run);
@@ -274,23 +225,22 @@ export class DeliveryEngine {
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.unsubscribe?.();
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.outbox.stop();
+    const claimsStopped = this.claims.stop();
     // Deliveries waiting for their endpoint never start now: wake them to return (see `slot`).
     this.slots.wakeAll();
-    // A claim under way finishes first (and hands back what it took, see `pump`).
-    await this.pumpRun?.catch(() => {});
+    // A claim under way finishes first (and hands back what it took, see `claim-loop.ts`).
+    await claimsStopped;
     const grace = opts.graceMs ?? this.config.timeoutMs;
-    const all = Promise.allSettled([...this.inFlight.values(), ...this.tests]);
+    const all = Promise.allSettled([...this.leases.runs(), ...this.tests]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, grace)))]);
     clearTimeout(timer);
-    await this.flushNow();
-    const left = [...this.inFlight.keys()].filter(
-      (id) => !this.outbox.some((o) => o.deliveryId === id),
-    );
+    await this.outbox.flush();
+    const left = this.leases.ids().filter((id) => !this.outbox.has(id));
     if (left.length > 0) {
-      for (const id of left) this.abandoned.add(id);
+      // No longer held: an outcome that comes after is dropped (see `launch`).
+      for (const id of left) this.leases.end(id);
       try {
         await this.store.releaseLeases(this.owner, left);
       } catch (err) {
@@ -299,126 +249,22 @@ export class DeliveryEngine {
       this.log.info({ released: left.length }, 'released leases of unfinished attempts');
     }
     // Outcomes that landed while the leases were being released are still worth keeping.
-    await this.flushNow();
-    clearInterval(this.heartbeatTimer);
-    await this.sender.destroy().catch(() => {});
+    await this.outbox.flush();
+    this.leases.stop();
+    await this.attempts.close().catch(() => {});
   }
 
-  // The loop.
-
-  private async pump(): Promise<void> {
-    if (this.stopping) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        // One claim at a time in this process: a flush that claims (`completeAndClaim`) and
-        // this claim would otherwise race for the same webhooks, and on PostgreSQL the loser
-        // skips the locked webhook and finds nothing, though work is due.
-        this.pumpWaiting = true;
-        try {
-          while (this.flushing) await this.flushing.catch(() => {});
-        } finally {
-          this.pumpWaiting = false;
-        }
-        if (this.stopping) return;
-        const room = this.maxInFlight - this.inFlight.size;
-        if (room <= 0) break; // a completion pumps again
-        const limit = Math.min(room, CLAIM_BATCH);
-        const now = this.clock.now();
-        let claimed: ClaimedDelivery[];
-        const claim = this.store.claimDue(this.claimOptions(now, limit));
-        this.claiming = claim;
-        try {
-          claimed = await claim;
-        } finally {
-          this.claiming = undefined;
-        }
-        if (this.stopping) {
-          if (claimed.length)
-            await this.store.releaseLeases(
-              this.owner,
-              claimed.map((c) => c.id),
-            );
-          return;
-        }
-        if (claimed.length > 0) this.blockedOnce = false;
-        for (const c of claimed) {
-          this.leaseUntil.set(c.id, now + this.leaseMs);
-          this.launch(c);
-        }
-        if (claimed.length === limit) this.pumpAgain = true;
-        else await this.sleepUntilDue();
-      } while (this.pumpAgain && !this.stopping);
-    } catch (err) {
-      this.log.error({ err }, 'claiming deliveries failed; retrying');
-      this.armTimer(this.pollMs);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private claimOptions(now: number, limit: number, completing: AttemptOutcome[] = []) {
-    return {
-      now,
-      limit,
-      owner: this.owner,
-      leaseMs: this.leaseMs,
-      webhookLeases: this.config.endpointConcurrency * WEBHOOK_LEASES_PER_SLOT,
-      fairness: this.fairness.claim(completing.map((o) => o.accountId)),
-    };
-  }
-
-  /** One timer: the earliest due time, or the fallback poll, whichever is sooner. */
-  private async sleepUntilDue(): Promise<void> {
-    const now = this.clock.now();
-    const due = await this.store.nextDueAt(now);
-    if (due !== null && due <= now) {
-      // Due now but not claimed: blocked by an endpoint's cap, or by another worker claiming
-      // for that webhook at this instant (it is skipped while locked, and that claim may have
-      // started before this work was committed). A claim takes milliseconds: look again soon,
-      // once, then at the poll interval — or at the next due time behind the blocked work,
-      // if sooner (a retry of another endpoint; refills do not look for it, see
-      // `completeAndClaim`).
-      const wait = this.blockedOnce ? this.pollMs : BLOCKED_RETRY_MS;
-      const next = await this.store.nextDueAt(now, now);
-      this.armTimer(next === null ? wait : Math.min(wait, next - now));
-      this.blockedOnce = true;
-      return;
-    }
-    this.blockedOnce = false;
-    this.armTimer(due === null ? this.pollMs : Math.min(due - now, this.pollMs));
-  }
-
-  private armTimer(ms: number): void {
-    if (this.stopping) return;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const delay = Math.max(1, ms);
-    this.idleAt = this.clock.now() + delay;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      this.notify();
-    }, delay);
-    this.idleTimer.unref();
-  }
-
-  private launch(c: ClaimedDelivery): void {
-    this.heldAccount.set(c.id, c.accountId);
-    this.fairness.hold(c.accountId);
-    const run = (async () => {
-      const go = await this.slot(c);
+  /** Runs a delivery just claimed under its lease: a slot of its webhook, the attempt, the outbox. */
+  private launch(c: ClaimedDelivery, lease: Lease): void {
+    lease.run = (async () => {
+      const go = await this.slot(c, lease);
       if (go === 'shed') {
-        this.forget(c.id);
-        this.releaseShed(c.id);
+        this.leases.giveBack(c.id);
         return;
       }
       if (!go) return;
       const abort = new AbortController();
-      this.aborts.set(c.id, abort);
+      lease.abort = abort;
       let outcome: AttemptOutcome;
       try {
         outcome = await this.attempt(c, {
@@ -430,31 +276,30 @@ export class DeliveryEngine {
         // A bug (an attempt that cannot be built is a `configuration_error` outcome): leave the
         // lease to expire.
         this.log.error({ err, deliveryId: c.id }, 'attempt failed before sending');
-        this.forget(c.id);
+        this.leases.end(c.id);
         this.notify();
         return;
       } finally {
-        this.aborts.delete(c.id);
+        lease.abort = undefined;
         this.endSlot(c);
       }
-      if (this.abandoned.delete(c.id)) return;
-      this.outbox.push({ ...outcome, owner: this.owner });
-      this.scheduleFlush();
+      // Given up (the lease could not be renewed) or released at shutdown meanwhile: dropped.
+      if (!this.leases.isHeld(lease)) return;
+      this.outbox.add({ ...outcome, owner: this.owner });
     })();
-    this.inFlight.set(c.id, run);
   }
 
   /**
    * Waits for a slot of the delivery's webhook (`WebhookSlots`). False (and no slot) when the
    * engine stops or the lease was given up meanwhile; `shed` when the webhook was slowed down and
-   * the delivery goes back unsent. The test action (`test`) waits the same way, never shed.
+   * the delivery goes back unsent. The test action (no `lease`) waits the same way, never shed.
    */
-  private async slot(c: ClaimedDelivery, opts: { test?: boolean } = {}): Promise<boolean | 'shed'> {
-    const held = () => opts.test === true || (!this.stopping && this.leaseUntil.has(c.id));
+  private async slot(c: ClaimedDelivery, lease: Lease | undefined): Promise<boolean | 'shed'> {
+    const held = () => lease === undefined || (!this.stopping && this.leases.isHeld(lease));
     // A deleted webhook's delivery sends nothing (see `attempt`): no slot.
     const hook = c.webhook?.id;
     if (hook === undefined) return held();
-    if (!(await this.slots.take(hook, opts.test ? '' : c.id))) return 'shed';
+    if (!(await this.slots.take(hook, lease ? c.id : ''))) return 'shed';
     if (!held()) {
       this.slots.release(hook);
       return false;
@@ -466,452 +311,33 @@ export class DeliveryEngine {
     if (c.webhook) this.slots.release(c.webhook.id);
   }
 
-  /** Gives the lease back on the next turn, with the others shed meanwhile: one store call. */
-  private releaseShed(id: string): void {
-    this.shed.push(id);
-    if (this.shed.length > 1) return;
-    setImmediate(() => {
-      const ids = this.shed;
-      this.shed = [];
-      void this.store
-        .releaseLeases(this.owner, ids)
-        .catch((err: unknown) => this.log.warn({ err }, 'giving leases back failed; they expire'));
-    });
-  }
-
-  /** The delivery is no longer held by this worker (completed, given up or given back). */
-  private forget(id: string): void {
-    this.inFlight.delete(id);
-    this.leaseUntil.delete(id);
-    this.writeStrikes.delete(id);
-    const account = this.heldAccount.get(id);
-    if (account !== undefined) {
-      this.heldAccount.delete(id);
-      this.fairness.release(account);
-    }
-  }
-
   /**
-   * Renews the leases of every delivery held, in one call, and gives up those whose lease would
-   * run out before the next beat (renewals failing: the database is unreachable from here).
+   * The heartbeat gave these deliveries up (`leases.ts`: their leases could not be renewed in
+   * time, their attempts were aborted): their outcomes are not written either, so a stale one
+   * never overwrites a newer one. They are sent again (at-least-once).
    */
-  private async heartbeat(): Promise<void> {
-    // First, and even while a renewal hangs on a silent network: half a beat of slack for a late
-    // timer, so a delivery is given up before its lease ends, never after.
-    const horizon = this.clock.now() + this.heartbeatMs * 1.5;
-    const lost = [...this.leaseUntil].filter(([, until]) => until <= horizon).map(([id]) => id);
-    if (lost.length > 0) this.giveUp(lost);
-    if (this.beating || this.leaseUntil.size === 0) return;
-    this.beating = true;
-    const now = this.clock.now();
-    const held = [...this.leaseUntil.keys()];
-    const until = now + this.leaseMs;
-    try {
-      await this.store.renewLeases(this.owner, held, until);
-      for (const id of held) if (this.leaseUntil.has(id)) this.leaseUntil.set(id, until);
-    } catch (err) {
-      this.log.warn({ err, leases: held.length }, 'renewing leases failed; retrying');
-    } finally {
-      this.beating = false;
-    }
-  }
-
-  /**
-   * Another worker may claim these deliveries soon: stop their attempts and forget their
-   * outcomes, so the delivery is never sent by two workers at once and a stale outcome never
-   * overwrites a newer one. They are sent again (at-least-once).
-   */
-  private giveUp(ids: string[]): void {
-    const drop = new Set(ids);
-    const before = this.outbox.length;
-    this.outbox = this.outbox.filter((o) => !drop.has(o.deliveryId));
-    for (const id of ids) {
-      const abort = this.aborts.get(id);
-      if (abort) {
-        this.abandoned.add(id);
-        abort.abort();
-      }
-      this.forget(id);
-    }
+  private lost(ids: string[]): void {
+    const dropped = this.outbox.drop(ids);
     this.log.warn(
-      { deliveries: ids.length, outcomesDropped: before - this.outbox.length },
+      { deliveries: ids.length, outcomesDropped: dropped },
       'leases could not be renewed in time: gave up those deliveries (they will be sent again)',
     );
     this.notify();
   }
 
-  private scheduleFlush(): void {
-    if (this.outbox.length >= FLUSH_BATCH) {
-      void this.flushNow();
-      return;
-    }
-    if (!this.flushTimer && !this.flushQueued) {
-      this.flushQueued = setImmediate(() => {
-        this.flushQueued = undefined;
-        void this.flushNow();
-      });
-    }
-  }
-
   /**
-   * Writes buffered outcomes in one transaction, then frees their slots. A store that can
-   * (`completeAndClaim`) claims in the same round trip and the claimed deliveries start at once:
-   * a slot is held from claim until its outcome is durable, so one endpoint's rate is
-   * `endpointConcurrency / cycle`, and this takes the claim's own round trip and the hop through
-   * `notify` out of the cycle.
+   * One attempt (`attempt.ts`), then what it tells of the endpoint (`fairness.ts`): a timeout
+   * lowers the webhook's limit, and its deliveries waiting beyond the new lease cap go back
+   * (`slots.ts`). Only what the endpoint answered (or did not) tells how it copes; an attempt
+   * that sent nothing says nothing of it.
    */
-  private async flushNow(): Promise<void> {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
+  private async attempt(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
+    const outcome = await this.attempts.run(c, mode);
+    const { error } = outcome.attempt;
+    const sent = error !== 'endpoint_disabled' && error !== 'configuration_error';
+    if (sent && outcome.webhookId !== '' && this.fairness.attemptEnded(outcome.webhookId, error)) {
+      this.slots.shed(outcome.webhookId);
     }
-    if (this.flushQueued) {
-      clearImmediate(this.flushQueued);
-      this.flushQueued = undefined;
-    }
-    while (this.flushing) await this.flushing;
-    if (this.outbox.length === 0) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.flushing = (async () => {
-      try {
-        if (!this.stopping && hasCompleteAndClaim(this.store)) {
-          while (this.claiming) await this.claiming.catch(() => {});
-          await this.completeAndClaim(this.store, batch);
-          return;
-        }
-        await this.store.completeAttempts(batch);
-        for (const o of batch) this.forget(o.deliveryId);
-        this.notify();
-      } catch (err) {
-        // Those given up meanwhile (lease lost) stay dropped.
-        const held = batch.filter((o) => this.leaseUntil.has(o.deliveryId));
-        const again = await this.writeApart(held, err);
-        if (again.length > 0) {
-          this.outbox.unshift(...again);
-          if (!this.stopping) {
-            this.flushTimer = setTimeout(() => {
-              this.flushTimer = undefined;
-              void this.flushNow();
-            }, 500);
-          }
-        }
-        this.notify();
-      }
-    })();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
-    }
-  }
-
-  /**
-   * A batch failed to be written. One outcome must never hold the others (a receiver's bytes the
-   * database refuses, a row it cannot take): each is written alone; one that fails alone is
-   * written in its safe form (without the receiver's headers and body, the only bytes of an
-   * outcome not made here). When not even the first safe form can be written the database is
-   * likely unreachable: the batch is tried again as it was, and the heartbeat gives its
-   * deliveries up if that lasts. An outcome whose safe form fails while others are written (or
-   * was refused so before) is tried again up to `WRITE_TRIES` flushes, then dropped: its
-   * delivery is sent again after its lease. Answers the outcomes to write again; logs each write
-   * error once, with its cause.
-   */
-  private async writeApart(batch: AttemptOutcome[], cause: unknown): Promise<AttemptOutcome[]> {
-    let failed: { outcome: AttemptOutcome; err: unknown }[] = batch.map((o) => ({
-      outcome: o,
-      err: cause,
-    }));
-    if (batch.length > 1) {
-      this.metrics?.outcomeWriteFailed?.('split');
-      failed = [];
-      for (const o of batch) {
-        try {
-          await this.store.completeAttempts([o]);
-          this.forget(o.deliveryId);
-        } catch (err) {
-          failed.push({ outcome: o, err });
-        }
-      }
-    }
-    const again: AttemptOutcome[] = [];
-    let written = batch.length - failed.length;
-    for (const { outcome, err } of failed) {
-      try {
-        await this.writeSafeForm(outcome, err);
-        written++;
-        this.forget(outcome.deliveryId);
-      } catch (safeErr) {
-        // Nothing written yet, and this outcome never was refused alone while others went
-        // through: the database, not the outcome.
-        if (written === 0 && !this.writeStrikes.has(outcome.deliveryId)) {
-          this.log.error(
-            { err: safeErr, outcomes: batch.length },
-            'writing outcomes failed; retrying',
-          );
-          return failed.map((f) => f.outcome);
-        }
-        const strikes = (this.writeStrikes.get(outcome.deliveryId) ?? 0) + 1;
-        if (strikes < WRITE_TRIES) {
-          this.writeStrikes.set(outcome.deliveryId, strikes);
-          again.push(outcome);
-          continue;
-        }
-        this.forget(outcome.deliveryId);
-        this.metrics?.outcomeWriteFailed?.('dropped');
-        this.log.error(
-          { err: safeErr, deliveryId: outcome.deliveryId, tries: strikes },
-          'an outcome could not be written at all: dropped; the delivery is sent again after its lease',
-        );
-      }
-    }
-    return again;
-  }
-
-  /**
-   * Writes the outcome without the receiver's headers and body (`safeForm`), then counts and
-   * logs the refusal `err` of the whole outcome; throws when even that write fails.
-   */
-  private async writeSafeForm(outcome: AttemptOutcome, err: unknown): Promise<void> {
-    await this.store.completeAttempts([safeForm(outcome)]);
-    this.metrics?.outcomeWriteFailed?.('safe_form');
-    this.log.error(
-      { err, deliveryId: outcome.deliveryId, webhookId: outcome.webhookId },
-      "an outcome could not be written: recorded without the receiver's headers and body",
-    );
-  }
-
-  private async completeAndClaim(
-    store: Store & FusedCompleteClaim,
-    batch: AttemptOutcome[],
-  ): Promise<void> {
-    // The batch's slots are free once it is written: count them as room for this claim. No
-    // other claim runs meanwhile (see `pump`), so no slot is promised twice.
-    const room = this.maxInFlight - (this.inFlight.size - batch.length);
-    const limit = Math.max(0, Math.min(room, CLAIM_BATCH));
-    const now = this.clock.now();
-    // A refill: the next deliveries of the batch's webhooks only, without searching the queue
-    // for others (new work is claimed by the pump, woken by `notify`, a due time or the poll).
-    // While this process has room for everyone that takes nothing from other webhooks; past half
-    // of it, a full claim keeps the order of the whole queue (oldest due first). Deliveries of an
-    // account at its share do not count: no claim gives that account more, so they leave the
-    // others no shorter of room (a noisy account at its share would otherwise turn every refill
-    // of the others into a full claim). A pump waiting for this flush gets a full claim too: it
-    // was woken for work elsewhere (a retry now due).
-    const held = this.fairness.heldBelowShare();
-    const webhooks =
-      !this.pumpWaiting && held < this.maxInFlight / 2
-        ? [...new Set(batch.map((o) => o.webhookId).filter((id) => id !== ''))]
-        : undefined;
-    const claimed = await store.completeAndClaim(batch, {
-      ...this.claimOptions(now, limit, batch),
-      webhooks,
-    });
-    for (const o of batch) this.forget(o.deliveryId);
-    if (this.stopping) {
-      // `stop` is waiting for what runs; these never started, so they go back at once.
-      if (claimed.length > 0) {
-        await this.store
-          .releaseLeases(
-            this.owner,
-            claimed.map((c) => c.id),
-          )
-          .catch((err: unknown) => this.log.error({ err }, 'releasing leases failed'));
-      }
-      return;
-    }
-    for (const c of claimed) {
-      this.leaseUntil.set(c.id, now + this.leaseMs);
-      this.launch(c);
-    }
-    // A full claim may have left more behind, as in `pump`. A short one took all it could: only
-    // the timer needs setting, for the retries this batch scheduled (work from elsewhere comes
-    // with a `notify` or is found by the poll), without asking the store for `nextDueAt`.
-    if (limit === 0 || claimed.length === limit) this.notify();
-    else this.wakeFor(batch, now);
-  }
-
-  /** Arms the idle timer for the earliest retry in `batch` if it is sooner than the timer's. */
-  private wakeFor(batch: AttemptOutcome[], now: number): void {
-    let due = Number.POSITIVE_INFINITY;
-    for (const o of batch) {
-      if (o.status === 'pending' && o.nextAttemptAt !== null) due = Math.min(due, o.nextAttemptAt);
-    }
-    // A claim under way may arm the timer from a `nextDueAt` read before this batch was written:
-    // let it claim and read once more instead.
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    const delay = Math.min(Math.max(0, due - now), this.pollMs);
-    if (!this.idleTimer || now + delay < this.idleAt) this.armTimer(delay);
-  }
-
-  // One attempt.
-
-  private async attempt(
-    c: ClaimedDelivery,
-    mode: { test: boolean; sample: boolean; signal?: AbortSignal },
-  ): Promise<AttemptOutcome> {
-    const number = c.attemptCount + 1;
-    const trigger = mode.test ? 'test' : c.trigger;
-    const hook = c.webhook;
-    if (!hook || (!hook.active && !mode.test)) {
-      const now = this.clock.now();
-      const outcome = this.outcome(
-        c,
-        number,
-        trigger,
-        notSent(now, 'endpoint_disabled'),
-        {},
-        'failed',
-        null,
-      );
-      this.finished(outcome, c);
-      return outcome;
-    }
-
-    const now = this.clock.now();
-    let request: { headers: Record<string, string>; recorded: Record<string, string> };
-    try {
-      request = this.requests.build(c, number, now, mode.sample);
-    } catch (err) {
-      // Retried by the policy like any failure: a key or a header fixed meanwhile lets it through.
-      this.log.warn(
-        { webhookId: hook.id, deliveryId: c.id, reason: (err as Error).message },
-        'attempt could not be built: configuration_error',
-      );
-      const result = notSent(now, 'configuration_error');
-      const { status, nextAttemptAt } = this.decideFor(c, number, trigger, result);
-      const outcome = this.outcome(c, number, trigger, result, {}, status, nextAttemptAt);
-      this.finished(outcome, c);
-      return outcome;
-    }
-    const { headers, recorded } = request;
-
-    const result = await this.sender.send({
-      url: hook.url,
-      headers,
-      body: c.body,
-      timeoutMs: this.config.timeoutMs,
-      ...(mode.signal ? { signal: mode.signal } : {}),
-    });
-
-    const { status, nextAttemptAt, disable } = this.decideFor(c, number, trigger, result);
-    const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
-    if (disable) {
-      outcome.disableWebhook = disable;
-      this.log.warn(
-        { webhookId: hook.id, deliveryId: c.id },
-        'endpoint answered 410 Gone: disabled',
-      );
-    }
-    this.finished(outcome, c);
     return outcome;
   }
-
-  /** The retry policy's decision for this attempt, at this clock's time. */
-  private decideFor(
-    c: ClaimedDelivery,
-    number: number,
-    trigger: ClaimedDelivery['trigger'],
-    r: SendResult,
-  ) {
-    return decideState(this.config, {
-      delivery: c,
-      attemptNumber: number,
-      trigger,
-      result: r,
-      endedAt: this.clock.now(),
-      random: this.random,
-    });
-  }
-
-  private outcome(
-    c: ClaimedDelivery,
-    number: number,
-    trigger: ClaimedDelivery['trigger'],
-    r: SendResult,
-    requestHeaders: Record<string, string>,
-    status: DeliveryStatus,
-    nextAttemptAt: number | null,
-  ): AttemptOutcome {
-    return {
-      deliveryId: c.id,
-      accountId: c.accountId,
-      webhookId: c.webhook?.id ?? '',
-      status,
-      nextAttemptAt,
-      now: this.clock.now(),
-      attempt: {
-        id: newId('att'),
-        deliveryId: c.id,
-        number,
-        startedAt: r.startedAt,
-        durationMs: r.durationMs,
-        statusCode: r.statusCode,
-        error: r.error as AttemptError | null,
-        requestHeaders,
-        responseHeaders: r.responseHeaders,
-        responseBody: r.responseBody,
-        responseBodyEncoding: r.responseBodyEncoding,
-        trigger,
-        succeeded: r.succeeded,
-      },
-    };
-  }
-
-  private finished(o: AttemptOutcome, c: ClaimedDelivery): void {
-    const a = o.attempt;
-    // Only what the endpoint answered (or did not) tells how it copes; an attempt that sent
-    // nothing says nothing of it.
-    const sent = a.error !== 'endpoint_disabled' && a.error !== 'configuration_error';
-    if (sent && o.webhookId !== '' && this.fairness.attemptEnded(o.webhookId, a.error)) {
-      this.slots.shed(o.webhookId);
-    }
-    this.metrics?.attemptFinished({
-      succeeded: a.succeeded,
-      statusCode: a.statusCode,
-      error: a.error,
-      durationMs: a.durationMs,
-      trigger: a.trigger,
-    });
-    this.log.debug(
-      {
-        deliveryId: c.id,
-        webhookId: o.webhookId,
-        eventId: c.eventId,
-        attempt: a.number,
-        trigger: a.trigger,
-        statusCode: a.statusCode,
-        error: a.error,
-        durationMs: a.durationMs,
-        status: o.status,
-      },
-      'attempt finished',
-    );
-  }
-}
-
-/** The outcome without the bytes a receiver chose (headers and body): what any store can hold. */
-function safeForm(o: AttemptOutcome): AttemptOutcome {
-  return {
-    ...o,
-    attempt: { ...o.attempt, responseHeaders: {}, responseBody: null, responseBodyEncoding: null },
-  };
-}
-
-/** The result of an attempt that sent nothing. */
-function notSent(now: number, error: AttemptError): SendResult {
-  return {
-    startedAt: now,
-    durationMs: 0,
-    statusCode: null,
-    succeeded: false,
-    error,
-    responseHeaders: {},
-    responseBody: null,
-    responseBodyEncoding: null,
-    retryAfterMs: undefined,
-  };
 }
