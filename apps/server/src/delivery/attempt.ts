@@ -180,6 +180,7 @@ export class AttemptRunner {
         trigger,
         succeeded: r.succeeded,
       },
+      ...(r.detail ? { detail: r.detail } : {}),
     };
   }
 

@@ -43,6 +43,18 @@ export interface SendResult {
   responseBodyEncoding: BodyEncoding | null;
   /** A parsed `Retry-After`, in ms. */
   retryAfterMs: number | undefined;
+  /**
+   * What Node or undici threw, when the request failed before an answer (not stored: `error`
+   * is the SPEC code the attempt keeps). The test action's diagnosis reads it to tell an expired
+   * certificate from a self-signed one, both `tls_error`.
+   */
+  detail?: ErrorDetail | undefined;
+}
+
+/** The underlying error of a failed request: its most telling `code` and its message. */
+export interface ErrorDetail {
+  code: string | undefined;
+  message: string;
 }
 
 export interface SenderOptions {
@@ -121,6 +133,7 @@ export class Sender {
       error: AttemptError | null,
       responseHeaders: Record<string, string> = {},
       read: Read | null = null,
+      thrown?: unknown,
     ): SendResult => {
       const body = read && read.bytes.length > 0 ? recordBody(read.bytes, read.truncated) : null;
       return {
@@ -133,6 +146,7 @@ export class Sender {
         responseBody: body?.body ?? null,
         responseBodyEncoding: body?.encoding ?? null,
         retryAfterMs: parseRetryAfter(responseHeaders['retry-after'], this.clock.now()),
+        ...(thrown === undefined ? {} : { detail: errorDetail(thrown) }),
       };
     };
     try {
@@ -151,7 +165,7 @@ export class Sender {
         await this.readCapped(res.body, body);
       } catch (err) {
         // The status arrived but the body did not finish in time: a timeout, not a success.
-        return result(res.statusCode, timedOut ? 'timeout' : mapError(err), headers, body);
+        return result(res.statusCode, timedOut ? 'timeout' : mapError(err), headers, body, err);
       }
       if (timedOut) return result(res.statusCode, 'timeout', headers, body);
       const s = res.statusCode;
@@ -159,7 +173,7 @@ export class Sender {
         s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? 'redirect' : 'response_status';
       return result(s, error, headers, body);
     } catch (err) {
-      return result(null, timedOut ? 'timeout' : mapError(err));
+      return result(null, timedOut ? 'timeout' : mapError(err), {}, null, err);
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
@@ -237,6 +251,28 @@ const TLS_CODES = new Set([
   'EPROTO',
   'HOSTNAME_MISMATCH',
 ]);
+
+/**
+ * The `code` that says most about a thrown error, along its `cause` chain: a TLS or system code
+ * (`CERT_HAS_EXPIRED`, `ECONNREFUSED`) rather than undici's wrapper (`UND_ERR_SOCKET`); and the
+ * message of the error that carries it.
+ */
+export function errorDetail(err: unknown): ErrorDetail {
+  const seen = new Set<unknown>();
+  let first: ErrorDetail | undefined;
+  let e: unknown = err;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    const message = String((e as { message?: unknown }).message ?? '');
+    if (typeof code === 'string') {
+      if (!code.startsWith('UND_ERR_')) return { code, message };
+      first ??= { code, message };
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return first ?? { code: undefined, message: err instanceof Error ? err.message : String(err) };
+}
 
 /** Maps a thrown network error to the attempt error codes of SPEC §5. */
 export function mapError(err: unknown): AttemptError {

@@ -325,6 +325,11 @@ export interface AttemptOutcome {
    */
   owner?: string | undefined;
   now: number;
+  /**
+   * What Node or undici threw when the request failed (`SendResult.detail`); never stored, read by
+   * the test action's diagnosis.
+   */
+  detail?: { code: string | undefined; message: string } | undefined;
 }
 
 export interface StatsQuery {
