@@ -70,6 +70,19 @@ describe('test action', () => {
       response_body: 'hello from receiver',
       response_body_encoding: 'utf8',
       error: null,
+      request: {
+        url: receiver.url,
+        method: 'POST',
+        headers: expect.objectContaining({ 'X-Custom': '••••' }),
+        body: expect.stringContaining('webhook.test'),
+      },
+      response: {
+        status: 200,
+        headers: expect.any(Object),
+        body: 'hello from receiver',
+        body_encoding: 'utf8',
+      },
+      diagnosis: null,
     });
     const got = receiver.requests[before]!;
     expect(got.headers['x-agentfactory-event']).toBe('webhook.test');

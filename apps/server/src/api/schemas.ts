@@ -197,9 +197,28 @@ export const RotateBody = Type.Object(
 );
 
 export const TestBody = Type.Object(
-  { event: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.eventName })) },
+  {
+    event: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.eventName })),
+    data: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description:
+            'The event data to send instead of the sample of `event` (which must be named, and not ' +
+            "`webhook.test`): validated against the event type's schema and size cap as `POST /v1/events` does.",
+        },
+      ),
+    ),
+  },
   { additionalProperties: false },
 );
+
+const BodyEncodingSchema = Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
+  description:
+    '`utf8`: the body is the text received; `base64`: the bytes received were not ' +
+    'UTF-8 text (NUL, invalid UTF-8, compressed), and the body is their base64',
+});
 
 export const TestResult = Type.Object({
   delivery_id: Type.String(),
@@ -207,14 +226,47 @@ export const TestResult = Type.Object({
   status_code: Nullable(Type.Integer()),
   duration_ms: Type.Integer(),
   response_body: Nullable(Type.String()),
-  response_body_encoding: Nullable(
-    Type.Union([Type.Literal('utf8'), Type.Literal('base64')], {
-      description:
-        '`utf8`: response_body is the text received; `base64`: the bytes received were not ' +
-        'UTF-8 text (NUL, invalid UTF-8, compressed), and response_body is their base64',
-    }),
-  ),
+  response_body_encoding: Nullable(BodyEncodingSchema),
   error: Nullable(Type.String()),
+  request: Type.Object(
+    {
+      url: Type.String(),
+      method: Type.Literal('POST'),
+      headers: Type.Record(Type.String(), Type.String(), {
+        description:
+          'As sent, in order: every X-AgentFactory-* header and both signature headers in full; ' +
+          'custom header values masked (`••••`). Empty when nothing could be sent.',
+      }),
+      body: Type.String({ description: 'The exact body sent.' }),
+    },
+    { description: 'What was sent.' },
+  ),
+  response: Nullable(
+    Type.Object(
+      {
+        status: Type.Integer(),
+        headers: Type.Record(Type.String(), Type.String()),
+        body: Nullable(Type.String({ description: 'The first 4096 bytes at most.' })),
+        body_encoding: Nullable(BodyEncodingSchema),
+      },
+      { description: 'What came back; null when no answer arrived.' },
+    ),
+  ),
+  diagnosis: Nullable(
+    Type.Object(
+      {
+        code: Type.String({
+          description:
+            'dns_error, connection_refused, tls_certificate_expired, tls_untrusted_certificate, ' +
+            'tls_hostname_mismatch, tls_protocol_version, tls_error, timeout, redirect, ' +
+            'response_status, blocked_address, endpoint_disabled, configuration_error, connection_error',
+        }),
+        message: Type.String(),
+        fix: Type.String(),
+      },
+      { description: 'Why the attempt failed and how to fix it; null on success.' },
+    ),
+  ),
 });
 
 export const RecoverBody = Type.Object(

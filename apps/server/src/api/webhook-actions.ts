@@ -7,9 +7,16 @@ import { eventSamples, isEventName } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../config.js';
-import { UnknownEventTypeError, ValidationError } from '../errors.js';
+import { diagnose } from '../delivery/diagnosis.js';
+import {
+  PayloadTooLargeError,
+  SchemaViolationError,
+  UnknownEventTypeError,
+  ValidationError,
+} from '../errors.js';
 import { newId } from '../ids.js';
 import { accountOf } from './auth.js';
+import { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
 import { parseTime } from './query.js';
@@ -33,6 +40,26 @@ export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { store, clock, config, engine } = deps;
   const account = { access: 'account' as const };
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
+  const maxPayload = config.maxPayloadBytes;
+  // Compiled on the first test with edited data (the events routes hold their own).
+  let catalog: CatalogValidator | undefined;
+
+  /** Edited `data` for `event`, checked as `POST /v1/events` checks it (size cap, schema). */
+  function checkData(event: string, data: unknown): void {
+    const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
+    if (size > maxPayload)
+      throw new PayloadTooLargeError('The event data is too large.', [
+        { path: '/data', message: `is ${size} bytes serialized; the limit is ${maxPayload}` },
+      ]);
+    catalog ??= new CatalogValidator();
+    const { details, total } = catalog.check(event, data, '/data');
+    if (total > 0)
+      throw new SchemaViolationError(
+        "The event data does not match the event type's schema.",
+        details,
+        total,
+      );
+  }
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> }>(
     '/v1/webhooks/:id/test',
@@ -42,11 +69,12 @@ export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags,
         summary: 'Send a test event now',
         description:
-          'One attempt now, even to an inactive endpoint, never retried: a `webhook.test` event, or the sample of `event` with `X-AgentFactory-Test: 1`. Answers 200 whatever the receiver answered.',
+          'One attempt now, even to an inactive endpoint, never retried: a `webhook.test` event, or `event` with its sample (or `data`, validated like `POST /v1/events`) and `X-AgentFactory-Test: 1`. Answers 200 whatever the receiver answered, with what was sent (`request`), what came back (`response`) and, on failure, a `diagnosis` with its fix.',
         params: IdParams,
         body: TestBody,
-        response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 422) },
+        response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 413, 422) },
       },
+      bodyLimit: Math.max(1024 * 1024, maxPayload * 2 + 64 * 1024),
     },
     async (request) => {
       const accountId = accountOf(request);
@@ -57,9 +85,18 @@ export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
           { path: '/event', message: 'is not an event type of the catalog' },
         ]);
       const sampleEvent = chosen !== undefined && chosen !== 'webhook.test';
+      const edited = request.body.data;
+      if (edited !== undefined) {
+        if (!sampleEvent)
+          throw ValidationError.field(
+            '/event',
+            'data is sent only with a catalog event: name it in `event` (not webhook.test)',
+          );
+        checkData(chosen, edited);
+      }
       const name = sampleEvent ? chosen : 'webhook.test';
       const data = sampleEvent
-        ? eventSamples[chosen]
+        ? (edited ?? eventSamples[chosen])
         : { webhook_id: webhook.id, message: 'This is a test event from Agent Factory.' };
       const now = clock.now();
       const event = buildEnvelope(name, data, now);
@@ -76,6 +113,7 @@ export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
       );
       const outcome = await engine.sendTest(claimed, { sampleEvent });
       const a = outcome.attempt;
+      const url = claimed.webhook?.url ?? webhook.url;
       return {
         delivery_id: outcome.deliveryId,
         success: a.succeeded,
@@ -84,6 +122,27 @@ export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
         response_body: a.responseBody,
         response_body_encoding: a.responseBodyEncoding,
         error: a.error,
+        // The headers as the attempt records them: as sent, custom values masked.
+        request: { url, method: 'POST' as const, headers: a.requestHeaders, body: claimed.body },
+        response:
+          a.statusCode === null
+            ? null
+            : {
+                status: a.statusCode,
+                headers: a.responseHeaders,
+                body: a.responseBody,
+                body_encoding: a.responseBodyEncoding,
+              },
+        diagnosis: diagnose({
+          url,
+          error: a.error,
+          statusCode: a.statusCode,
+          responseHeaders: a.responseHeaders,
+          responseBody: a.responseBody,
+          responseBodyEncoding: a.responseBodyEncoding,
+          detail: outcome.detail,
+          timeoutMs: config.delivery.timeoutMs,
+        }),
       };
     },
   );
