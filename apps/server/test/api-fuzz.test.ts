@@ -190,7 +190,12 @@ function shapedBody(method: string, path: string, t: Target): fc.Arbitrary<unkno
       since: [fc.constant('2024-01-01T00:00:00Z'), time],
       until: [fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), time],
     });
-  if (path.endsWith('/test')) return shaped({ event: [fc.constantFrom(...eventNames), eventName] });
+  if (path.endsWith('/test'))
+    return shaped({
+      event: [fc.constantFrom(...eventNames), eventName],
+      // Edited data: valid for agent.updated only, so most pairs are a 422.
+      data: [fc.constant(eventSamples['agent.updated']), anyJson],
+    });
   if (path === '/v1/accounts') return shaped({ name: [fc.constant('Acme'), text()] });
   return anyJson;
 }
