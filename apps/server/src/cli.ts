@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `agentfactory-webhooks`: run the service and talk to it (SPEC §7). `listen` and `tester`
- * arrive in a later issue as more commands in `cli/`.
+ * `agentfactory-webhooks`: run the service and talk to it (SPEC §7). `listen` arrives in a later
+ * issue as one more command in `cli/`.
  */
 import { main } from './cli/main.js';
 

@@ -40,7 +40,7 @@ async function cli(...argv: string[]) {
 describe('cli', () => {
   it('--help for the tool and each command', async () => {
     expect((await cli('--help')).out).toBe(HELP.main);
-    for (const c of ['serve', 'migrate', 'accounts', 'keys', 'trigger']) {
+    for (const c of ['serve', 'migrate', 'accounts', 'keys', 'trigger', 'tester']) {
       const r = await cli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toContain(`agentfactory-webhooks ${c}`);

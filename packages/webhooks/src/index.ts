@@ -31,6 +31,14 @@ export {
   type MemoryDedupeStoreOptions,
 } from './dedupe/index.js';
 export {
+  type DiagnosedEnvelope,
+  type DiagnoseInput,
+  type Diagnosis,
+  diagnoseRequest,
+  type SchemeDiagnosis,
+  type SignatureScheme,
+} from './diagnose.js';
+export {
   BODY_ALREADY_PARSED_MESSAGE,
   type VerificationErrorCode,
   verificationErrorCodes,

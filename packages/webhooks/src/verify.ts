@@ -101,8 +101,11 @@ function anyEqual(candidates: Uint8Array[], expected: Uint8Array[]): boolean {
   return found;
 }
 
-/** Throws unless `header` holds a `sha256=` signature of `body` under one of `secrets`. */
-async function checkBodySignature(
+/**
+ * Throws unless `header` holds a `sha256=` signature of `body` under one of `secrets` (taken as
+ * given, not checked). Internal: `diagnoseRequest` uses it for the body scheme's verdict.
+ */
+export async function checkBodySignature(
   body: Uint8Array,
   header: string | undefined,
   secrets: string[],

@@ -1,6 +1,7 @@
 /**
  * The CLI commands of SPEC §7. `serve` and `migrate` run the service here; `accounts create`,
- * `keys create` and `trigger` call a running service over HTTP.
+ * `keys create` and `trigger` call a running service over HTTP; `tester` (in `tester.ts`) is a
+ * local receiver.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { CliError, type Io } from './output.js';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
-const CLIENT_OPTIONS = {
+export const CLIENT_OPTIONS = {
   url: { type: 'string' },
   'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -63,6 +64,7 @@ Commands:
   accounts create --name N   create an account and its first API key (admin key)
   keys create --account ID   create another API key for an account (admin key)
   trigger <event>            send a catalog event with its sample data, show its deliveries
+  tester --secret S          a local receiver that shows each request and why it verifies or not
 
 Options for commands that call a running service:
   --url URL                  the service (default http://127.0.0.1:3000)
@@ -91,6 +93,24 @@ Creates another API key for an account and prints it (shown once). Needs the adm
 Sends a catalog event (e.g. agent.created) with its sample data, prints the event id, waits a
 moment and prints its deliveries. --data replaces the sample with a JSON file's object;
 --set changes one field (dot paths for nested fields, e.g. --set agent_name="Support bot").`,
+  tester: `agentfactory-webhooks tester --secret whsec_… [--port 5000] [--path /webhooks]
+
+A local receiver for debugging: listens on http://127.0.0.1:PORT/PATH (printed at start) and
+prints each request's event (type, id, time, data) and the verdict of both signature schemes
+(webhook-* and X-AgentFactory-Signature). A verified request is answered 200 {"ok":true}; any
+failure 400 {"error":{"code","message"}} with the SDK's verification error code (400 for every
+code: the SDK's own handlers answer 401 for most), and the terminal explains the cause and its
+fix: a wrong or re-encoded secret, a changed or re-serialized body, the sha256= prefix, a stale
+timestamp or clock skew, a missing header.
+
+  --secret S   the webhook's signing secret (required for now); repeat it, or separate several
+               with commas, during a rotation (a value is split only where every part has the
+               16 characters a secret has at least)
+  --port N     port on 127.0.0.1 (default 5000; 0 picks a free one)
+  --path P     the path that takes POSTs (default /webhooks; other paths answer 404)
+
+The account's listen secret as the default (with --api-key) comes with the \`listen\` command.
+Bodies over 1 MiB are answered 413. Ctrl-C stops it.`,
 };
 
 export async function serve(args: string[], io: Io): Promise<number> {

@@ -2,10 +2,11 @@
 import { ConfigError, packageVersion } from '../config.js';
 import { accounts, help, keys, migrate, serve, trigger } from './commands.js';
 import { CliError, type Io, stdio } from './output.js';
+import { tester } from './tester.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = { serve, migrate, accounts, keys, trigger };
+const COMMANDS: Record<string, Command> = { serve, migrate, accounts, keys, trigger, tester };
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [first, ...rest] = argv;
