@@ -4,6 +4,10 @@
  * mistakes (a changed secret or body, a missing prefix, a wrong clock, a stripped header). For
  * debugging tools, such as the CLI's `tester` and a signature checker in the browser: a
  * production receiver answers with the code alone, since a cause tells things about the secret.
+ *
+ * One file past 400 lines on purpose: most of it is the cause and fix texts, one per mistake, and
+ * each check reads next to the text it produces. Nothing imports it but those tools, so a
+ * receiver's bundle leaves it out.
  */
 import { fromBase64, toBase64, toHex, utf8 } from './encoding.js';
 import { type VerificationErrorCode, WebhookVerificationError } from './errors.js';
