@@ -7,8 +7,8 @@
  * receivers with a self-signed, an expired, a wrongly named certificate and TLS 1.1 only.
  * DNS and the failures that send nothing are unit-tested in `diagnosis.test.ts`.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventSamples, verifySignature, verifyStandardWebhook } from '@agentfactory/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCert } from './helpers/certs.js';
 import { type Call, client } from './helpers/client.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -62,73 +63,8 @@ async function testTo(url: string, body: Record<string, unknown> = {}) {
 }
 
 /** A key and certificate for `san` in `name`/; `expired` makes one valid only in 2020. */
-function makeCert(name: string, san: string, expired = false): { key: Buffer; cert: Buffer } {
-  const d = join(dir, name);
-  mkdirSync(d);
-  const key = join(d, 'key.pem');
-  const cert = join(d, 'cert.pem');
-  if (!expired) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=tester',
-        '-addext',
-        `subjectAltName=${san}`,
-      ],
-      { stdio: 'ignore' },
-    );
-  } else {
-    // OpenSSL 3.0's `req` cannot date a certificate in the past; `ca -selfsign` can.
-    mkdirSync(join(d, 'db'));
-    writeFileSync(join(d, 'db', 'index.txt'), '');
-    writeFileSync(join(d, 'db', 'serial'), '01\n');
-    writeFileSync(
-      join(d, 'ca.cnf'),
-      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${d}/db/index.txt\nserial = ${d}/db/serial\nnew_certs_dir = ${d}/db\ndefault_md = sha256\npolicy = p\nx509_extensions = e\n[p]\ncommonName = supplied\n[e]\nsubjectAltName = ${san}\n`,
-    );
-    const csr = join(d, 'req.csr');
-    execFileSync(
-      'openssl',
-      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=tester'],
-      { stdio: 'ignore' },
-    );
-    execFileSync(
-      'openssl',
-      [
-        'ca',
-        '-batch',
-        '-config',
-        join(d, 'ca.cnf'),
-        '-selfsign',
-        '-keyfile',
-        key,
-        '-in',
-        csr,
-        '-out',
-        cert,
-        '-startdate',
-        '20200101000000Z',
-        '-enddate',
-        '20200102000000Z',
-        '-notext',
-      ],
-      { stdio: 'ignore' },
-    );
-  }
-  return { key: readFileSync(key), cert: readFileSync(cert) };
-}
+const makeCert = (name: string, san: string, expired = false) =>
+  selfSignedCert(dir, name, san, expired);
 
 async function startHttps(
   tls: { key: Buffer; cert: Buffer } & Record<string, unknown>,

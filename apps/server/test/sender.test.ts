@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/clock.js';
 import { mapError, Sender } from '../src/delivery/sender.js';
+import { selfSignedCert } from './helpers/certs.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -148,37 +149,14 @@ describe('Sender over HTTPS with a self-signed certificate', () => {
   let hits = 0;
 
   beforeAll(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
-    server = createHttpsServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => {
-        req.resume();
-        req.on('end', () => {
-          hits++;
-          res.end('tls ok');
-        });
-      },
-    );
+    const tls = selfSignedCert(dir, 'rx', 'IP:127.0.0.1,DNS:localhost');
+    server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        hits++;
+        res.end('tls ok');
+      });
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   });
@@ -216,7 +194,7 @@ process.stdout.write(JSON.stringify(r));
         ['tsx', '--conditions=agentfactory-source', script, url],
         {
           cwd: resolve(here, '..'),
-          env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'rx', 'cert.pem') },
           timeout: 30_000,
         },
         (err, stdout, stderr) => (err ? rej(new Error(`${err.message}\n${stderr}`)) : res(stdout)),
