@@ -4,6 +4,7 @@ import { ApiContext } from './api-context.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
 import { SignInPage } from './pages/sign-in.js';
+import { TesterPage } from './pages/tester.js';
 import { WebhookDetailPage } from './pages/webhook-detail.js';
 import { WebhookCreatePage, WebhookEditPage } from './pages/webhook-form.js';
 import { WebhookListPage } from './pages/webhook-list.js';
@@ -59,6 +60,9 @@ export function App() {
           <a href={paths.catalog} aria-current={route.name === 'catalog' ? 'page' : undefined}>
             Event catalog
           </a>
+          <a href={paths.tester} aria-current={route.name === 'tester' ? 'page' : undefined}>
+            Tester
+          </a>
           <button type="button" className="link" onClick={() => signOut('You are signed out.')}>
             Sign out
           </button>
@@ -73,11 +77,11 @@ export function App() {
 }
 
 function isWebhookRoute(route: Route): boolean {
-  return route.name !== 'catalog' && route.name !== 'not-found';
+  return route.name !== 'catalog' && route.name !== 'not-found' && route.name !== 'tester';
 }
 
 function Breadcrumbs({ route }: { route: Route }) {
-  if (!isWebhookRoute(route)) return null;
+  if (!isWebhookRoute(route) && route.name !== 'tester') return null;
   return (
     <nav aria-label="Breadcrumb" className="breadcrumbs">
       <span>Settings</span> › <span>Integrations</span> ›{' '}
@@ -86,6 +90,12 @@ function Breadcrumbs({ route }: { route: Route }) {
       ) : (
         <a href={paths.webhooks}>Webhooks</a>
       )}
+      {route.name === 'tester' ? (
+        <>
+          {' '}
+          › <span aria-current="page">Tester</span>
+        </>
+      ) : null}
     </nav>
   );
 }
@@ -106,6 +116,8 @@ function Page({ route }: { route: Route }) {
       );
     case 'catalog':
       return <EventCatalogPage />;
+    case 'tester':
+      return <TesterPage />;
     case 'not-found':
       return (
         <section>

@@ -11,6 +11,7 @@ export type Route =
   | { name: 'edit-webhook'; id: string }
   | { name: 'delivery'; id: string; deliveryId: string }
   | { name: 'catalog' }
+  | { name: 'tester' }
   | { name: 'not-found' };
 
 const base = '#/settings/integrations/webhooks';
@@ -23,6 +24,7 @@ export const paths = {
   delivery: (id: string, deliveryId: string) =>
     `${base}/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}`,
   catalog: '#/events',
+  tester: `${base}/tester`,
 };
 
 export function parseRoute(hash: string): Route {
@@ -35,6 +37,8 @@ export function parseRoute(hash: string): Route {
   }
   const [, , , id, section, deliveryId] = parts;
   if (id === 'new' && !section) return { name: 'new-webhook' };
+  // Webhook ids start with `wh_`: `tester` is never one.
+  if (id === 'tester' && !section) return { name: 'tester' };
   if (id && !section) return { name: 'webhook', id };
   if (id && section === 'edit' && !deliveryId) return { name: 'edit-webhook', id };
   if (id && section === 'deliveries' && deliveryId) return { name: 'delivery', id, deliveryId };

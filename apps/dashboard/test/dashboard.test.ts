@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { eventSamples } from '@agentfactory/webhooks';
+import { eventSamples, generateTestHeaders } from '@agentfactory/webhooks';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../../server/test/helpers/server.js';
@@ -443,6 +443,82 @@ describe.runIf(runs)('dashboard', () => {
       await page.getByText('Attempt 1: HTTP 500').waitFor();
       await page.getByText(/^Not text \(\d+ bytes/).waitFor();
       expect(await overflowing(page)).toEqual([]);
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
+
+  it(
+    'checks signatures in the browser: verified, a secret without whsec_, a pretty-printed body; the secret is never sent',
+    async () => {
+      const { page, errors } = await setUp();
+      // Every request the page makes, from the start (sign-in's proves the listener works).
+      const requests: string[] = [];
+      page.on('request', (request) => {
+        requests.push(
+          [request.url(), JSON.stringify(request.headers()), request.postData() ?? ''].join('\n'),
+        );
+      });
+      await signIn(page, server.url, server.apiKey);
+
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Tester' })
+        .click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+      await page.getByText('the secret never leaves this page').waitFor();
+
+      const secret = `whsec_${Buffer.from('browser-checker-key-0123456789ab').toString('base64')}`;
+      const signed = await generateTestHeaders('conversation.message', secret);
+      const headerLines = Object.entries(signed.headers)
+        .map(([name, value]) => `${name}: ${value}`)
+        .join('\n');
+      const secretField = page.getByLabel('Secret', { exact: true });
+      expect(await secretField.getAttribute('type')).toBe('password');
+      await secretField.fill(secret);
+      await page.getByRole('button', { name: 'Show secret' }).click();
+      expect(await secretField.getAttribute('type')).toBe('text');
+      await page.getByRole('button', { name: 'Hide secret' }).click();
+      expect(await secretField.getAttribute('type')).toBe('password');
+      await page.getByLabel('Request headers').fill(headerLines);
+      await page.getByLabel('Raw body').fill(signed.body);
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      const verdict = page.getByTestId('checker-verdict');
+      await verdict.getByText('Verified: constructEvent accepts this request').waitFor();
+      const standard = verdict.getByRole('listitem', { name: /Standard Webhooks/ });
+      const body = verdict.getByRole('listitem', { name: /Body signature/ });
+      expect(await standard.getByText('ok', { exact: true }).count()).toBe(1);
+      expect(await body.getByText('ok', { exact: true }).count()).toBe(1);
+
+      // The secret without its whsec_ prefix: both schemes fail, and the cause names it.
+      await secretField.fill(secret.slice('whsec_'.length));
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await verdict.getByText('Not verified: signature_mismatch.').waitFor();
+      await standard.getByText('signature_mismatch', { exact: true }).waitFor();
+      await body.getByText('signature_mismatch', { exact: true }).waitFor();
+      await body.getByText('Your secret lacks the "whsec_" prefix').waitFor();
+      await verdict.getByText('Use the whole secret, whsec_ included').first().waitFor();
+
+      // The right secret, the body pretty-printed on the way: the cause is the body; the headers
+      // pasted as a JSON object work too.
+      await secretField.fill(secret);
+      await page.getByLabel('Request headers').fill(JSON.stringify(signed.headers, null, 2));
+      await page.getByLabel('Raw body').fill(JSON.stringify(JSON.parse(signed.body), null, 2));
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await verdict.getByText('Not verified: signature_mismatch.').waitFor();
+      await standard
+        .getByText(/the signature matches it as compact JSON.*arrived formatted differently/)
+        .waitFor();
+      await body.getByText(/arrived formatted differently/).waitFor();
+
+      // Headers that are not headers: said, and nothing checked.
+      await page.getByLabel('Request headers').fill('not a header line');
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await page.getByRole('alert').getByText('Line 1 is not a header').waitFor();
+
+      const withoutPrefix = secret.slice('whsec_'.length);
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.filter((r) => r.includes(secret) || r.includes(withoutPrefix))).toEqual([]);
       expect(errors).toEqual([]);
     },
     flowTimeout,
