@@ -523,4 +523,86 @@ describe.runIf(runs)('dashboard', () => {
     },
     flowTimeout,
   );
+
+  it(
+    'sends an edited catalog event from the Tester and shows what was sent, what came back and why it failed',
+    async () => {
+      const { page, errors } = await setUp();
+      const created = await fetch(`${server.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Tester target', url: receiver.url, events: ['*'] }),
+      });
+      expect(created.status).toBe(201);
+      await signIn(page, server.url, server.apiKey);
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Tester' })
+        .click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+
+      const form = page.getByRole('region', { name: 'Send a test event' });
+      await form.getByLabel('Webhook').selectOption({ label: `Tester target (${receiver.url})` });
+      await form.getByLabel('Event', { exact: true }).selectOption('conversation.message');
+      const editor = form.getByLabel('Event data (JSON)');
+      const sample = eventSamples['conversation.message'];
+      expect(JSON.parse(await editor.inputValue())).toEqual(sample);
+      const send = form.getByRole('button', { name: 'Send', exact: true });
+      expect(await send.isEnabled()).toBe(true);
+
+      // A wrong type for a required field: the schema error with its path, and no Send.
+      await editor.fill(JSON.stringify({ ...sample, agent_id: 42 }, null, 2));
+      const problems = form.getByTestId('data-problems');
+      await problems.getByText('/data/agent_id').waitFor();
+      await problems.getByText('must be string').waitFor();
+      expect(await send.isDisabled()).toBe(true);
+      // Not JSON at all: said, and no Send either.
+      await editor.fill('{"agent_id": ');
+      await problems.getByText(/^Not JSON/).waitFor();
+      expect(await send.isDisabled()).toBe(true);
+
+      // An edited, valid event: sent to the receiver, and the page shows both sides.
+      const edited = { ...sample, message: 'Edited in the Tester' };
+      await editor.fill(JSON.stringify(edited, null, 2));
+      await form.getByText("Valid for this event's schema.").waitFor();
+      await send.click();
+      await form.getByText(/^Delivered: HTTP 200/).waitFor();
+      expect(receiver.requests).toHaveLength(1);
+      const got = receiver.requests[0]!;
+      expect(JSON.parse(got.body).data).toEqual(edited);
+      expect(got.headers['x-agentfactory-test']).toBe('1');
+      const sent = form.getByRole('region', { name: 'Sent' });
+      await sent.getByText(`POST ${receiver.url}`).waitFor();
+      const sentHeaders = sent.getByRole('table', { name: 'Sent headers' });
+      await sentHeaders.getByRole('rowheader', { name: /^webhook-signature$/i }).waitFor();
+      await sentHeaders.getByRole('rowheader', { name: /^x-agentfactory-signature$/i }).waitFor();
+      await sentHeaders
+        .getByText(String(got.headers['webhook-signature']), { exact: true })
+        .waitFor();
+      await sentHeaders
+        .getByText(String(got.headers['x-agentfactory-signature']), { exact: true })
+        .waitFor();
+      await sent.getByText(got.body, { exact: true }).waitFor();
+      const received = form.getByRole('region', { name: 'Received' });
+      await received.getByText('HTTP 200', { exact: true }).waitFor();
+      await received.getByRole('table', { name: 'Received headers' }).waitFor();
+      await received.getByText('{"received":true}').waitFor();
+
+      // A failing receiver (500 with a body): the diagnosis, its fix, and the answer.
+      receiver.mode = 'fail';
+      await send.click();
+      await form.getByText(/^Failed: HTTP 500/).waitFor();
+      const diagnosis = form
+        .getByRole('definition')
+        .filter({ hasText: 'The receiver answered 500' });
+      await diagnosis.getByText(/receiver is down for the test/).waitFor();
+      await form.getByText(/see its logs for the error/).waitFor();
+      await received.getByText('HTTP 500', { exact: true }).waitFor();
+      await received.getByText('receiver is down for the test', { exact: true }).waitFor();
+      expect(receiver.requests).toHaveLength(2);
+
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 });

@@ -21,7 +21,7 @@ export function TestPanel({ webhookId, onSent }: { webhookId: string; onSent: ()
     setError(undefined);
     setResult(undefined);
     try {
-      setResult(await api.testWebhook(webhookId, event || undefined));
+      setResult(await api.testWebhook(webhookId, event ? { event } : {}));
       onSent();
     } catch (err) {
       setError(err);

@@ -1,3 +1,4 @@
+import { EventTester } from '../components/event-tester.js';
 import { PageTitle } from '../components/page-title.js';
 import { SignatureChecker } from '../components/signature-checker.js';
 
@@ -7,8 +8,11 @@ export function TesterPage() {
     <section>
       <PageTitle>Tester</PageTitle>
       <p className="lead">
-        Check why a receiver rejects a request's signature, without sending your secret anywhere.
+        Send any catalog event to a webhook, with its sample or your data, and see exactly what was
+        sent and what came back. Check why a receiver rejects a request's signature, without sending
+        your secret anywhere.
       </p>
+      <EventTester />
       <SignatureChecker />
     </section>
   );
