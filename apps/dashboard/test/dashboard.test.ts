@@ -496,8 +496,9 @@ describe.runIf(runs)('dashboard', () => {
       await verdict.getByText('Not verified: signature_mismatch.').waitFor();
       await standard.getByText('signature_mismatch', { exact: true }).waitFor();
       await body.getByText('signature_mismatch', { exact: true }).waitFor();
-      await body.getByText('Your secret lacks the "whsec_" prefix').waitFor();
-      await verdict.getByText('Use the whole secret, whsec_ included').first().waitFor();
+      await verdict.getByText('Your secret lacks the "whsec_" prefix').waitFor();
+      await verdict.getByText('Use the whole secret, whsec_ included').waitFor();
+      await body.getByText('Cause and fix: as above.').waitFor();
 
       // The right secret, the body pretty-printed on the way: the cause is the body; the headers
       // pasted as a JSON object work too.
@@ -506,10 +507,11 @@ describe.runIf(runs)('dashboard', () => {
       await page.getByLabel('Raw body').fill(JSON.stringify(JSON.parse(signed.body), null, 2));
       await page.getByRole('button', { name: 'Check signatures' }).click();
       await verdict.getByText('Not verified: signature_mismatch.').waitFor();
-      await standard
+      await verdict
         .getByText(/the signature matches it as compact JSON.*arrived formatted differently/)
         .waitFor();
-      await body.getByText(/arrived formatted differently/).waitFor();
+      await standard.getByText('signature_mismatch', { exact: true }).waitFor();
+      await body.getByText('signature_mismatch', { exact: true }).waitFor();
 
       // Headers that are not headers: said, and nothing checked.
       await page.getByLabel('Request headers').fill('not a header line');

@@ -161,7 +161,12 @@ function Verdict({ diagnosis: d }: { diagnosis: Diagnosis }) {
               ? ` (secret ${s.secretIndex + 1})`
               : null}
             {!s.present ? <span className="muted"> — its headers did not come</span> : null}
-            {!s.ok && s.cause ? <Explanation cause={s.cause} fix={s.fix} /> : null}
+            {!s.ok && s.cause && s.cause === d.cause && s.fix === d.fix ? (
+              <p className="help">Cause and fix: as above.</p>
+            ) : null}
+            {!s.ok && s.cause && (s.cause !== d.cause || s.fix !== d.fix) ? (
+              <Explanation cause={s.cause} fix={s.fix} />
+            ) : null}
           </li>
         ))}
       </ul>
