@@ -12,9 +12,11 @@ export interface SchemaProblem {
   message: string;
 }
 
-// ajv-formats is CommonJS: its function is the module or its `default`, depending on the bundler.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule })
-  .default ?? addFormatsModule) as typeof addFormatsModule;
+// ajv-formats is CommonJS: its function is the module or its `default`, depending on the bundler
+// (and on the TypeScript module setting that types it).
+type AddFormats = (ajv: Ajv2020) => unknown;
+const formatsModule = addFormatsModule as unknown as AddFormats & { default?: AddFormats };
+const addFormats: AddFormats = formatsModule.default ?? formatsModule;
 
 let ajv: Ajv2020 | undefined;
 const validators = new Map<string, ValidateFunction>();

@@ -473,16 +473,23 @@ describe.runIf(runs)('dashboard', () => {
       const headerLines = Object.entries(signed.headers)
         .map(([name, value]) => `${name}: ${value}`)
         .join('\n');
+      // By keyboard: the secret (hidden, then shown and hidden again), headers, body, Check.
       const secretField = page.getByLabel('Secret', { exact: true });
       expect(await secretField.getAttribute('type')).toBe('password');
-      await secretField.fill(secret);
-      await page.getByRole('button', { name: 'Show secret' }).click();
+      await tabTo(page, secretField);
+      await page.keyboard.type(secret);
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Space');
       expect(await secretField.getAttribute('type')).toBe('text');
-      await page.getByRole('button', { name: 'Hide secret' }).click();
+      expect(await secretField.inputValue()).toBe(secret);
+      await page.getByRole('button', { name: 'Hide secret' }).press('Enter');
       expect(await secretField.getAttribute('type')).toBe('password');
+      await tabTo(page, page.getByLabel('Request headers'));
       await page.getByLabel('Request headers').fill(headerLines);
+      await page.keyboard.press('Tab');
       await page.getByLabel('Raw body').fill(signed.body);
-      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await tabTo(page, page.getByRole('button', { name: 'Check signatures' }));
+      await page.keyboard.press('Enter');
       const verdict = page.getByTestId('checker-verdict');
       await verdict.getByText('Verified: constructEvent accepts this request').waitFor();
       const standard = verdict.getByRole('listitem', { name: /Standard Webhooks/ });
@@ -603,6 +610,10 @@ describe.runIf(runs)('dashboard', () => {
       await received.getByText('receiver is down for the test', { exact: true }).waitFor();
       expect(receiver.requests).toHaveLength(2);
 
+      // At phone width, nothing makes the page scroll sideways (long headers and bodies wrap or
+      // scroll in their own boxes).
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await overflowing(page)).toEqual([]);
       expect(errors).toEqual([]);
     },
     flowTimeout,
