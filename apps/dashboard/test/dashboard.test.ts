@@ -614,6 +614,24 @@ describe.runIf(runs)('dashboard', () => {
       // scroll in their own boxes).
       await page.setViewportSize({ width: 390, height: 844 });
       expect(await overflowing(page)).toEqual([]);
+
+      // Data the schema allows but the service refuses (past AF_MAX_PAYLOAD, 256 KB): its error
+      // and the path it names.
+      receiver.mode = 'ok';
+      await editor.fill(JSON.stringify({ ...sample, message: 'x'.repeat(300_000) }));
+      await form.getByText("Valid for this event's schema.").waitFor();
+      await send.click();
+      const refused = form.getByRole('alert');
+      await refused.getByText('The service refused the data.').waitFor();
+      await refused.getByText('The event data is too large.').waitFor();
+      await refused
+        .getByRole('listitem')
+        .filter({ hasText: /the limit is \d+/ })
+        .getByText('data', { exact: true })
+        .waitFor();
+      expect(takeExpectedStatus(errors, 413)).toBe(true);
+      expect(receiver.requests).toHaveLength(2);
+
       expect(errors).toEqual([]);
     },
     flowTimeout,

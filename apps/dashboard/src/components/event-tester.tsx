@@ -143,7 +143,7 @@ export function EventTester({ initialWebhookId }: { initialWebhookId?: string | 
       <ErrorMessage
         error={error}
         title={
-          error instanceof ApiError && error.status === 422
+          error instanceof ApiError && (error.status === 422 || error.status === 413)
             ? 'The service refused the data.'
             : 'The test was not sent.'
         }
