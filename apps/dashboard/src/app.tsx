@@ -1,15 +1,18 @@
-import { useCallback, useMemo, useState } from 'react';
+import { lazy, Suspense, useCallback, useMemo, useState } from 'react';
 import { createApi } from './api.js';
 import { ApiContext } from './api-context.js';
+import { Loading } from './components/page-title.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
 import { SignInPage } from './pages/sign-in.js';
-import { TesterPage } from './pages/tester.js';
 import { WebhookDetailPage } from './pages/webhook-detail.js';
 import { WebhookCreatePage, WebhookEditPage } from './pages/webhook-form.js';
 import { WebhookListPage } from './pages/webhook-list.js';
 import { paths, type Route, useRoute } from './router.js';
 import { clearKey, loadKey, saveKey } from './session.js';
+
+// The Tester brings Ajv and the SDK's diagnosis: loaded when the page opens, not with the rest.
+const TesterPage = lazy(() => import('./pages/tester.js').then((m) => ({ default: m.TesterPage })));
 
 export function App() {
   const [key, setKey] = useState<string | null>(loadKey);
@@ -117,7 +120,11 @@ function Page({ route }: { route: Route }) {
     case 'catalog':
       return <EventCatalogPage />;
     case 'tester':
-      return <TesterPage />;
+      return (
+        <Suspense fallback={<Loading what="the Tester" />}>
+          <TesterPage />
+        </Suspense>
+      );
     case 'not-found':
       return (
         <section>
