@@ -122,7 +122,7 @@ function Page({ route }: { route: Route }) {
     case 'tester':
       return (
         <Suspense fallback={<Loading what="the Tester" />}>
-          <TesterPage />
+          <TesterPage key={route.webhookId} webhookId={route.webhookId} />
         </Suspense>
       );
     case 'not-found':

@@ -537,20 +537,32 @@ describe.runIf(runs)('dashboard', () => {
     'sends an edited catalog event from the Tester and shows what was sent, what came back and why it failed',
     async () => {
       const { page, errors } = await setUp();
-      const created = await fetch(`${server.url}/v1/webhooks`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'Tester target', url: receiver.url, events: ['*'] }),
-      });
-      expect(created.status).toBe(201);
+      const createWebhook = async (name: string, url: string): Promise<string> => {
+        const response = await fetch(`${server.url}/v1/webhooks`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${server.apiKey}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ name, url, events: ['*'] }),
+        });
+        expect(response.status).toBe(201);
+        return ((await response.json()) as { id: string }).id;
+      };
+      const targetId = await createWebhook('Tester target', receiver.url);
+      await createWebhook('Another webhook', `${receiver.url}/other`);
       await signIn(page, server.url, server.apiKey);
-      await page
-        .getByRole('navigation', { name: 'Main' })
-        .getByRole('link', { name: 'Tester' })
-        .click();
-      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
 
+      // From the webhook's page to the Tester, with that webhook picked.
+      await page.getByRole('link', { name: 'Tester target' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tester target' }).waitFor();
+      await page.getByRole('link', { name: 'Open the Tester' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
       const form = page.getByRole('region', { name: 'Send a test event' });
+      expect(await form.getByLabel('Webhook').inputValue()).toBe(targetId);
+      await form
+        .getByLabel('Webhook')
+        .selectOption({ label: `Another webhook (${receiver.url}/other)` });
       await form.getByLabel('Webhook').selectOption({ label: `Tester target (${receiver.url})` });
       await form.getByLabel('Event', { exact: true }).selectOption('conversation.message');
       const editor = form.getByLabel('Event data (JSON)');

@@ -21,6 +21,7 @@ describe('routes', () => {
     expect(parseRoute(paths.webhook('wh_1'))).toEqual({ name: 'webhook', id: 'wh_1' });
     expect(parseRoute(paths.editWebhook('wh_1'))).toEqual({ name: 'edit-webhook', id: 'wh_1' });
     expect(parseRoute(paths.tester)).toEqual({ name: 'tester' });
+    expect(parseRoute(paths.testerFor('wh_1'))).toEqual({ name: 'tester', webhookId: 'wh_1' });
     expect(parseRoute(paths.delivery('wh_1', 'dlv_2'))).toEqual({
       name: 'delivery',
       id: 'wh_1',

@@ -3,7 +3,7 @@ import { PageTitle } from '../components/page-title.js';
 import { SignatureChecker } from '../components/signature-checker.js';
 
 /** Settings → Integrations → Webhooks → Tester: send a test event; check a signature. */
-export function TesterPage() {
+export function TesterPage({ webhookId }: { webhookId?: string | undefined }) {
   return (
     <section>
       <PageTitle>Tester</PageTitle>
@@ -12,7 +12,7 @@ export function TesterPage() {
         sent and what came back. Check why a receiver rejects a request's signature, without sending
         your secret anywhere.
       </p>
-      <EventTester />
+      <EventTester initialWebhookId={webhookId} />
       <SignatureChecker />
     </section>
   );
