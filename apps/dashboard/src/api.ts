@@ -46,6 +46,23 @@ export interface TestResult {
   /** `base64`: the receiver's bytes were not text; `response_body` is their base64. */
   response_body_encoding: 'utf8' | 'base64' | null;
   error: string | null;
+  /** What was sent: every X-AgentFactory-* header and both signatures; custom values masked. */
+  request: { url: string; method: 'POST'; headers: Record<string, string>; body: string };
+  /** What came back; null when no answer arrived. */
+  response: {
+    status: number;
+    headers: Record<string, string>;
+    body: string | null;
+    body_encoding: 'utf8' | 'base64' | null;
+  } | null;
+  /** Why the test failed and what to do about it; null on success. */
+  diagnosis: { code: string; message: string; fix: string } | null;
+}
+
+/** A test: a catalog event (its sample, or `data` instead), or without `event` a `webhook.test`. */
+export interface TestInput {
+  event?: string;
+  data?: unknown;
 }
 
 export interface StatsBucket {
@@ -206,10 +223,8 @@ export function createApi(key: string, onUnauthorized?: () => void) {
     getSecret: (id: string) => request<SecretInfo>(client, 'GET', `/v1/webhooks/${enc(id)}/secret`),
     rotateSecret: (id: string, body: { grace_period_seconds: number; secret?: string }) =>
       request<SecretInfo>(client, 'POST', `/v1/webhooks/${enc(id)}/secret/rotate`, { body }),
-    testWebhook: (id: string, event?: string) =>
-      request<TestResult>(client, 'POST', `/v1/webhooks/${enc(id)}/test`, {
-        body: event ? { event } : {},
-      }),
+    testWebhook: (id: string, body: TestInput = {}) =>
+      request<TestResult>(client, 'POST', `/v1/webhooks/${enc(id)}/test`, { body }),
     recover: (id: string, body: { since: string; until?: string }) =>
       request<{ deliveries: number }>(client, 'POST', `/v1/webhooks/${enc(id)}/recover`, { body }),
     stats: (id: string) =>

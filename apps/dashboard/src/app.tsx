@@ -1,6 +1,7 @@
-import { useCallback, useMemo, useState } from 'react';
+import { lazy, Suspense, useCallback, useMemo, useState } from 'react';
 import { createApi } from './api.js';
 import { ApiContext } from './api-context.js';
+import { Loading } from './components/page-title.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -9,6 +10,9 @@ import { WebhookCreatePage, WebhookEditPage } from './pages/webhook-form.js';
 import { WebhookListPage } from './pages/webhook-list.js';
 import { paths, type Route, useRoute } from './router.js';
 import { clearKey, loadKey, saveKey } from './session.js';
+
+// The Tester brings Ajv and the SDK's diagnosis: loaded when the page opens, not with the rest.
+const TesterPage = lazy(() => import('./pages/tester.js').then((m) => ({ default: m.TesterPage })));
 
 export function App() {
   const [key, setKey] = useState<string | null>(loadKey);
@@ -59,6 +63,9 @@ export function App() {
           <a href={paths.catalog} aria-current={route.name === 'catalog' ? 'page' : undefined}>
             Event catalog
           </a>
+          <a href={paths.tester} aria-current={route.name === 'tester' ? 'page' : undefined}>
+            Tester
+          </a>
           <button type="button" className="link" onClick={() => signOut('You are signed out.')}>
             Sign out
           </button>
@@ -73,11 +80,11 @@ export function App() {
 }
 
 function isWebhookRoute(route: Route): boolean {
-  return route.name !== 'catalog' && route.name !== 'not-found';
+  return route.name !== 'catalog' && route.name !== 'not-found' && route.name !== 'tester';
 }
 
 function Breadcrumbs({ route }: { route: Route }) {
-  if (!isWebhookRoute(route)) return null;
+  if (!isWebhookRoute(route) && route.name !== 'tester') return null;
   return (
     <nav aria-label="Breadcrumb" className="breadcrumbs">
       <span>Settings</span> › <span>Integrations</span> ›{' '}
@@ -86,6 +93,12 @@ function Breadcrumbs({ route }: { route: Route }) {
       ) : (
         <a href={paths.webhooks}>Webhooks</a>
       )}
+      {route.name === 'tester' ? (
+        <>
+          {' '}
+          › <span aria-current="page">Tester</span>
+        </>
+      ) : null}
     </nav>
   );
 }
@@ -106,6 +119,12 @@ function Page({ route }: { route: Route }) {
       );
     case 'catalog':
       return <EventCatalogPage />;
+    case 'tester':
+      return (
+        <Suspense fallback={<Loading what="the Tester" />}>
+          <TesterPage key={route.webhookId} webhookId={route.webhookId} />
+        </Suspense>
+      );
     case 'not-found':
       return (
         <section>

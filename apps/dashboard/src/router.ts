@@ -11,6 +11,7 @@ export type Route =
   | { name: 'edit-webhook'; id: string }
   | { name: 'delivery'; id: string; deliveryId: string }
   | { name: 'catalog' }
+  | { name: 'tester'; webhookId?: string }
   | { name: 'not-found' };
 
 const base = '#/settings/integrations/webhooks';
@@ -23,10 +24,13 @@ export const paths = {
   delivery: (id: string, deliveryId: string) =>
     `${base}/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}`,
   catalog: '#/events',
+  tester: `${base}/tester`,
+  /** The Tester with a webhook picked. */
+  testerFor: (id: string) => `${base}/tester?webhook=${encodeURIComponent(id)}`,
 };
 
 export function parseRoute(hash: string): Route {
-  const path = hash.replace(/^#/, '') || '/';
+  const [path = '/', query = ''] = (hash.replace(/^#/, '') || '/').split('?');
   if (path === '/' || path === '/settings/integrations/webhooks') return { name: 'webhooks' };
   if (path === '/events') return { name: 'catalog' };
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -35,6 +39,11 @@ export function parseRoute(hash: string): Route {
   }
   const [, , , id, section, deliveryId] = parts;
   if (id === 'new' && !section) return { name: 'new-webhook' };
+  // Webhook ids start with `wh_`: `tester` is never one.
+  if (id === 'tester' && !section) {
+    const webhookId = new URLSearchParams(query).get('webhook');
+    return webhookId ? { name: 'tester', webhookId } : { name: 'tester' };
+  }
   if (id && !section) return { name: 'webhook', id };
   if (id && section === 'edit' && !deliveryId) return { name: 'edit-webhook', id };
   if (id && section === 'deliveries' && deliveryId) return { name: 'delivery', id, deliveryId };

@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { eventSamples } from '@agentfactory/webhooks';
+import { eventSamples, generateTestHeaders } from '@agentfactory/webhooks';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../../server/test/helpers/server.js';
@@ -443,6 +443,207 @@ describe.runIf(runs)('dashboard', () => {
       await page.getByText('Attempt 1: HTTP 500').waitFor();
       await page.getByText(/^Not text \(\d+ bytes/).waitFor();
       expect(await overflowing(page)).toEqual([]);
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
+
+  it(
+    'checks signatures in the browser: verified, a secret without whsec_, a pretty-printed body; the secret is never sent',
+    async () => {
+      const { page, errors } = await setUp();
+      // Every request the page makes, from the start (sign-in's proves the listener works).
+      const requests: string[] = [];
+      page.on('request', (request) => {
+        requests.push(
+          [request.url(), JSON.stringify(request.headers()), request.postData() ?? ''].join('\n'),
+        );
+      });
+      await signIn(page, server.url, server.apiKey);
+
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Tester' })
+        .click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+      await page.getByText('the secret never leaves this page').waitFor();
+
+      const secret = `whsec_${Buffer.from('browser-checker-key-0123456789ab').toString('base64')}`;
+      const signed = await generateTestHeaders('conversation.message', secret);
+      const headerLines = Object.entries(signed.headers)
+        .map(([name, value]) => `${name}: ${value}`)
+        .join('\n');
+      // By keyboard: the secret (hidden, then shown and hidden again), headers, body, Check.
+      const secretField = page.getByLabel('Secret', { exact: true });
+      expect(await secretField.getAttribute('type')).toBe('password');
+      await tabTo(page, secretField);
+      await page.keyboard.type(secret);
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Space');
+      expect(await secretField.getAttribute('type')).toBe('text');
+      expect(await secretField.inputValue()).toBe(secret);
+      await page.getByRole('button', { name: 'Hide secret' }).press('Enter');
+      expect(await secretField.getAttribute('type')).toBe('password');
+      await tabTo(page, page.getByLabel('Request headers'));
+      await page.getByLabel('Request headers').fill(headerLines);
+      await page.keyboard.press('Tab');
+      await page.getByLabel('Raw body').fill(signed.body);
+      await tabTo(page, page.getByRole('button', { name: 'Check signatures' }));
+      await page.keyboard.press('Enter');
+      const verdict = page.getByTestId('checker-verdict');
+      await verdict.getByText('Verified: constructEvent accepts this request').waitFor();
+      const standard = verdict.getByRole('listitem', { name: /Standard Webhooks/ });
+      const body = verdict.getByRole('listitem', { name: /Body signature/ });
+      expect(await standard.getByText('ok', { exact: true }).count()).toBe(1);
+      expect(await body.getByText('ok', { exact: true }).count()).toBe(1);
+
+      // The secret without its whsec_ prefix: both schemes fail, and the cause names it.
+      await secretField.fill(secret.slice('whsec_'.length));
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await verdict.getByText('Not verified: signature_mismatch.').waitFor();
+      await standard.getByText('signature_mismatch', { exact: true }).waitFor();
+      await body.getByText('signature_mismatch', { exact: true }).waitFor();
+      await verdict.getByText('Your secret lacks the "whsec_" prefix').waitFor();
+      await verdict.getByText('Use the whole secret, whsec_ included').waitFor();
+      await body.getByText('Cause and fix: as above.').waitFor();
+
+      // The right secret, the body pretty-printed on the way: the cause is the body; the headers
+      // pasted as a JSON object work too.
+      await secretField.fill(secret);
+      await page.getByLabel('Request headers').fill(JSON.stringify(signed.headers, null, 2));
+      await page.getByLabel('Raw body').fill(JSON.stringify(JSON.parse(signed.body), null, 2));
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await verdict.getByText('Not verified: signature_mismatch.').waitFor();
+      await verdict
+        .getByText(/the signature matches it as compact JSON.*arrived formatted differently/)
+        .waitFor();
+      await standard.getByText('signature_mismatch', { exact: true }).waitFor();
+      await body.getByText('signature_mismatch', { exact: true }).waitFor();
+
+      // Headers that are not headers: said, and nothing checked.
+      await page.getByLabel('Request headers').fill('not a header line');
+      await page.getByRole('button', { name: 'Check signatures' }).click();
+      await page.getByRole('alert').getByText('Line 1 is not a header').waitFor();
+
+      const withoutPrefix = secret.slice('whsec_'.length);
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.filter((r) => r.includes(secret) || r.includes(withoutPrefix))).toEqual([]);
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
+
+  it(
+    'sends an edited catalog event from the Tester and shows what was sent, what came back and why it failed',
+    async () => {
+      const { page, errors } = await setUp();
+      const createWebhook = async (name: string, url: string): Promise<string> => {
+        const response = await fetch(`${server.url}/v1/webhooks`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${server.apiKey}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ name, url, events: ['*'] }),
+        });
+        expect(response.status).toBe(201);
+        return ((await response.json()) as { id: string }).id;
+      };
+      const targetId = await createWebhook('Tester target', receiver.url);
+      await createWebhook('Another webhook', `${receiver.url}/other`);
+      await signIn(page, server.url, server.apiKey);
+
+      // From the webhook's page to the Tester, with that webhook picked.
+      await page.getByRole('link', { name: 'Tester target' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tester target' }).waitFor();
+      await page.getByRole('link', { name: 'Open the Tester' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+      const form = page.getByRole('region', { name: 'Send a test event' });
+      expect(await form.getByLabel('Webhook').inputValue()).toBe(targetId);
+      await form
+        .getByLabel('Webhook')
+        .selectOption({ label: `Another webhook (${receiver.url}/other)` });
+      await form.getByLabel('Webhook').selectOption({ label: `Tester target (${receiver.url})` });
+      await form.getByLabel('Event', { exact: true }).selectOption('conversation.message');
+      const editor = form.getByLabel('Event data (JSON)');
+      const sample = eventSamples['conversation.message'];
+      expect(JSON.parse(await editor.inputValue())).toEqual(sample);
+      const send = form.getByRole('button', { name: 'Send', exact: true });
+      expect(await send.isEnabled()).toBe(true);
+
+      // A wrong type for a required field: the schema error with its path, and no Send.
+      await editor.fill(JSON.stringify({ ...sample, agent_id: 42 }, null, 2));
+      const problems = form.getByTestId('data-problems');
+      await problems.getByText('/data/agent_id').waitFor();
+      await problems.getByText('must be string').waitFor();
+      expect(await send.isDisabled()).toBe(true);
+      // Not JSON at all: said, and no Send either.
+      await editor.fill('{"agent_id": ');
+      await problems.getByText(/^Not JSON/).waitFor();
+      expect(await send.isDisabled()).toBe(true);
+
+      // An edited, valid event: sent to the receiver, and the page shows both sides.
+      const edited = { ...sample, message: 'Edited in the Tester' };
+      await editor.fill(JSON.stringify(edited, null, 2));
+      await form.getByText("Valid for this event's schema.").waitFor();
+      await send.click();
+      await form.getByText(/^Delivered: HTTP 200/).waitFor();
+      expect(receiver.requests).toHaveLength(1);
+      const got = receiver.requests[0]!;
+      expect(JSON.parse(got.body).data).toEqual(edited);
+      expect(got.headers['x-agentfactory-test']).toBe('1');
+      const sent = form.getByRole('region', { name: 'Sent' });
+      await sent.getByText(`POST ${receiver.url}`).waitFor();
+      const sentHeaders = sent.getByRole('table', { name: 'Sent headers' });
+      await sentHeaders.getByRole('rowheader', { name: /^webhook-signature$/i }).waitFor();
+      await sentHeaders.getByRole('rowheader', { name: /^x-agentfactory-signature$/i }).waitFor();
+      await sentHeaders
+        .getByText(String(got.headers['webhook-signature']), { exact: true })
+        .waitFor();
+      await sentHeaders
+        .getByText(String(got.headers['x-agentfactory-signature']), { exact: true })
+        .waitFor();
+      await sent.getByText(got.body, { exact: true }).waitFor();
+      const received = form.getByRole('region', { name: 'Received' });
+      await received.getByText('HTTP 200', { exact: true }).waitFor();
+      await received.getByRole('table', { name: 'Received headers' }).waitFor();
+      await received.getByText('{"received":true}').waitFor();
+
+      // A failing receiver (500 with a body): the diagnosis, its fix, and the answer.
+      receiver.mode = 'fail';
+      await send.click();
+      await form.getByText(/^Failed: HTTP 500/).waitFor();
+      const diagnosis = form
+        .getByRole('definition')
+        .filter({ hasText: 'The receiver answered 500' });
+      await diagnosis.getByText(/receiver is down for the test/).waitFor();
+      await form.getByText(/see its logs for the error/).waitFor();
+      await received.getByText('HTTP 500', { exact: true }).waitFor();
+      await received.getByText('receiver is down for the test', { exact: true }).waitFor();
+      expect(receiver.requests).toHaveLength(2);
+
+      // At phone width, nothing makes the page scroll sideways (long headers and bodies wrap or
+      // scroll in their own boxes).
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await overflowing(page)).toEqual([]);
+
+      // Data the schema allows but the service refuses (past AF_MAX_PAYLOAD, 256 KB): its error
+      // and the path it names.
+      receiver.mode = 'ok';
+      await editor.fill(JSON.stringify({ ...sample, message: 'x'.repeat(300_000) }));
+      await form.getByText("Valid for this event's schema.").waitFor();
+      await send.click();
+      const refused = form.getByRole('alert');
+      await refused.getByText('The service refused the data.').waitFor();
+      await refused.getByText('The event data is too large.').waitFor();
+      await refused
+        .getByRole('listitem')
+        .filter({ hasText: /the limit is \d+/ })
+        .getByText('data', { exact: true })
+        .waitFor();
+      expect(takeExpectedStatus(errors, 413)).toBe(true);
+      expect(receiver.requests).toHaveLength(2);
+
       expect(errors).toEqual([]);
     },
     flowTimeout,

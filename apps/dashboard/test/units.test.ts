@@ -1,5 +1,5 @@
 /** The dashboard's pure parts: routes, the catalog grouping, and the short texts of tables. */
-import { eventNames } from '@agentfactory/webhooks';
+import { eventNames, eventSamples } from '@agentfactory/webhooks';
 import { describe, expect, it } from 'vitest';
 import {
   categories,
@@ -9,7 +9,9 @@ import {
   subscribableEvents,
 } from '../src/catalog.js';
 import { eventsSummary, formatRate, formatRelative, formatUtc } from '../src/format.js';
+import { parseHeaderText } from '../src/headers-text.js';
 import { parseRoute, paths } from '../src/router.js';
+import { checkEventData } from '../src/schema-check.js';
 
 describe('routes', () => {
   it('parses every path it builds, and nothing else', () => {
@@ -18,6 +20,8 @@ describe('routes', () => {
     expect(parseRoute(paths.newWebhook)).toEqual({ name: 'new-webhook' });
     expect(parseRoute(paths.webhook('wh_1'))).toEqual({ name: 'webhook', id: 'wh_1' });
     expect(parseRoute(paths.editWebhook('wh_1'))).toEqual({ name: 'edit-webhook', id: 'wh_1' });
+    expect(parseRoute(paths.tester)).toEqual({ name: 'tester' });
+    expect(parseRoute(paths.testerFor('wh_1'))).toEqual({ name: 'tester', webhookId: 'wh_1' });
     expect(parseRoute(paths.delivery('wh_1', 'dlv_2'))).toEqual({
       name: 'delivery',
       id: 'wh_1',
@@ -74,5 +78,36 @@ describe('formatting', () => {
     expect(formatRelative(7_200_000)).toBe('in 2 hours');
     expect(formatUtc('2024-01-15T10:35:00.123Z')).toBe('2024-01-15 10:35:00 UTC');
     expect(formatUtc('2024-01-15T10:35:00Z')).toBe('2024-01-15 10:35:00 UTC');
+  });
+});
+
+describe('the Tester', () => {
+  it('reads pasted headers as Name: value lines or a JSON object', () => {
+    expect(
+      parseHeaderText('POST /webhooks HTTP/1.1\r\nWebhook-Id: evt_1\n\nX-A: 1\nx-a: 2\nUrl: a:b'),
+    ).toEqual({ ok: true, headers: { 'webhook-id': 'evt_1', 'x-a': '1, 2', url: 'a:b' } });
+    expect(parseHeaderText('{"Webhook-Id":"evt_1","x-list":["a","b"]}')).toEqual({
+      ok: true,
+      headers: { 'webhook-id': 'evt_1', 'x-list': 'a, b' },
+    });
+    expect(parseHeaderText('')).toMatchObject({ ok: false });
+    expect(parseHeaderText('{"a":')).toMatchObject({ ok: false });
+    expect(parseHeaderText('[1]')).toMatchObject({ ok: false, error: /Line 1/ });
+    expect(parseHeaderText('a: 1\nno colon here')).toMatchObject({ ok: false, error: /Line 2/ });
+  });
+
+  it('checks event data against its schema with JSON-pointer paths', () => {
+    const sample = eventSamples['conversation.message'];
+    expect(checkEventData('conversation.message', sample)).toEqual([]);
+    const { agent_id: _, ...missing } = sample;
+    expect(checkEventData('conversation.message', { ...missing, message: 7 })).toEqual(
+      expect.arrayContaining([
+        { path: '/data/agent_id', message: 'is required' },
+        { path: '/data/message', message: 'must be string' },
+      ]),
+    );
+    expect(checkEventData('no.such', {})).toEqual([
+      { path: '/event', message: 'is not a catalog event' },
+    ]);
   });
 });

@@ -21,7 +21,7 @@ export function TestPanel({ webhookId, onSent }: { webhookId: string; onSent: ()
     setError(undefined);
     setResult(undefined);
     try {
-      setResult(await api.testWebhook(webhookId, event || undefined));
+      setResult(await api.testWebhook(webhookId, event ? { event } : {}));
       onSent();
     } catch (err) {
       setError(err);
@@ -51,7 +51,9 @@ export function TestPanel({ webhookId, onSent }: { webhookId: string; onSent: ()
       </form>
       <p className="help">
         One attempt, right now, even while the webhook is disabled; never retried. A sample event
-        carries the header <code>X-AgentFactory-Test: 1</code>.
+        carries the header <code>X-AgentFactory-Test: 1</code>.{' '}
+        <a href={paths.testerFor(webhookId)}>Open the Tester</a> to edit the data and see every
+        header sent.
       </p>
       <ErrorMessage error={error} title="The test was not sent." />
       <div role="status" aria-live="polite">
