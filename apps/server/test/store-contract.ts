@@ -157,6 +157,34 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    describe("the account's listen secret", () => {
+      it('is null until set; the first of two concurrent sets wins', async () => {
+        expect(await store.getListenSecret(acctA)).toBeNull();
+        const answers = await Promise.all([
+          store.setListenSecretIfAbsent(acctA, 'enc-one'),
+          store.setListenSecretIfAbsent(acctA, 'enc-two'),
+        ]);
+        expect(answers[0]).toBe(answers[1]);
+        expect(['enc-one', 'enc-two']).toContain(answers[0]);
+        expect(await store.getListenSecret(acctA)).toBe(answers[0]);
+        // Set once, a later set keeps it.
+        expect(await store.setListenSecretIfAbsent(acctA, 'enc-three')).toBe(answers[0]);
+      });
+
+      it('rotate replaces it; another account never sees it', async () => {
+        await store.setListenSecretIfAbsent(acctA, 'enc-one');
+        expect(await store.rotateListenSecret(acctA, 'enc-rotated')).toBe(true);
+        expect(await store.getListenSecret(acctA)).toBe('enc-rotated');
+        expect(await store.setListenSecretIfAbsent(acctA, 'enc-other')).toBe('enc-rotated');
+        expect(await store.getListenSecret(acctB)).toBeNull();
+        expect(await store.setListenSecretIfAbsent(acctB, 'enc-b')).toBe('enc-b');
+        expect(await store.getListenSecret(acctA)).toBe('enc-rotated');
+        expect(await store.rotateListenSecret(newId('acct'), 'enc-x')).toBe(false);
+        expect(await store.getListenSecret(newId('acct'))).toBeNull();
+        await expect(store.setListenSecretIfAbsent(newId('acct'), 'enc-x')).rejects.toThrow();
+      });
+    });
+
     describe('webhooks', () => {
       it('round-trips every field', async () => {
         const w = await addWebhook(acctA, {

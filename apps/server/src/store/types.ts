@@ -361,6 +361,17 @@ export interface Store {
   createApiKey(key: ApiKeyRow): Promise<void>;
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
 
+  // The account's listen secret (`GET /v1/listen/secret`): the encrypted blob, never the secret.
+  /** The account's encrypted listen secret, or null when it has none yet (or no such account). */
+  getListenSecret(accountId: string): Promise<string | null>;
+  /**
+   * Stores `enc` only when the account has no listen secret, atomically (two concurrent first
+   * calls end with one secret), and answers the blob stored. Throws when the account is absent.
+   */
+  setListenSecretIfAbsent(accountId: string, enc: string): Promise<string>;
+  /** Replaces the account's listen secret; false when the account is absent. */
+  rotateListenSecret(accountId: string, enc: string): Promise<boolean>;
+
   // Webhooks.
   /**
    * Inserts the webhook; with `maxPerAccount`, only while the account has fewer webhooks than

@@ -46,6 +46,11 @@ import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
 import { insertEvents, purgeIdempotencyKeys } from './sql/insert-events.js';
 import { releaseLeases, renewLeases } from './sql/leases.js';
+import {
+  getListenSecret,
+  rotateListenSecret,
+  setListenSecretIfAbsent,
+} from './sql/listen-secret.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -136,6 +141,18 @@ class PgStore implements PostgresStore {
 
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
     return findApiKeyByHash(this.pool, keyHash);
+  }
+
+  getListenSecret(accountId: string): Promise<string | null> {
+    return getListenSecret(this.pool, accountId);
+  }
+
+  setListenSecretIfAbsent(accountId: string, enc: string): Promise<string> {
+    return setListenSecretIfAbsent(this.pool, accountId, enc);
+  }
+
+  rotateListenSecret(accountId: string, enc: string): Promise<boolean> {
+    return rotateListenSecret(this.pool, accountId, enc);
   }
 
   // Webhooks: sql/webhooks.ts.

@@ -146,6 +146,9 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim {
   readonly getAccount = this.forward('getAccount');
   readonly createApiKey = this.forward('createApiKey');
   readonly findApiKeyByHash = this.forward('findApiKeyByHash');
+  readonly getListenSecret = this.forward('getListenSecret');
+  readonly setListenSecretIfAbsent = this.forward('setListenSecretIfAbsent');
+  readonly rotateListenSecret = this.forward('rotateListenSecret');
   readonly createWebhook = this.forward('createWebhook');
   readonly getWebhook = this.forward('getWebhook');
   readonly listWebhooks = this.forward('listWebhooks');

@@ -30,6 +30,11 @@ import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
 import { insertEvents, purgeIdempotencyKeys } from './sql/insert-events.js';
 import { releaseLeases, releaseOrphaned, renewLeases } from './sql/leases.js';
+import {
+  getListenSecret,
+  rotateListenSecret,
+  setListenSecretIfAbsent,
+} from './sql/listen-secret.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -131,6 +136,20 @@ export class SqliteStore implements Store {
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
     return findApiKeyByHash(this.stmt, keyHash);
+  }
+
+  // The account's listen secret: sql/listen-secret.ts.
+
+  async getListenSecret(accountId: string): Promise<string | null> {
+    return getListenSecret(this.stmt, accountId);
+  }
+
+  async setListenSecretIfAbsent(accountId: string, enc: string): Promise<string> {
+    return setListenSecretIfAbsent(this.stmt, accountId, enc);
+  }
+
+  async rotateListenSecret(accountId: string, enc: string): Promise<boolean> {
+    return rotateListenSecret(this.stmt, accountId, enc);
   }
 
   // Webhooks: sql/webhooks.ts.
