@@ -19,6 +19,7 @@ import { eventTypeRoutes } from './api/event-types.js';
 import { eventRoutes } from './api/events.js';
 import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
+import { listenRoutes } from './api/listen.js';
 import { createCursors } from './api/query.js';
 import { ErrorSchema } from './api/schemas.js';
 import { webhookActionRoutes } from './api/webhook-actions.js';
@@ -154,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   webhookActionRoutes(app, deps);
   eventRoutes(app, deps, cursors);
   deliveryRoutes(app, deps, cursors);
+  listenRoutes(app, deps);
 
   const dashboardDir = deps.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : deps.dashboardDir;
   const hasDashboard =

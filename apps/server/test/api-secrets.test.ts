@@ -1,6 +1,6 @@
 /**
  * Secrets stay secret: after webhooks with secrets and custom headers, API keys, events,
- * deliveries, a rotation and a test, neither the SQLite files (database, WAL) nor the captured
+ * deliveries, a rotation, the account's listen secret (read and rotated) and a test, neither the SQLite files (database, WAL) nor the captured
  * logs (at trace level) hold a webhook secret, an API key or a custom header value in plaintext.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -52,6 +52,10 @@ beforeAll(async () => {
   secrets.push(generated.body.secret);
   const rotated = await call('POST', `/v1/webhooks/${generated.body.id}/secret/rotate`, {});
   secrets.push(rotated.body.secret);
+  const listen = await call('GET', '/v1/listen/secret');
+  secrets.push(listen.body.secret);
+  const listenRotated = await call('POST', '/v1/listen/secret/rotate');
+  secrets.push(listenRotated.body.secret);
   await call('POST', `/v1/webhooks/${own.body.id}/test`, {});
   const evt = await call('POST', '/v1/events', {
     event: 'agent.created',

@@ -74,6 +74,8 @@ describe('authentication', () => {
       ['GET', '/v1/deliveries'],
       ['GET', `/v1/deliveries/dlv_${id}`],
       ['POST', `/v1/deliveries/dlv_${id}/retry`],
+      ['GET', '/v1/listen/secret'],
+      ['POST', '/v1/listen/secret/rotate'],
       ['POST', '/v1/accounts'],
       ['POST', `/v1/accounts/acct_${id}/api-keys`],
     ];
@@ -715,6 +717,8 @@ describe('catalog, docs, health and the rest', () => {
       '/v1/deliveries',
       '/v1/deliveries/{id}',
       '/v1/deliveries/{id}/retry',
+      '/v1/listen/secret',
+      '/v1/listen/secret/rotate',
       '/v1/event-types',
       '/v1/accounts',
       '/v1/accounts/{id}/api-keys',
