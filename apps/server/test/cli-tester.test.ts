@@ -4,9 +4,13 @@
  * correct request, 400 with the SDK's code for each failure, and prints the event, each scheme's
  * verdict and the cause with its fix. Once as the real CLI process, stopped with SIGINT.
  */
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateTestHeaders } from '@agentfactory/webhooks';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import type { Io } from '../src/cli/output.js';
 import {
@@ -17,6 +21,8 @@ import {
   tester,
 } from '../src/cli/tester.js';
 import { runCli, signal } from './helpers/cli-process.js';
+import { client } from './helpers/client.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const NEW_SECRET = 'whsec_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0';
@@ -235,12 +241,19 @@ describe('tester: other requests and the command line', () => {
       const code = await main(argv, { out: () => {}, err: (l) => err.push(l) });
       return { code, err };
     };
-    const none = await run('tester', '--port', '0');
-    expect(none.code).toBe(1);
-    expect(none.err).toHaveLength(1);
-    expect(none.err[0]).toMatch(/^error: tester needs the webhook's signing secret: pass --secret/);
-    const withKey = await run('tester', '--api-key', 'afk_x');
-    expect(withKey.err[0]).toMatch(/--secret .*listen secret .*comes with the `listen` command/);
+    // No secret and no key (no AF_API_KEY, a data dir without a development key).
+    vi.stubEnv('AF_API_KEY', '');
+    vi.stubEnv('AF_DATA_DIR', mkdtempSync(join(tmpdir(), 'af-tester-')));
+    try {
+      const none = await run('tester', '--port', '0');
+      expect(none.code).toBe(1);
+      expect(none.err).toHaveLength(1);
+      expect(none.err[0]).toMatch(
+        /^error: tester needs a secret: pass --secret whsec_… .*or --api-key .*listen secret/,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+    }
     const spaced = await run('tester', '--secret', `${SECRET} `);
     expect(spaced.err[0]).toMatch(/^error: --secret: .*whitespace/);
     const port = await run('tester', '--port', 'eighty', '--secret', SECRET);
@@ -267,6 +280,74 @@ describe('tester: other requests and the command line', () => {
       signal(cli, 'SIGKILL');
     }
   }, 60_000);
+});
+
+describe("tester: the account's listen secret without --secret", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('fetches it with the account key and answers 200 for a request signed with it', async () => {
+    const out: string[] = [];
+    const stop = new AbortController();
+    const done = tester(
+      ['--port', '0', '--url', server.url, '--api-key', server.apiKey],
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+      stop.signal,
+    );
+    try {
+      const url = await waitFor(() =>
+        out.map((l) => /point a webhook at (\S+)/.exec(l)?.[1]).find(Boolean),
+      );
+      const { body } = await client(server.url, server.apiKey)('GET', '/v1/listen/secret');
+      const secret: string = body.secret;
+      // It says where the secret came from, showing only its first 10 characters.
+      expect(out[0]).toBe(
+        `tester: no --secret, verifying with the account's listen secret from ${server.url} (${secret.slice(0, 10)}…)`,
+      );
+      expect(out.join('\n')).not.toContain(secret);
+      const signed = await generateTestHeaders('agent.created', secret);
+      const ok = await fetch(url, { method: 'POST', body: signed.body, headers: signed.headers });
+      expect(ok.status).toBe(200);
+      const other = await generateTestHeaders('agent.created', OTHER);
+      const refused = await fetch(url, {
+        method: 'POST',
+        body: other.body,
+        headers: other.headers,
+      });
+      expect(refused.status).toBe(400);
+    } finally {
+      stop.abort();
+    }
+    expect(await done).toBe(0);
+  });
+
+  it('a refused key or a service that is down: one line, exit 1', async () => {
+    const run = async (...argv: string[]) => {
+      const err: string[] = [];
+      const code = await main(argv, { out: () => {}, err: (l) => err.push(l) });
+      return { code, err };
+    };
+    const refused = await run('tester', '--port', '0', '--url', server.url, '--api-key', 'afk_x');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toEqual([
+      expect.stringMatching(
+        /^error: tester could not fetch the account's listen secret from http:\S+: unauthorized: /,
+      ),
+    ]);
+    const admin = await run('tester', '--url', server.url, '--api-key', server.adminKey);
+    expect(admin.code).toBe(1);
+    expect(admin.err[0]).toMatch(/listen secret .*forbidden: /);
+    const down = await run('tester', '--url', 'http://127.0.0.1:9', '--api-key', server.apiKey);
+    expect(down.code).toBe(1);
+    expect(down.err[0]).toMatch(
+      /listen secret from http:\/\/127\.0\.0\.1:9: cannot reach the service/,
+    );
+  });
 });
 
 async function waitFor<T>(get: () => T | undefined, timeoutMs = 10_000): Promise<T> {

@@ -28,12 +28,16 @@ function parse<O extends Options>(args: string[], options: O, positionals = fals
   }
 }
 
-function clientUrl(flag: string | undefined): string {
+/** The running service's URL: --url, or the local one on PORT. */
+export function clientUrl(flag: string | undefined): string {
   return flag ?? `http://127.0.0.1:${loadClientEnv().port}`;
 }
 
-/** An account API key: --api-key, AF_API_KEY, or the development key of the data dir. */
-function accountKey(flag: string | undefined): string {
+/**
+ * An account API key: --api-key, AF_API_KEY, or the development key of the data dir; undefined
+ * when there is none.
+ */
+export function findAccountKey(flag: string | undefined): string | undefined {
   const env = loadClientEnv();
   if (flag) return flag;
   if (env.apiKey) return env.apiKey;
@@ -42,7 +46,15 @@ function accountKey(flag: string | undefined): string {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { api_key?: string };
     if (saved.api_key) return saved.api_key;
   }
-  throw new CliError('an API key is needed: pass --api-key or set AF_API_KEY');
+  return undefined;
+}
+
+/** An account API key (`findAccountKey`), or the error that asks for one. */
+function accountKey(flag: string | undefined): string {
+  const key = findAccountKey(flag);
+  if (key === undefined)
+    throw new CliError('an API key is needed: pass --api-key or set AF_API_KEY');
+  return key;
 }
 
 /** The admin key: --api-key, AF_ADMIN_KEY, or the generated key of the data dir. */
@@ -64,7 +76,7 @@ Commands:
   accounts create --name N   create an account and its first API key (admin key)
   keys create --account ID   create another API key for an account (admin key)
   trigger <event>            send a catalog event with its sample data, show its deliveries
-  tester --secret S          a local receiver that shows each request and why it verifies or not
+  tester [--secret S]        a local receiver that shows each request and why it verifies or not
 
 Options for commands that call a running service:
   --url URL                  the service (default http://127.0.0.1:3000)
@@ -93,7 +105,7 @@ Creates another API key for an account and prints it (shown once). Needs the adm
 Sends a catalog event (e.g. agent.created) with its sample data, prints the event id, waits a
 moment and prints its deliveries. --data replaces the sample with a JSON file's object;
 --set changes one field (dot paths for nested fields, e.g. --set agent_name="Support bot").`,
-  tester: `agentfactory-webhooks tester --secret whsec_… [--port 5000] [--path /webhooks]
+  tester: `agentfactory-webhooks tester [--secret whsec_…] [--port 5000] [--path /webhooks] [--url URL] [--api-key KEY]
 
 A local receiver for debugging: listens on http://127.0.0.1:PORT/PATH (printed at start) and
 prints each request's event (type, id, time, data) and the verdict of both signature schemes
@@ -103,14 +115,19 @@ code: the SDK's own handlers answer 401 for most), and the terminal explains the
 fix: a wrong or re-encoded secret, a changed or re-serialized body, the sha256= prefix, a stale
 timestamp or clock skew, a missing header.
 
-  --secret S   the webhook's signing secret (required for now); repeat it, or separate several
-               with commas, during a rotation (a value is split only where every part has the
-               16 characters a secret has at least)
+  --secret S   the webhook's signing secret; repeat it, or separate several with commas,
+               during a rotation (a value is split only where every part has the 16
+               characters a secret has at least)
   --port N     port on 127.0.0.1 (default 5000; 0 picks a free one)
   --path P     the path that takes POSTs (default /webhooks; other paths answer 404)
+  --url URL    without --secret: the service to ask for the listen secret
+               (default http://127.0.0.1:3000)
+  --api-key K  without --secret: the account's API key (default AF_API_KEY, or the
+               development key)
 
-The account's listen secret as the default (with --api-key) comes with the \`listen\` command.
-Bodies over 1 MiB are answered 413. Ctrl-C stops it.`,
+Without --secret it verifies with the account's listen secret, fetched from the service
+(GET /v1/listen/secret) with the account's key; it exits 1 when the service cannot be reached
+or refuses the key. Bodies over 1 MiB are answered 413. Ctrl-C stops it.`,
 };
 
 export async function serve(args: string[], io: Io): Promise<number> {

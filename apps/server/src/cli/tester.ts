@@ -3,6 +3,8 @@
  * diagnosed by the SDK's `diagnoseRequest` and printed — the event, each signature scheme's
  * verdict, and on failure the cause and its fix — then answered 200 `{"ok":true}` when it
  * verifies, else 400 `{"error":{"code","message"}}` with the SDK's verification error code.
+ * Without `--secret` it verifies with the account's listen secret (`GET /v1/listen/secret`, with
+ * the account's key: --api-key, AF_API_KEY or the development key).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,8 +16,8 @@ import {
   verifySignature,
   WebhookVerificationError,
 } from '@agentfactory/webhooks';
-import { loadClientEnv } from '../config.js';
-import { CLIENT_OPTIONS, help } from './commands.js';
+import { CLIENT_OPTIONS, clientUrl, findAccountKey, help } from './commands.js';
+import { request } from './http.js';
 import { CliError, type Io } from './output.js';
 
 /** Largest body the tester reads; a larger one is answered 413. */
@@ -62,20 +64,21 @@ export async function tester(args: string[], io: Io, signal?: AbortSignal): Prom
   }
   const path = values.path ?? '/webhooks';
   if (!path.startsWith('/')) throw new CliError(`--path must start with "/", got "${path}"`);
-  const secrets = splitSecrets(values.secret ?? []);
-  if (secrets.length === 0) {
-    const withKey = values['api-key'] !== undefined || loadClientEnv().apiKey !== undefined;
-    throw new CliError(
-      withKey
-        ? "tester needs the webhook's signing secret: pass --secret whsec_… (GET /v1/webhooks/{id}/secret shows it); the account's listen secret as the default with --api-key comes with the `listen` command"
-        : "tester needs the webhook's signing secret: pass --secret whsec_… (shown when the webhook was created; GET /v1/webhooks/{id}/secret shows it again)",
+  let secrets = splitSecrets(values.secret ?? []);
+  const fromService = secrets.length === 0;
+  if (fromService) {
+    const url = clientUrl(values.url);
+    secrets = [await fetchListenSecret(url, values['api-key'])];
+    io.out(
+      `tester: no --secret, verifying with the account's listen secret from ${url} (${secretPrefix(secrets[0]!)})`,
     );
   }
   try {
     // Resolves for well-formed secrets; rejects with the SDK's reason (whitespace, bad base64…).
     await verifySignature('', undefined, secrets);
   } catch (err) {
-    if (err instanceof WebhookVerificationError) throw new CliError(`--secret: ${err.message}`);
+    if (err instanceof WebhookVerificationError)
+      throw new CliError(`${fromService ? 'the listen secret' : '--secret'}: ${err.message}`);
     throw err;
   }
 
@@ -98,6 +101,37 @@ export async function tester(args: string[], io: Io, signal?: AbortSignal): Prom
   await running.close();
   io.out('tester stopped');
   return 0;
+}
+
+/** A secret as the terminal may show it: its first 10 characters, then `…`. */
+export function secretPrefix(secret: string): string {
+  return `${secret.slice(0, 10)}…`;
+}
+
+/**
+ * The account's listen secret, `GET /v1/listen/secret` with the account's key (--api-key,
+ * AF_API_KEY or the development key); a CliError (exit 1) when there is no key, the service
+ * cannot be reached or refuses the key.
+ */
+async function fetchListenSecret(url: string, keyFlag: string | undefined): Promise<string> {
+  const apiKey = findAccountKey(keyFlag);
+  if (apiKey === undefined) {
+    throw new CliError(
+      "tester needs a secret: pass --secret whsec_… (the webhook's signing secret; GET /v1/webhooks/{id}/secret shows it), or --api-key (or AF_API_KEY) to verify with the account's listen secret",
+    );
+  }
+  try {
+    const answer = await request<{ secret?: unknown }>({ url, apiKey }, 'GET', '/v1/listen/secret');
+    if (typeof answer?.secret !== 'string')
+      throw new CliError('GET /v1/listen/secret answered without a secret');
+    return answer.secret;
+  } catch (err) {
+    if (err instanceof CliError)
+      throw new CliError(
+        `tester could not fetch the account's listen secret from ${url}: ${err.message} (or pass --secret whsec_…)`,
+      );
+    throw err;
+  }
 }
 
 function parseOptions(args: string[]) {
