@@ -1,5 +1,5 @@
 /**
- * The account's listen secret (SPEC §5, issue 13): the `whsec_…` secret that `listen` and the
+ * The account's listen secret (SPEC §5): the `whsec_…` secret that `listen` and the
  * CLI's `tester` sign and verify with. One per account, created on the first read, the same on
  * every later read until rotated; encrypted at rest like the webhooks' secrets. Account keys only.
  */
