@@ -258,28 +258,32 @@ const TLS_CODES = new Set([
  * message of the error that carries it.
  */
 export function errorDetail(err: unknown): ErrorDetail {
-  const seen = new Set<unknown>();
   let first: ErrorDetail | undefined;
-  let e: unknown = err;
-  while (e && typeof e === 'object' && !seen.has(e)) {
-    seen.add(e);
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     const message = String((e as { message?: unknown }).message ?? '');
     if (typeof code === 'string') {
       if (!code.startsWith('UND_ERR_')) return { code, message };
       first ??= { code, message };
     }
-    e = (e as { cause?: unknown }).cause;
   }
   return first ?? { code: undefined, message: err instanceof Error ? err.message : String(err) };
 }
 
-/** Maps a thrown network error to the attempt error codes of SPEC §5. */
-export function mapError(err: unknown): AttemptError {
+/** `err` and the errors along its `cause` chain, each once (a chain may loop). */
+function* causeChain(err: unknown): Generator<object> {
   const seen = new Set<unknown>();
   let e: unknown = err;
   while (e && typeof e === 'object' && !seen.has(e)) {
     seen.add(e);
+    yield e;
+    e = (e as { cause?: unknown }).cause;
+  }
+}
+
+/** Maps a thrown network error to the attempt error codes of SPEC §5. */
+export function mapError(err: unknown): AttemptError {
+  for (const e of causeChain(err)) {
     if (e instanceof BlockedAddressError) return 'blocked_address';
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
@@ -302,7 +306,6 @@ export function mapError(err: unknown): AttemptError {
         return 'tls_error';
       }
     }
-    e = (e as { cause?: unknown }).cause;
   }
   // A plain message from OpenSSL without a code (rare) still says so.
   if (err instanceof Error && /certificate|ssl|tls/i.test(err.message)) return 'tls_error';
