@@ -13,6 +13,7 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './api/accounts.js';
 import { accessHook } from './api/auth.js';
+import { CatalogValidator } from './api/catalog-validator.js';
 import { deliveryRoutes } from './api/deliveries.js';
 import type { AppDeps } from './api/deps.js';
 import { eventTypeRoutes } from './api/event-types.js';
@@ -151,9 +152,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   accountRoutes(app, deps);
   // One cursor key for every list: a cursor is bound to its account and its row id.
   const cursors = createCursors(deps.config.encryptionKey);
+  // One compiled catalog for the events routes and the test action's edited data.
+  const catalog = new CatalogValidator(deps.config.maxPayloadBytes);
   webhookRoutes(app, deps, cursors);
-  webhookActionRoutes(app, deps);
-  eventRoutes(app, deps, cursors);
+  webhookActionRoutes(app, deps, catalog);
+  eventRoutes(app, deps, cursors, catalog);
   deliveryRoutes(app, deps, cursors);
   listenRoutes(app, deps);
 

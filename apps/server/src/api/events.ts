@@ -17,7 +17,7 @@ import {
 import { isId } from '../ids.js';
 import type { EventRow, InsertEventResult, NewEvent } from '../store/types.js';
 import { accountOf } from './auth.js';
-import { CatalogValidator } from './catalog-validator.js';
+import type { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
 import { checkIdempotencyKey, conflictOf, requestHash } from './idempotency.js';
@@ -65,9 +65,13 @@ interface Problem {
   total: number;
 }
 
-export function eventRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
+export function eventRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  cursors: Cursors,
+  catalog: CatalogValidator,
+): void {
   const { store, clock, config, engine, metrics } = deps;
-  const catalog = new CatalogValidator();
   const maxPayload = config.maxPayloadBytes;
 
   /**
@@ -96,20 +100,7 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursor
         ],
         total: 1,
       };
-    const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
-    if (size > maxPayload)
-      return {
-        kind: 'too_large',
-        details: [
-          {
-            path: `${prefix}/data`,
-            message: `is ${size} bytes serialized; the limit is ${maxPayload}`,
-          },
-        ],
-        total: 1,
-      };
-    const { details, total } = catalog.check(event, data, `${prefix}/data`, room);
-    return total > 0 ? { kind: 'schema', details, total } : null;
+    return catalog.problems(event, data, `${prefix}/data`, room);
   }
 
   function throwProblem(p: Problem, batch: boolean): never {

@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import { newId } from '../ids.js';
 import { accountOf } from './auth.js';
-import { CatalogValidator } from './catalog-validator.js';
+import type { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
 import { parseTime } from './query.js';
@@ -36,28 +36,26 @@ const tags = ['webhooks'];
 const MAX_STATS_WINDOW_MS = 90 * 86_400_000;
 const MAX_STATS_BUCKETS = 1000;
 
-export function webhookActionRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function webhookActionRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  catalog: CatalogValidator,
+): void {
   const { store, clock, config, engine } = deps;
+  const maxPayload = config.maxPayloadBytes;
   const account = { access: 'account' as const };
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
-  const maxPayload = config.maxPayloadBytes;
-  // Compiled on the first test with edited data (the events routes hold their own).
-  let catalog: CatalogValidator | undefined;
 
   /** Edited `data` for `event`, checked as `POST /v1/events` checks it (size cap, schema). */
   function checkData(event: string, data: unknown): void {
-    const size = Buffer.byteLength(JSON.stringify(data), 'utf8');
-    if (size > maxPayload)
-      throw new PayloadTooLargeError('The event data is too large.', [
-        { path: '/data', message: `is ${size} bytes serialized; the limit is ${maxPayload}` },
-      ]);
-    catalog ??= new CatalogValidator();
-    const { details, total } = catalog.check(event, data, '/data');
-    if (total > 0)
+    const p = catalog.problems(event, data, '/data');
+    if (p?.kind === 'too_large')
+      throw new PayloadTooLargeError('The event data is too large.', p.details, p.total);
+    if (p)
       throw new SchemaViolationError(
         "The event data does not match the event type's schema.",
-        details,
-        total,
+        p.details,
+        p.total,
       );
   }
 
