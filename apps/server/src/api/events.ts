@@ -21,6 +21,7 @@ import type { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
 import { checkIdempotencyKey, conflictOf, requestHash } from './idempotency.js';
+import { eventBodyLimit } from './json-body.js';
 import { type Cursors, parseTime } from './query.js';
 import {
   BatchBody,
@@ -134,7 +135,7 @@ export function eventRoutes(
     '/v1/events',
     {
       config: { access: 'any' },
-      bodyLimit: Math.max(1024 * 1024, maxPayload * 2 + 64 * 1024),
+      bodyLimit: eventBodyLimit(maxPayload),
       schema: {
         tags,
         summary: 'Send an event',

@@ -15,6 +15,15 @@ import { ValidationError } from '../errors.js';
  */
 export const MAX_JSON_DEPTH = 64;
 
+/**
+ * The request body limit of a route that carries one event's `data` (`POST /v1/events`, the test
+ * action), sized from the data's cap `AF_MAX_PAYLOAD` and never under 1 MiB, so that data over the
+ * cap reaches the size check and its 413 with the path instead of the parser's bare refusal.
+ */
+export function eventBodyLimit(maxPayloadBytes: number): number {
+  return Math.max(1024 * 1024, maxPayloadBytes * 2 + 64 * 1024);
+}
+
 /** True when `text` nests objects/arrays deeper than `max` (one linear pass, no recursion). */
 export function jsonTooDeep(text: string, max: number): boolean {
   let depth = 0;

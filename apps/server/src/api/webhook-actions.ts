@@ -19,6 +19,7 @@ import { accountOf } from './auth.js';
 import type { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
 import { buildEnvelope } from './envelope.js';
+import { eventBodyLimit } from './json-body.js';
 import { parseTime } from './query.js';
 import {
   errorResponses,
@@ -72,7 +73,7 @@ export function webhookActionRoutes(
         body: TestBody,
         response: { 200: TestResult, ...errorResponses(400, 401, 403, 404, 413, 422) },
       },
-      bodyLimit: Math.max(1024 * 1024, maxPayload * 2 + 64 * 1024),
+      bodyLimit: eventBodyLimit(maxPayload),
     },
     async (request) => {
       const accountId = accountOf(request);
