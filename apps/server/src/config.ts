@@ -127,6 +127,14 @@ export const BUILT_IN = {
   apiKeyCacheMax: 10_000,
   /** How often the pending-deliveries gauge of `/metrics` is counted. */
   pendingRefreshMs: 15_000,
+  /**
+   * `listen` sessions (`listen/hub.ts`): the process holding a session's connection marks it seen
+   * this often; a session not seen for `listenStaleMs` counts as disconnected (its process died),
+   * and one disconnected for `listenExpiryMs` (the retry window) is deleted with what waits for it.
+   */
+  listenHeartbeatMs: 10_000,
+  listenStaleMs: 30_000,
+  listenExpiryMs: 24 * 60 * 60 * 1000,
 } as const;
 
 /**

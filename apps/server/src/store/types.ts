@@ -111,6 +111,48 @@ export interface WebhookRow {
   lastDeliveryStatus: DeliveryStatus | null;
 }
 
+/**
+ * A `listen` session: a webhook of its own kind (`webhooks.listen`), whose deliveries only the
+ * api process holding the session's connection claims and sends over it (`listen/hub.ts`); no
+ * worker claims them and the service never connects to `forwardTo` (the CLI does). Named per
+ * account: `listen` started again with the same name is the same session, and receives what
+ * waited for it. Its secret is the account's listen secret. Ids `lsn_…`. Not a webhook of the
+ * webhooks API (never listed, read, changed or counted there); its deliveries are in the log.
+ */
+export interface ListenSessionRow {
+  id: string;
+  accountId: string;
+  name: string;
+  /** The CLI's local URL, shown; the service never calls it. */
+  forwardTo: string;
+  /** Event names, wildcards or `*`, as a webhook's. */
+  events: string[];
+  /** A connection holds it now: set, and seen within `BUILT_IN.listenStaleMs` of `now`. */
+  connected: boolean;
+  /** When the current, or the last, connection opened. */
+  connectedAt: number | null;
+  /** When a connection last marked it seen (its heartbeat, or its close). */
+  seenAt: number | null;
+  createdAt: number;
+  lastDeliveryAt: number | null;
+  lastDeliveryStatus: DeliveryStatus | null;
+}
+
+/** `Store.openListenSession`: a connection opens (or takes over) a session. */
+export interface OpenListenSession {
+  /** The id when the session is new (`lsn_…`); an existing session keeps its own. */
+  id: string;
+  accountId: string;
+  name: string;
+  forwardTo: string;
+  events: string[];
+  /** The account's listen secret, encrypted: deliveries to the session are signed with it. */
+  secretEnc: string;
+  /** The connection's id: the session's holder from now on. */
+  connection: string;
+  now: number;
+}
+
 /** A webhook's new secret, and the one it replaces while it still signs (rotation). */
 export interface SecretRotation {
   secretEnc: string;
@@ -369,10 +411,35 @@ export interface Store {
    * calls end with one secret), and answers the blob stored. Throws when the account is absent.
    */
   setListenSecretIfAbsent(accountId: string, enc: string): Promise<string>;
-  /** Replaces the account's listen secret; false when the account is absent. */
+  /**
+   * Replaces the account's listen secret, and the secret of each of its listen sessions in the
+   * same transaction; false when the account is absent.
+   */
   rotateListenSecret(accountId: string, enc: string): Promise<boolean>;
 
-  // Webhooks.
+  // Listen sessions (see `ListenSessionRow`).
+  /**
+   * Creates the session `name` of the account, or updates it when it exists (forwardTo, events,
+   * secret), active, held by `connection` since `now`, seen now. Atomic: two concurrent opens of
+   * one name end with one session. A connection that held it before loses it (`touch` says so).
+   */
+  openListenSession(session: OpenListenSession): Promise<ListenSessionRow>;
+  /** Marks the session seen at `now` while `connection` holds it; false when it does not. */
+  touchListenSession(id: string, connection: string, now: number): Promise<boolean>;
+  /** The connection closed: the session has no holder (if `connection` still held it), seen `now`. */
+  closeListenSession(id: string, connection: string, now: number): Promise<void>;
+  /** The account's sessions, newest first (few per account: no pages). */
+  listListenSessions(accountId: string, now: number): Promise<ListenSessionRow[]>;
+  /** Deletes the session as `deleteWebhook` deletes a webhook; false when absent. */
+  deleteListenSession(accountId: string, id: string, now: number): Promise<boolean>;
+  /**
+   * Deletes (as `deleteListenSession`) every session of any account not seen since `seenBefore`
+   * (disconnected, or its process died), so that nothing waits for it past the retry window.
+   * Answers how many.
+   */
+  expireListenSessions(seenBefore: number, now: number): Promise<number>;
+
+  // Webhooks. Listen sessions are never found, changed, deleted or counted by these.
   /**
    * Inserts the webhook; with `maxPerAccount`, only while the account has fewer webhooks than
    * that (deleted ones do not count), checked in the insert's transaction so concurrent creates
@@ -403,7 +470,8 @@ export interface Store {
 
   // Events and fan-out.
   /**
-   * Stores events and their deliveries, one per active webhook whose `events` match, due now,
+   * Stores events and their deliveries, one per active webhook (and listen session, its
+   * deliveries marked so) whose `events` match, due now,
    * in one transaction: when it resolves, all of it is durable. All-or-nothing: a key conflict
    * on any item stores none of them and answers that item's index.
    * Without a conflict the answer has one result per input, in order; on a conflict it holds
@@ -456,7 +524,7 @@ export interface Store {
   // The delivery engine.
   /**
    * Leases up to `limit` due deliveries (pending, `nextAttemptAt <= now`, no live lease), oldest
-   * due first, never more than `webhookLeases` live leases per webhook, and none of a webhook
+   * due first, never one of a listen session unless `webhooks` names it, never more than `webhookLeases` live leases per webhook, and none of a webhook
    * another owner holds live leases on.
    */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
@@ -474,7 +542,7 @@ export interface Store {
   /**
    * The earliest `nextAttemptAt` of a pending delivery without a live lease, or null. With
    * `after`, the earliest one strictly later than it: the next retry behind work that is due but
-   * cannot be claimed now (an endpoint at its cap).
+   * cannot be claimed now (an endpoint at its cap). Listen sessions' deliveries are not counted.
    */
   nextDueAt(now: number, after?: number): Promise<number | null>;
   /** Pending deliveries, for the metrics gauge. */
