@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -32,6 +33,7 @@ import {
   NotFoundError,
   ValidationError,
 } from './errors.js';
+import { ListenHub } from './listen/hub.js';
 
 export type { AppDeps } from './api/deps.js';
 
@@ -147,6 +149,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // `listen` sessions connect to this process; it sends their deliveries (`listen/hub.ts`), so
+  // work accepted here wakes them as it wakes the engine.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  const hub = new ListenHub({
+    store: deps.store,
+    cipher: deps.cipher,
+    clock: deps.clock,
+    log: deps.logger.child({ component: 'listen' }),
+    config: deps.config.delivery,
+    metrics: deps.metrics,
+  });
+  hub.start();
+  app.addHook('preClose', async () => hub.stop());
+  const engine = deps.engine;
+  deps = {
+    ...deps,
+    engine: {
+      notify: () => {
+        engine.notify();
+        hub.notify();
+      },
+      sendTest: (claimed, opts) => engine.sendTest(claimed, opts),
+    },
+  };
+
   healthRoutes(app, deps);
   eventTypeRoutes(app);
   accountRoutes(app, deps);
@@ -158,7 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   webhookActionRoutes(app, deps, catalog);
   eventRoutes(app, deps, cursors, catalog);
   deliveryRoutes(app, deps, cursors);
-  listenRoutes(app, deps);
+  listenRoutes(app, deps, hub);
 
   const dashboardDir = deps.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : deps.dashboardDir;
   const hasDashboard =

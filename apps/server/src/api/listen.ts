@@ -1,14 +1,25 @@
 /**
- * The account's listen secret (SPEC §5): the `whsec_…` secret that `listen` and the
- * CLI's `tester` sign and verify with. One per account, created on the first read, the same on
- * every later read until rotated; encrypted at rest like the webhooks' secrets. Account keys only.
+ * `listen` (SPEC §5, §7; docs/api.md "Listen sessions"): the account's listen secret, the
+ * WebSocket a CLI connects with, and the account's sessions. Account keys only.
+ *
+ * The secret is the `whsec_…` secret `listen` and the CLI's `tester` sign and verify with: one per
+ * account, created on the first read, the same on every later read until rotated; encrypted at
+ * rest like the webhooks' secrets. A session's deliveries are sent by the process the socket
+ * landed on (`listen/hub.ts`).
  */
+import { isValidPattern } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { isId } from '../ids.js';
+import { type ListenHub, listenSecretOf } from '../listen/hub.js';
+import { ConnectQuery } from '../listen/protocol.js';
 import { generateSecret } from '../security/secrets.js';
+import type { ListenSessionRow } from '../store/types.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
-import { errorResponses } from './schemas.js';
+import { errorResponses, IdParams } from './schemas.js';
+import { rfc3339 } from './serialize.js';
 
 const tags = ['listen'];
 
@@ -16,10 +27,75 @@ export const ListenSecretSchema = Type.Object({
   secret: Type.String({ description: '`whsec_` + base64 of 32 random bytes.' }),
 });
 
+const Time = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
+const NullableTime = Type.Union([Time, Type.Null()]);
+
+export const ListenSessionSchema = Type.Object({
+  id: Type.String({ description: '`lsn_…`: its deliveries carry it as `webhook_id`.' }),
+  name: Type.String(),
+  forward_to: Type.String({ description: 'The local URL the CLI forwards to.' }),
+  events: Type.Array(Type.String()),
+  connected: Type.Boolean(),
+  connected_at: NullableTime,
+  last_seen_at: NullableTime,
+  created_at: Time,
+  last_delivery_at: NullableTime,
+  last_delivery_status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+    Type.Null(),
+  ]),
+});
+
 const EmptyBody = Type.Object({}, { additionalProperties: false });
 
-export function listenRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const { store, cipher } = deps;
+function sessionAnswer(s: ListenSessionRow): Static<typeof ListenSessionSchema> {
+  const time = (ms: number | null) => (ms === null ? null : rfc3339(ms));
+  return {
+    id: s.id,
+    name: s.name,
+    forward_to: s.forwardTo,
+    events: s.events,
+    connected: s.connected,
+    connected_at: time(s.connectedAt),
+    last_seen_at: time(s.seenAt),
+    created_at: rfc3339(s.createdAt),
+    last_delivery_at: time(s.lastDeliveryAt),
+    last_delivery_status: s.lastDeliveryStatus,
+  };
+}
+
+/** The connect query's events (default every event), each a catalog name, wildcard or `*`. */
+function connectEvents(text: string | undefined): string[] {
+  const events = (text ?? '*')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (events.length === 0) events.push('*');
+  const bad = events.find((e) => !isValidPattern(e));
+  if (bad !== undefined)
+    throw ValidationError.field(
+      '/events',
+      `"${bad}" is not an event type of the catalog, a category wildcard such as agent.*, or *`,
+    );
+  return events;
+}
+
+function checkForwardTo(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw ValidationError.field('/forward_to', `forward_to must be an absolute URL, got "${text}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw ValidationError.field('/forward_to', 'forward_to must be an http:// or https:// URL');
+  return text;
+}
+
+export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub): void {
+  const { store, cipher, clock } = deps;
   const account = { access: 'account' as const };
 
   app.get(
@@ -34,14 +110,9 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: { 200: ListenSecretSchema, ...errorResponses(401, 403) },
       },
     },
-    async (request) => {
-      const accountId = accountOf(request);
-      const stored = await store.getListenSecret(accountId);
-      if (stored !== null) return { secret: cipher.decrypt(stored) };
-      // The first call: one secret wins, even against a concurrent first call.
-      const won = await store.setListenSecretIfAbsent(accountId, cipher.encrypt(generateSecret()));
-      return { secret: cipher.decrypt(won) };
-    },
+    async (request) => ({
+      secret: (await listenSecretOf(store, cipher, accountOf(request))).secret,
+    }),
   );
 
   app.post<{ Body: Static<typeof EmptyBody> }>(
@@ -52,7 +123,7 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps): void {
         tags,
         summary: "Rotate the account's listen secret",
         description:
-          'A new secret replaces the previous one at once (no grace period: the listen secret signs local forwarding only). Answers the new secret.',
+          'A new secret replaces the previous one at once (no grace period: the listen secret signs local forwarding only), for every session of the account; a connected `listen` shows the new one when it reconnects. Answers the new secret.',
         body: EmptyBody,
         response: { 200: ListenSecretSchema, ...errorResponses(400, 401, 403) },
       },
@@ -62,6 +133,83 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps): void {
       const secret = generateSecret();
       await store.rotateListenSecret(accountId, cipher.encrypt(secret));
       return { secret };
+    },
+  );
+
+  app.get<{ Querystring: ConnectQuery }>(
+    '/v1/listen/connect',
+    {
+      websocket: true,
+      config: account,
+      schema: {
+        tags,
+        summary: 'Open a listen session (WebSocket)',
+        description:
+          "Upgrades to a WebSocket that carries the session's deliveries: a `ready` message, then one `delivery` per attempt, each answered by the client with a `result`. Used by `agentfactory-webhooks listen`; the messages are in docs/api.md.",
+        querystring: ConnectQuery,
+      },
+      // Before the upgrade, so that a bad query is an HTTP 400 the CLI can print.
+      preHandler: async (request) => {
+        checkForwardTo(request.query.forward_to);
+        connectEvents(request.query.events);
+      },
+    },
+    (socket, request) => {
+      const q = request.query;
+      hub
+        .accept(socket, accountOf(request), {
+          name: q.name,
+          forwardTo: q.forward_to,
+          events: connectEvents(q.events),
+        })
+        .catch((err: unknown) => {
+          request.log.error({ err }, 'opening a listen session failed');
+          socket.close(1011, 'the service could not open the session; try again');
+        });
+    },
+  );
+
+  app.get(
+    '/v1/listen/sessions',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: "The account's listen sessions",
+        description:
+          'Every session, connected or not, newest first. A session not seen for the retry window is deleted with the deliveries that waited for it.',
+        response: {
+          200: Type.Object({ data: Type.Array(ListenSessionSchema) }),
+          ...errorResponses(401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const rows = await store.listListenSessions(accountOf(request), clock.now());
+      return { data: rows.map(sessionAnswer) };
+    },
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/v1/listen/sessions/:id',
+    {
+      config: account,
+      schema: {
+        tags,
+        summary: 'Delete a listen session',
+        description:
+          'Fails the deliveries waiting for it (their log stays); a `listen` connected to it is closed.',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const deleted =
+        isId('lsn', id) && (await store.deleteListenSession(accountOf(request), id, clock.now()));
+      if (!deleted) throw new NotFoundError('listen session');
+      hub.dropped(id);
+      return reply.code(204).send();
     },
   );
 }

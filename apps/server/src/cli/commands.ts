@@ -1,6 +1,7 @@
 /**
  * The CLI commands of SPEC §7. `serve` and `migrate` run the service here; `accounts create`,
- * `keys create` and `trigger` call a running service over HTTP; `tester` (in `tester.ts`) is a
+ * `keys create` and `trigger` call a running service over HTTP; `listen` (in `listen.ts`) forwards
+ * the account's events to a local URL; `tester` (in `tester.ts`) is a
  * local receiver.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -76,6 +77,7 @@ Commands:
   accounts create --name N   create an account and its first API key (admin key)
   keys create --account ID   create another API key for an account (admin key)
   trigger <event>            send a catalog event with its sample data, show its deliveries
+  listen --forward-to URL    forward the account's events to a local URL, no tunnel
   tester [--secret S]        a local receiver that shows each request and why it verifies or not
 
 Options for commands that call a running service:
@@ -105,6 +107,27 @@ Creates another API key for an account and prints it (shown once). Needs the adm
 Sends a catalog event (e.g. agent.created) with its sample data, prints the event id, waits a
 moment and prints its deliveries. --data replaces the sample with a JSON file's object;
 --set changes one field (dot paths for nested fields, e.g. --set agent_name="Support bot").`,
+  listen: `agentfactory-webhooks listen --forward-to URL [--events a,b] [--session NAME] [--url URL] [--api-key KEY]
+agentfactory-webhooks listen --print-secret
+
+Receives the account's events over one outbound connection to the service and POSTs each one to
+the local URL as a real delivery: the same body and headers as any webhook, signed with the
+account's listen secret (printed at start). No tunnel, nothing listens on your machine but your
+receiver. One line per delivery: time, event, event id, your receiver's status and duration.
+
+Deliveries to a listen session are in the delivery log and retried like any other: when your
+receiver fails or is down they are retried on the schedule; while listen is not running they
+wait (up to the retry window) and arrive when it starts again with the same session.
+
+  --forward-to URL  where your receiver listens, e.g. http://localhost:4000/webhooks
+  --events a,b      event names or patterns (agent.*, *); default every event
+  --session NAME    the session (default: this host and the --forward-to URL); the same name
+                    receives what waited for it; another listen with the same name takes it over
+  --print-secret    print only the account's listen secret and exit (for your receiver's env)
+  --url URL         the service (default http://127.0.0.1:3000)
+  --api-key KEY     the account's API key (default AF_API_KEY, or the development key)
+
+Ctrl-C stops it.`,
   tester: `agentfactory-webhooks tester [--secret whsec_…] [--port 5000] [--path /webhooks] [--url URL] [--api-key KEY]
 
 A local receiver for debugging: listens on http://127.0.0.1:PORT/PATH (printed at start) and

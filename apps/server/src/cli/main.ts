@@ -1,12 +1,21 @@
 /** The CLI's dispatcher: picks the command, prints errors as one line, answers the exit code. */
 import { ConfigError, packageVersion } from '../config.js';
 import { accounts, help, keys, migrate, serve, trigger } from './commands.js';
+import { listen } from './listen.js';
 import { CliError, type Io, stdio } from './output.js';
 import { tester } from './tester.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = { serve, migrate, accounts, keys, trigger, tester };
+const COMMANDS: Record<string, Command> = {
+  serve,
+  migrate,
+  accounts,
+  keys,
+  trigger,
+  listen,
+  tester,
+};
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [first, ...rest] = argv;

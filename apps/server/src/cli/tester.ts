@@ -68,7 +68,7 @@ export async function tester(args: string[], io: Io, signal?: AbortSignal): Prom
   const fromService = secrets.length === 0;
   if (fromService) {
     const url = clientUrl(values.url);
-    secrets = [await fetchListenSecret(url, values['api-key'])];
+    secrets = [(await fetchListenSecret(url, values['api-key'], 'tester')).secret];
     io.out(
       `tester: no --secret, verifying with the account's listen secret from ${url} (${secretPrefix(secrets[0]!)})`,
     );
@@ -111,24 +111,30 @@ export function secretPrefix(secret: string): string {
 /**
  * The account's listen secret, `GET /v1/listen/secret` with the account's key (--api-key,
  * AF_API_KEY or the development key); a CliError (exit 1) when there is no key, the service
- * cannot be reached or refuses the key.
+ * cannot be reached or refuses the key. `command` names who asks, in the errors.
  */
-async function fetchListenSecret(url: string, keyFlag: string | undefined): Promise<string> {
+export async function fetchListenSecret(
+  url: string,
+  keyFlag: string | undefined,
+  command: 'tester' | 'listen',
+): Promise<{ secret: string; apiKey: string }> {
   const apiKey = findAccountKey(keyFlag);
   if (apiKey === undefined) {
     throw new CliError(
-      "tester needs a secret: pass --secret whsec_… (the webhook's signing secret; GET /v1/webhooks/{id}/secret shows it), or --api-key (or AF_API_KEY) to verify with the account's listen secret",
+      command === 'tester'
+        ? "tester needs a secret: pass --secret whsec_… (the webhook's signing secret; GET /v1/webhooks/{id}/secret shows it), or --api-key (or AF_API_KEY) to verify with the account's listen secret"
+        : "listen needs the account's API key: pass --api-key or set AF_API_KEY (`npm start` prints the development key)",
     );
   }
   try {
     const answer = await request<{ secret?: unknown }>({ url, apiKey }, 'GET', '/v1/listen/secret');
     if (typeof answer?.secret !== 'string')
       throw new CliError('GET /v1/listen/secret answered without a secret');
-    return answer.secret;
+    return { secret: answer.secret, apiKey };
   } catch (err) {
     if (err instanceof CliError)
       throw new CliError(
-        `tester could not fetch the account's listen secret from ${url}: ${err.message} (or pass --secret whsec_…)`,
+        `${command} could not fetch the account's listen secret from ${url}: ${err.message}${command === 'tester' ? ' (or pass --secret whsec_…)' : ''}`,
       );
     throw err;
   }

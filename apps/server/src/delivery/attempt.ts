@@ -12,7 +12,7 @@ import type {
 import type { EngineMetrics } from './engine.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
-import { Sender, type SendResult } from './sender.js';
+import { Sender, type SendRequest, type SendResult } from './sender.js';
 
 /**
  * One attempt of a delivery, from the claimed row to its outcome: the request built
@@ -35,6 +35,12 @@ export interface AttemptMode {
   sample: boolean;
   /** Aborts the request (the lease was given up); reported as a timeout. */
   signal?: AbortSignal;
+  /**
+   * Sends the built request instead of the HTTP sender: a `listen` session's socket
+   * (`listen/hub.ts`), whose CLI makes the request. Rejecting sends no outcome: the caller
+   * releases the delivery.
+   */
+  transport?: (request: SendRequest) => Promise<SendResult>;
 }
 
 export interface AttemptRunnerOptions {
@@ -106,13 +112,14 @@ export class AttemptRunner {
     }
     const { headers, recorded } = request;
 
-    const result = await this.sender.send({
+    const send: SendRequest = {
       url: hook.url,
       headers,
       body: c.body,
       timeoutMs: this.config.timeoutMs,
       ...(mode.signal ? { signal: mode.signal } : {}),
-    });
+    };
+    const result = await (mode.transport ? mode.transport(send) : this.sender.send(send));
 
     const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);
     const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);
