@@ -65,6 +65,24 @@ export interface TestInput {
   data?: unknown;
 }
 
+/**
+ * A `listen` session: the CLI forwarding the account's events to a local URL. Not a webhook: its
+ * deliveries carry its `lsn_…` id as `webhook_id`, and the webhooks routes answer 404 for it.
+ */
+export interface ListenSession {
+  id: string;
+  name: string;
+  forward_to: string;
+  events: string[];
+  connected: boolean;
+  /** When the current, or the last, connection opened. */
+  connected_at: string | null;
+  last_seen_at: string | null;
+  created_at: string;
+  last_delivery_at: string | null;
+  last_delivery_status: null | DeliveryStatus;
+}
+
 export interface StatsBucket {
   start: string;
   succeeded: number;
@@ -242,6 +260,13 @@ export function createApi(key: string, onUnauthorized?: () => void) {
     retryDelivery: (id: string) =>
       request<Delivery>(client, 'POST', `/v1/deliveries/${enc(id)}/retry`),
     getEvent: (id: string) => request<EventRecord>(client, 'GET', `/v1/events/${enc(id)}`),
+    listListenSessions: () =>
+      request<{ data: ListenSession[] }>(client, 'GET', '/v1/listen/sessions'),
+    deleteListenSession: (id: string) =>
+      request<void>(client, 'DELETE', `/v1/listen/sessions/${enc(id)}`),
+    getListenSecret: () => request<{ secret: string }>(client, 'GET', '/v1/listen/secret'),
+    rotateListenSecret: () =>
+      request<{ secret: string }>(client, 'POST', '/v1/listen/secret/rotate', { body: {} }),
   };
 }
 
