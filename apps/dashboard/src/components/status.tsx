@@ -1,4 +1,4 @@
-import type { DeliveryStatus, Webhook } from '../api.js';
+import type { DeliveryStatus, ListenSession, Webhook } from '../api.js';
 
 const deliveryLabels: Record<DeliveryStatus, string> = {
   pending: 'Pending',
@@ -15,6 +15,15 @@ export function ActiveBadge({ webhook }: { webhook: Webhook }) {
   if (webhook.active) return <span className="badge succeeded">Active</span>;
   const why = webhook.disabled_reason === 'gone' ? ' (receiver answered 410 Gone)' : '';
   return <span className="badge muted">Disabled{why}</span>;
+}
+
+/** Whether a `listen` is connected to the session now. */
+export function ConnectedBadge({ session }: { session: ListenSession }) {
+  return session.connected ? (
+    <span className="badge succeeded">Connected</span>
+  ) : (
+    <span className="badge muted">Disconnected</span>
+  );
 }
 
 /** The answer of an attempt in a few words: `200`, `500`, `timeout`. */
