@@ -1,14 +1,14 @@
 import { lazy, Suspense, useCallback, useMemo, useState } from 'react';
 import { createApi } from './api.js';
 import { ApiContext } from './api-context.js';
-import { Loading } from './components/page-title.js';
+import { Loading, PageTitle } from './components/page-title.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
 import { SignInPage } from './pages/sign-in.js';
 import { WebhookDetailPage } from './pages/webhook-detail.js';
 import { WebhookCreatePage, WebhookEditPage } from './pages/webhook-form.js';
 import { WebhookListPage } from './pages/webhook-list.js';
-import { paths, type Route, useRoute } from './router.js';
+import { isListenSessionId, paths, type Route, useRoute } from './router.js';
 import { clearKey, loadKey, saveKey } from './session.js';
 
 // The Tester brings Ajv and the SDK's diagnosis: loaded when the page opens, not with the rest.
@@ -110,8 +110,10 @@ function Page({ route }: { route: Route }) {
     case 'new-webhook':
       return <WebhookCreatePage />;
     case 'webhook':
+      if (isListenSessionId(route.id)) return <NotAWebhook id={route.id} />;
       return <WebhookDetailPage key={route.id} id={route.id} />;
     case 'edit-webhook':
+      if (isListenSessionId(route.id)) return <NotAWebhook id={route.id} />;
       return <WebhookEditPage key={route.id} id={route.id} />;
     case 'delivery':
       return (
@@ -135,4 +137,23 @@ function Page({ route }: { route: Route }) {
         </section>
       );
   }
+}
+
+/**
+ * A delivery's `webhook_id` can be a listen session's: its address, written or linked from
+ * elsewhere, says where sessions are instead of the webhooks API's 404.
+ */
+function NotAWebhook({ id }: { id: string }) {
+  return (
+    <section>
+      <PageTitle>Listen session</PageTitle>
+      <p>
+        <code>{id}</code> is a listen session, not a webhook: the CLI's <code>listen</code> forwards
+        its deliveries to a local URL.
+      </p>
+      <p>
+        <a href={paths.tester}>See your listen sessions on the Tester</a>
+      </p>
+    </section>
+  );
 }

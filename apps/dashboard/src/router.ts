@@ -29,6 +29,14 @@ export const paths = {
   testerFor: (id: string) => `${base}/tester?webhook=${encodeURIComponent(id)}`,
 };
 
+/**
+ * A delivery's `webhook_id` is a listen session's `lsn_…` id when the CLI's `listen` received it:
+ * no webhook page exists for it (the webhooks API answers 404), its sessions are on the Tester.
+ */
+export function isListenSessionId(id: string): boolean {
+  return id.startsWith('lsn_');
+}
+
 export function parseRoute(hash: string): Route {
   const [path = '/', query = ''] = (hash.replace(/^#/, '') || '/').split('?');
   if (path === '/' || path === '/settings/integrations/webhooks') return { name: 'webhooks' };

@@ -9,7 +9,7 @@ import { ResponseBody } from '../components/response-body.js';
 import { DeliveryBadge, outcomeText } from '../components/status.js';
 import { Time } from '../components/time.js';
 import { formatUtc } from '../format.js';
-import { paths } from '../router.js';
+import { isListenSessionId, paths } from '../router.js';
 import { useLoad } from '../use-load.js';
 
 const pollMs = 800;
@@ -55,10 +55,17 @@ export function DeliveryPage({ webhookId, deliveryId }: { webhookId: string; del
   }
 
   const d = delivery.data;
+  // A listen session's delivery: no webhook page to go back to (it would answer 404).
+  const sentTo = d?.webhook_id ?? webhookId;
+  const toSession = isListenSessionId(sentTo);
   return (
     <section>
       <p>
-        <a href={paths.webhook(webhookId)}>← Back to the webhook</a>
+        {toSession ? (
+          <a href={paths.tester}>← Back to the listen sessions</a>
+        ) : (
+          <a href={paths.webhook(webhookId)}>← Back to the webhook</a>
+        )}
       </p>
       <PageTitle>Delivery {d ? <code>{d.event}</code> : null}</PageTitle>
       <ErrorMessage error={delivery.error} title="Could not load this delivery." />
@@ -75,6 +82,18 @@ export function DeliveryPage({ webhookId, deliveryId }: { webhookId: string; del
               <dt>Delivery ID</dt>
               <dd>
                 <code>{d.id}</code>
+              </dd>
+              <dt>Sent to</dt>
+              <dd>
+                {toSession ? (
+                  <>
+                    listen session <code>{d.webhook_id}</code>
+                  </>
+                ) : (
+                  <a href={paths.webhook(d.webhook_id)}>
+                    webhook <code>{d.webhook_id}</code>
+                  </a>
+                )}
               </dd>
               <dt>Event ID</dt>
               <dd>
