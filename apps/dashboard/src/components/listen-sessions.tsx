@@ -37,6 +37,7 @@ export function ListenSessions() {
   const polls = useRef(0);
   const heading = useRef<HTMLHeadingElement>(null);
   const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const [toDelete, setToDelete] = useState<ListenSession>();
   const [busy, setBusy] = useState(false);
   const [deleteError, setDeleteError] = useState<unknown>();
@@ -53,9 +54,12 @@ export function ListenSessions() {
     return () => clearTimeout(timer);
   }, [loading, reload, tick]);
 
-  // The dialog opens once it shows the session picked (its name, its URL).
+  // The dialog opens once it shows the session picked (its name, its URL), on Cancel: a second
+  // Enter does not delete.
   useEffect(() => {
-    if (toDelete && !dialog.current?.open) dialog.current?.showModal();
+    if (!toDelete || dialog.current?.open) return;
+    dialog.current?.showModal();
+    cancel.current?.focus();
   }, [toDelete]);
 
   function refresh() {
@@ -205,7 +209,12 @@ export function ListenSessions() {
               >
                 Delete session
               </button>
-              <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+              <button
+                ref={cancel}
+                type="button"
+                className="secondary"
+                onClick={() => dialog.current?.close()}
+              >
                 Cancel
               </button>
             </div>
@@ -226,6 +235,7 @@ function ListenSecret() {
   const [revealError, setRevealError] = useState<unknown>();
   const [rotateError, setRotateError] = useState<unknown>();
   const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
 
   async function reveal() {
     setBusy(true);
@@ -288,6 +298,8 @@ function ListenSecret() {
           onClick={() => {
             setRotateError(undefined);
             dialog.current?.showModal();
+            // On Cancel, as for a session's delete: a second Enter does not rotate.
+            cancel.current?.focus();
           }}
         >
           Rotate listen secret
@@ -309,7 +321,12 @@ function ListenSecret() {
           <button type="button" className="danger" disabled={busy} onClick={() => void rotate()}>
             Rotate now
           </button>
-          <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+          <button
+            ref={cancel}
+            type="button"
+            className="secondary"
+            onClick={() => dialog.current?.close()}
+          >
             Cancel
           </button>
         </div>
