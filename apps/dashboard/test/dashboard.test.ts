@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { eventSamples, generateTestHeaders } from '@agentfactory/webhooks';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningListen, startListen } from '../../server/src/cli/listen.js';
 import { startTestServer } from '../../server/test/helpers/server.js';
 import {
   browserTestsRun,
@@ -645,6 +646,136 @@ describe.runIf(runs)('dashboard', () => {
       expect(receiver.requests).toHaveLength(2);
 
       expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
+
+  it(
+    "shows the account's listen sessions: the command when there is none, then a real listen connected, disconnected, its delivery, and deleted",
+    async () => {
+      const { page, errors } = await setUp();
+      await signIn(page, server.url, server.apiKey);
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Tester' })
+        .click();
+      await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+
+      // No session yet: the empty state, and the command to copy, with this service's URL (the
+      // test server is not on the CLI's default port).
+      const panel = page.getByRole('region', { name: 'Listen sessions' });
+      await panel.getByText('No listen sessions yet.').waitFor();
+      expect(await panel.getByTestId('listen-command').textContent()).toBe(
+        `agentfactory-webhooks listen --forward-to http://localhost:4000/webhooks --url ${new URL(server.url).origin}`,
+      );
+      await panel.getByRole('button', { name: 'Copy command' }).waitFor();
+
+      // The CLI's own client, in process, forwarding to the receiver.
+      const output: string[] = [];
+      const io = {
+        out: (line: string) => output.push(line),
+        err: (line: string) => output.push(line),
+      };
+      let listen: RunningListen | undefined = startListen(
+        {
+          url: server.url,
+          apiKey: server.apiKey,
+          forwardTo: receiver.url,
+          events: ['agent.*'],
+          session: 'Laptop in the test',
+        },
+        io,
+      );
+      try {
+        const ready = await listen.ready;
+        const sessionId = ready.session.id;
+        expect(sessionId).toMatch(/^lsn_/);
+
+        // The row appears within a refresh (5 s), connected, with where it forwards.
+        const row = panel.getByRole('row', { name: /Laptop in the test/ });
+        await row.waitFor();
+        await row.getByText(receiver.url, { exact: true }).waitFor();
+        await row.getByText('Connected', { exact: true }).waitFor();
+        await row.getByText('agent.*', { exact: true }).waitFor();
+        await row.getByText('No deliveries yet').waitFor();
+
+        // The listen secret the panel reveals is the one listen signs with.
+        await panel.getByRole('button', { name: 'Reveal listen secret' }).click();
+        expect(await panel.getByTestId('listen-secret').textContent()).toBe(ready.secret);
+
+        // An event reaches the receiver through listen; the row's last delivery follows.
+        await postEvent('agent.created', eventSamples['agent.created']);
+        await eventually(() => receiver.requests.length === 1, 'the forwarded delivery');
+        await row.getByText('Succeeded', { exact: true }).waitFor();
+
+        // At phone width the table becomes one block per session: nothing scrolls sideways.
+        await page.setViewportSize({ width: 390, height: 844 });
+        expect(await overflowing(page)).toEqual([]);
+        await page.setViewportSize({ width: 1280, height: 900 });
+
+        // Its delivery's page names the session and leads back to the Tester, not to a webhook
+        // page that would answer 404; the session's id as a webhook address says what it is.
+        const list = await fetch(`${server.url}/v1/deliveries?webhook_id=${sessionId}`, {
+          headers: { authorization: `Bearer ${server.apiKey}` },
+        });
+        const [delivery] = ((await list.json()) as { data: { id: string }[] }).data;
+        expect(delivery).toBeDefined();
+        const base = '#/settings/integrations/webhooks';
+        await page.goto(`${server.url}/${base}/${sessionId}/deliveries/${delivery!.id}`);
+        await page.getByText('Attempt 1: HTTP 200').waitFor();
+        await page
+          .getByRole('region', { name: 'Delivery summary' })
+          .getByText(`listen session ${sessionId}`)
+          .waitFor();
+        expect(await page.getByRole('link', { name: 'Back to the webhook' }).count()).toBe(0);
+        await page.goto(`${server.url}/${base}/${sessionId}`);
+        await page.getByRole('heading', { level: 1, name: 'Listen session' }).waitFor();
+        await page.getByRole('link', { name: 'See your listen sessions on the Tester' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Tester' }).waitFor();
+        await row.getByText('Connected', { exact: true }).waitFor();
+
+        // listen stops: Disconnected within the next refresh, with when it was last seen.
+        await listen.close();
+        listen = undefined;
+        await row.getByText('Disconnected', { exact: true }).waitFor({ timeout: 12_000 });
+        await row.getByText(/^last seen/).waitFor();
+        expect(output.join('\n')).toContain('Laptop in the test');
+
+        // Delete, by keyboard, after a confirmation that opens on Cancel: Enter twice leaves
+        // the session; Shift+Tab to Delete session deletes it.
+        const remove = row.getByRole('button', {
+          name: 'Delete listen session Laptop in the test',
+        });
+        const dialog = page.getByRole('dialog', {
+          name: 'Delete listen session “Laptop in the test”?',
+        });
+        await tabTo(page, remove);
+        await page.keyboard.press('Enter');
+        await dialog.getByText(receiver.url).waitFor();
+        await page.keyboard.press('Enter');
+        await dialog.waitFor({ state: 'hidden' });
+        await row.getByText('Disconnected', { exact: true }).waitFor();
+        await tabTo(page, remove);
+        await page.keyboard.press('Enter');
+        await dialog.getByRole('button', { name: 'Cancel' }).waitFor();
+        await page.keyboard.press('Shift+Tab');
+        expect(
+          await dialog
+            .getByRole('button', { name: 'Delete session' })
+            .evaluate((el) => el === document.activeElement),
+        ).toBe(true);
+        await page.keyboard.press('Enter');
+        await dialog.waitFor({ state: 'hidden' });
+        await panel.getByText('No listen sessions yet.').waitFor();
+        expect(await row.count()).toBe(0);
+        const after = await fetch(`${server.url}/v1/listen/sessions`, {
+          headers: { authorization: `Bearer ${server.apiKey}` },
+        });
+        expect(((await after.json()) as { data: unknown[] }).data).toEqual([]);
+        expect(errors).toEqual([]);
+      } finally {
+        await listen?.close();
+      }
     },
     flowTimeout,
   );
