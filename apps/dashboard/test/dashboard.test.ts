@@ -702,6 +702,19 @@ describe.runIf(runs)('dashboard', () => {
         // The listen secret the panel reveals is the one listen signs with.
         await panel.getByRole('button', { name: 'Reveal listen secret' }).click();
         expect(await panel.getByTestId('listen-secret').textContent()).toBe(ready.secret);
+        // Rotated after a confirmation: the new one is the account's from now on.
+        await panel.getByRole('button', { name: 'Rotate listen secret' }).click();
+        await page
+          .getByRole('dialog', { name: 'Rotate the listen secret?' })
+          .getByRole('button', { name: 'Rotate now' })
+          .click();
+        await panel.getByText('The listen secret was rotated.').waitFor();
+        const rotated = await fetch(`${server.url}/v1/listen/secret`, {
+          headers: { authorization: `Bearer ${server.apiKey}` },
+        });
+        const { secret: newSecret } = (await rotated.json()) as { secret: string };
+        expect(newSecret).not.toBe(ready.secret);
+        expect(await panel.getByTestId('listen-secret').textContent()).toBe(newSecret);
 
         // An event reaches the receiver through listen; the row's last delivery follows.
         await postEvent('agent.created', eventSamples['agent.created']);
