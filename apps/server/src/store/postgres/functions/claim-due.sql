@@ -29,11 +29,36 @@
 -- lease cap for some webhooks, and how many deliveries of each account this claim may lease, so
 -- that one account never takes a whole worker.
 
+-- A claimed delivery's own columns: those `deliveries` had when the claims became functions,
+-- a type of their own rather than the table's row type. A column added to `deliveries` since
+-- (`listen`, migration 0007) would otherwise change what `(claimed).*` expands to, and every
+-- claim statement a running process had prepared before the migration (the previous release's,
+-- during a rolling deploy) would fail with "cached plan must not change result type".
+create type af_delivery as (
+  id text,
+  account_id text,
+  event_id text,
+  event text,
+  webhook_id text,
+  status text,
+  attempt_count integer,
+  next_attempt_at bigint,
+  last_status_code integer,
+  last_error text,
+  created_at bigint,
+  updated_at bigint,
+  lease_owner text,
+  lease_until bigint,
+  trigger text,
+  status_before text,
+  resume_at bigint
+);
+
 -- One claimed delivery: its row, then what sending it needs of its event (`e_*`) and of its
 -- webhook (`w_*`: w_deleted_at set for a deleted webhook's tombstone). Every claim function
 -- returns a set of these; rows.ts (`claimedRow`) maps one to a ClaimedDelivery.
 create type af_claimed_delivery as (
-  claimed deliveries,
+  claimed af_delivery,
   e_timestamp bigint,
   e_body text,
   w_id text,
@@ -110,13 +135,15 @@ begin
   c as (
     update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
     from picked where x.id = picked.id
-    returning x
+    returning x.id, x.account_id, x.event_id, x.event, x.webhook_id, x.status, x.attempt_count,
+      x.next_attempt_at, x.last_status_code, x.last_error, x.created_at, x.updated_at,
+      x.lease_owner, x.lease_until, x.trigger, x.status_before, x.resume_at
   )
-  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
-    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  select row(c.*)::af_delivery, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc,
+    wh.secret_enc, wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
   from c
-  join events e on e.id = (c.x).event_id
-  left join webhooks wh on wh.id = (c.x).webhook_id;
+  join events e on e.id = c.event_id
+  left join webhooks wh on wh.id = c.webhook_id;
 end
 $fn$;
 
