@@ -25,6 +25,10 @@
 -- attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next deliveries ahead, to
 -- start each the moment an attempt ends.
 --
+-- A listen session's deliveries (`listen`) are claimed only by its connection, with a refill
+-- naming the session (af_refill); af_claim_due leaves them out of its head (they are not in
+-- `deliveries_due`) and its walk over the webhooks skips sessions.
+--
 -- `p_fair` is ClaimOptions.fairness as {caps, room, share}, or null for no such rule: a lower
 -- lease cap for some webhooks, and how many deliveries of each account this claim may lease, so
 -- that one account never takes a whole worker.
@@ -172,7 +176,7 @@ begin
   -- and whose account has room. A webhook another owner holds live leases on has no room.
   with head as (
     select x.webhook_id, x.account_id from deliveries x
-    where x.status = 'pending' and x.next_attempt_at <= p_now
+    where x.status = 'pending' and not x.listen and x.next_attempt_at <= p_now
       and (x.lease_until is null or x.lease_until <= p_now)
     order by x.next_attempt_at
     limit v_scan
@@ -225,7 +229,8 @@ begin
         order by x.next_attempt_at
         limit 1
       ) due
-      where wh.id not in (select live.webhook_id from live
+      where not wh.listen
+        and wh.id not in (select live.webhook_id from live
           where live.n >= af_webhook_cap(p_fair, live.webhook_id, p_cap))
         and af_account_room(p_fair, wh.account_id) > 0
       order by due.next_attempt_at
