@@ -105,6 +105,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerJsonParser(app);
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
+  // Before the hooks below: its own `onRequest` marks upgrade requests, so that an upgrade one of
+  // them refuses (401, 400) has its socket closed after the answer, not leaked.
+  if (deps.routes !== 'operations')
+    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   app.addHook('onRequest', async (request) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
       throw new ValidationError('An HTTP/1.1 request needs a Host header.');
@@ -151,7 +155,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // `listen` sessions connect to this process; it sends their deliveries (`listen/hub.ts`), so
   // work accepted here wakes them as it wakes the engine.
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   const hub = new ListenHub({
     store: deps.store,
     cipher: deps.cipher,

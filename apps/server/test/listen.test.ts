@@ -5,6 +5,7 @@
  * retried; what was posted while the CLI was dead waits (no worker takes it) and arrives when it
  * starts again; the same on PostgreSQL with api and worker processes apart.
  */
+import { connect } from 'node:net';
 import { eventSamples, verifySignature, verifyStandardWebhook } from '@agentfactory/webhooks';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -232,7 +233,7 @@ describe('listen on SQLite', () => {
     await second.ready;
     expect(await first.ended).toBe(1);
     expect(a.text()).toMatch(/listen stopped: another listen opened this session/);
-  }, 30_000);
+  });
 
   it('deleting a session closes its listen and fails what waited for it', async () => {
     const io = lines();
@@ -268,6 +269,27 @@ describe('listen on SQLite', () => {
     expect(await upgrade('name=probe&forward_to=ftp://nope', server.apiKey)).toBe(400);
     expect(await upgrade(`${good}&events=nope.nope`, server.apiKey)).toBe(400);
     expect(await upgrade('forward_to=http://a', server.apiKey)).toBe(400);
+
+    // A refused upgrade's socket is closed by the service after its answer (not left open).
+    const raw = connect(new URL(server.url).port as unknown as number, '127.0.0.1');
+    let answer = '';
+    raw.on('data', (b) => {
+      answer += b.toString();
+    });
+    const ended = new Promise<void>((resolve) => raw.on('end', () => resolve()));
+    raw.write(
+      'GET /v1/listen/connect?name=x&forward_to=http://a HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer afk_nope\r\n\r\n',
+    );
+    await Promise.race([
+      ended,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`not closed: ${answer}`)), 3000),
+      ),
+    ]);
+    raw.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 401/);
   });
 });
 

@@ -4,6 +4,7 @@
  * implementation passes or fails on behaviour, not on SQL.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BUILT_IN } from '../src/config.js';
 import { newId } from '../src/ids.js';
 import { type FusedCompleteClaim, hasCompleteAndClaim } from '../src/store/capabilities.js';
 import type {
@@ -11,6 +12,7 @@ import type {
   AttemptRow,
   ClaimedDelivery,
   NewEvent,
+  OpenListenSession,
   Store,
   WebhookRow,
 } from '../src/store/types.js';
@@ -182,6 +184,322 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.rotateListenSecret(newId('acct'), 'enc-x')).toBe(false);
         expect(await store.getListenSecret(newId('acct'))).toBeNull();
         await expect(store.setListenSecretIfAbsent(newId('acct'), 'enc-x')).rejects.toThrow();
+      });
+    });
+
+    describe('listen sessions', () => {
+      const STALE = BUILT_IN.listenStaleMs;
+
+      function session(accountId: string, over: Partial<OpenListenSession> = {}) {
+        return {
+          id: newId('lsn'),
+          accountId,
+          name: 'dev',
+          forwardTo: 'http://localhost:3000/webhooks',
+          events: ['*'],
+          secretEnc: 'enc-listen',
+          connection: 'conn-1',
+          now: T0,
+          ...over,
+        };
+      }
+
+      it('open creates a session; opening its name again takes it over, same id', async () => {
+        const s = session(acctA);
+        expect(await store.openListenSession(s)).toEqual({
+          id: s.id,
+          accountId: acctA,
+          name: 'dev',
+          forwardTo: s.forwardTo,
+          events: ['*'],
+          connected: true,
+          connectedAt: T0,
+          seenAt: T0,
+          createdAt: T0,
+          lastDeliveryAt: null,
+          lastDeliveryStatus: null,
+        });
+        const again = await store.openListenSession(
+          session(acctA, {
+            forwardTo: 'http://localhost:4000/hook',
+            events: ['agent.*'],
+            secretEnc: 'enc-listen-2',
+            connection: 'conn-2',
+            now: T0 + MIN,
+          }),
+        );
+        expect(again).toEqual({
+          id: s.id,
+          accountId: acctA,
+          name: 'dev',
+          forwardTo: 'http://localhost:4000/hook',
+          events: ['agent.*'],
+          connected: true,
+          connectedAt: T0 + MIN,
+          seenAt: T0 + MIN,
+          createdAt: T0,
+          lastDeliveryAt: null,
+          lastDeliveryStatus: null,
+        });
+        // Its deliveries go to the new forwardTo, signed with the new secret.
+        const e = await publish(acctA, 'agent.created', T0 + MIN);
+        const [c] = await store.claimDue(
+          claimOpts({ now: T0 + MIN, owner: 'conn-2', webhooks: [s.id] }),
+        );
+        expect(c).toMatchObject({
+          eventId: e.id,
+          webhook: { id: s.id, url: 'http://localhost:4000/hook', secretEnc: 'enc-listen-2' },
+        });
+        // Another name, or the same name in another account, is another session.
+        const other = await store.openListenSession(session(acctA, { name: 'other' }));
+        const inB = await store.openListenSession(session(acctB));
+        expect(new Set([s.id, other.id, inB.id]).size).toBe(3);
+        const listed = await store.listListenSessions(acctA, T0 + MIN);
+        expect(listed.map((l) => l.id)).toEqual([other.id, s.id]);
+      });
+
+      it('concurrent opens of one name end with one session', async () => {
+        const opened = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            store.openListenSession(session(acctA, { connection: `conn-${i}` })),
+          ),
+        );
+        expect(new Set(opened.map((o) => o.id)).size).toBe(1);
+        const [only, ...rest] = await store.listListenSessions(acctA, T0);
+        expect(rest).toEqual([]);
+        expect(only!.id).toBe(opened[0]!.id);
+        // Exactly one of the connections holds it: the last open.
+        const holds = await Promise.all(
+          opened.map((_, i) => store.touchListenSession(only!.id, `conn-${i}`, T0 + 1)),
+        );
+        expect(holds.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('touch and close act only for the holder; connected follows the last sighting', async () => {
+        const s = await store.openListenSession(session(acctA, { connection: 'c1' }));
+        expect(await store.touchListenSession(s.id, 'c1', T0 + 10_000)).toBe(true);
+        const seen = T0 + 10_000;
+        expect((await store.listListenSessions(acctA, seen))[0]).toMatchObject({
+          connected: true,
+          connectedAt: T0,
+          seenAt: seen,
+        });
+        // Not seen for listenStaleMs: its process is gone.
+        expect((await store.listListenSessions(acctA, seen + STALE - 1))[0]?.connected).toBe(true);
+        expect((await store.listListenSessions(acctA, seen + STALE))[0]?.connected).toBe(false);
+
+        // Another connection takes it over: the first one's touch and close change nothing.
+        await store.openListenSession(session(acctA, { connection: 'c2', now: T0 + 20_000 }));
+        expect(await store.touchListenSession(s.id, 'c1', T0 + 21_000)).toBe(false);
+        await store.closeListenSession(s.id, 'c1', T0 + 22_000);
+        expect((await store.listListenSessions(acctA, T0 + 22_000))[0]).toMatchObject({
+          connected: true,
+          connectedAt: T0 + 20_000,
+          seenAt: T0 + 20_000,
+        });
+        expect(await store.touchListenSession(s.id, 'c2', T0 + 23_000)).toBe(true);
+        // The holder closes: no holder, seen at the close.
+        await store.closeListenSession(s.id, 'c2', T0 + 24_000);
+        expect((await store.listListenSessions(acctA, T0 + 24_000))[0]).toMatchObject({
+          connected: false,
+          connectedAt: T0 + 20_000,
+          seenAt: T0 + 24_000,
+        });
+        expect(await store.touchListenSession(s.id, 'c2', T0 + 25_000)).toBe(false);
+        expect(await store.touchListenSession(newId('lsn'), 'c2', T0 + 25_000)).toBe(false);
+      });
+
+      it('is no webhook: the webhooks methods, the quota and the test action never see it', async () => {
+        const w = await addWebhook(acctA, { name: 'dev' });
+        const s = await store.openListenSession(session(acctA));
+        expect((await store.listWebhooks(acctA, { limit: 50 })).data.map((x) => x.id)).toEqual([
+          w.id,
+        ]);
+        expect(await store.getWebhook(acctA, s.id)).toBeUndefined();
+        expect(await store.updateWebhook(acctA, s.id, { name: 'x', active: false }, T0)).toBe(
+          undefined,
+        );
+        expect(
+          await store.rotateSecret(
+            acctA,
+            s.id,
+            { secretEnc: 'x', previousSecretEnc: null, previousSecretExpiresAt: null },
+            T0,
+          ),
+        ).toBeUndefined();
+        expect(await store.deleteWebhook(acctA, s.id, T0)).toBe(false);
+        await expect(
+          store.insertTestDelivery(
+            acctA,
+            s.id,
+            newEvent('webhook.test'),
+            { id: newId('dlv'), owner: 'api', leaseMs: 30_000 },
+            T0,
+          ),
+        ).rejects.toThrow();
+        // One webhook and one session: room for one more webhook under a quota of two.
+        expect(await store.createWebhook(webhook(acctA), 2)).toBe(true);
+        expect(await store.createWebhook(webhook(acctA), 2)).toBe(false);
+        // And the sessions' methods never see webhooks, or another account's sessions.
+        expect((await store.listListenSessions(acctA, T0)).map((l) => l.id)).toEqual([s.id]);
+        expect(await store.listListenSessions(acctB, T0)).toEqual([]);
+        expect(await store.deleteListenSession(acctA, w.id, T0)).toBe(false);
+        expect(await store.deleteListenSession(acctB, s.id, T0)).toBe(false);
+        expect(await store.getWebhook(acctA, w.id)).toBeDefined();
+        expect((await store.listListenSessions(acctA, T0))[0]).toMatchObject({
+          id: s.id,
+          name: 'dev',
+          connected: true,
+        });
+      });
+
+      it('gets the deliveries of the events it matches, claimed only by naming it', async () => {
+        const w = await addWebhook(acctA, { events: ['*'] });
+        const s = await store.openListenSession(session(acctA, { events: ['agent.*'] }));
+        const e = await publish(acctA, 'agent.created');
+        expect(e.deliveries).toBe(2);
+        expect((await publish(acctA, 'usage.limit')).deliveries).toBe(1);
+        const mine = await store.listDeliveries(acctA, { webhookId: s.id }, { limit: 50 });
+        expect(mine.data.map((d) => [d.eventId, d.status])).toEqual([[e.id, 'pending']]);
+        // A worker's claim takes the webhook's deliveries, never the session's.
+        const claimed = await store.claimDue(claimOpts());
+        expect(claimed.map((c) => c.webhook?.id)).toEqual([w.id, w.id]);
+        expect(await store.claimDue(claimOpts({ owner: 'w2' }))).toEqual([]);
+        // Its connection's claim names it, and completes it as any delivery.
+        const [c, ...none] = await store.claimDue(claimOpts({ owner: 'conn', webhooks: [s.id] }));
+        expect(none).toEqual([]);
+        expect(c).toMatchObject({
+          eventId: e.id,
+          webhook: { id: s.id, url: s.forwardTo, secretEnc: 'enc-listen', active: true },
+        });
+        await store.completeAttempts([outcome(c!, { owner: 'conn' })]);
+        expect((await store.getDelivery(acctA, c!.id))?.status).toBe('succeeded');
+        expect((await store.listListenSessions(acctA, T0))[0]).toMatchObject({
+          lastDeliveryAt: T0,
+          lastDeliveryStatus: 'succeeded',
+        });
+      });
+
+      it('claims and nextDueAt leave its waiting deliveries to it, however many and old', async () => {
+        const s = await store.openListenSession(session(acctA, { events: ['usage.limit'] }));
+        const w = await addWebhook(acctA, { events: ['agent.created'] });
+        // More than a claim scans before walking webhook by webhook, all older than the rest.
+        await store.insertEvents(
+          acctA,
+          Array.from({ length: 1100 }, (_, i) =>
+            newEvent('usage.limit', { timestamp: T0 - 10_000 + i }),
+          ),
+          T0 - 10_000,
+        );
+        expect(await store.nextDueAt(T0)).toBeNull();
+        expect(await store.claimDue(claimOpts())).toEqual([]);
+        const e = await publish(acctA, 'agent.created', T0 + 5);
+        expect(await store.nextDueAt(T0)).toBe(T0 + 5);
+        expect(await store.nextDueAt(T0, T0 + 5)).toBeNull();
+        const claimed = await store.claimDue(claimOpts({ now: T0 + 5, limit: 10 }));
+        expect(claimed.map((c) => [c.eventId, c.webhook?.id])).toEqual([[e.id, w.id]]);
+        // The session's own claim: its oldest first, within the cap.
+        const mine = await store.claimDue(
+          claimOpts({ now: T0 + 5, owner: 'conn', webhooks: [s.id], webhookLeases: 3 }),
+        );
+        expect(mine.map((c) => c.webhook?.id)).toEqual([s.id, s.id, s.id]);
+        expect(mine.map((c) => c.eventTimestamp)).toEqual([T0 - 10_000, T0 - 9_999, T0 - 9_998]);
+        expect(await store.countPending()).toBe(1101);
+      });
+
+      it('a claim walking past a capped backlog steps over sessions', async () => {
+        const s = await store.openListenSession(session(acctA, { events: ['usage.limit'] }));
+        const slow = await addWebhook(acctA, { events: ['usage.limit'] });
+        const fast = await addWebhook(acctA, { events: ['agent.created'] });
+        await store.insertEvents(
+          acctA,
+          Array.from({ length: 1100 }, (_, i) =>
+            newEvent('usage.limit', { timestamp: T0 - 10_000 + i }),
+          ),
+          T0 - 10_000,
+        );
+        const e = await publish(acctA, 'agent.created', T0);
+        const first = await store.claimDue(claimOpts({ webhookLeases: 2, limit: 10 }));
+        const second = await store.claimDue(claimOpts({ webhookLeases: 2, limit: 10 }));
+        const all = [...first, ...second];
+        expect(all.filter((c) => c.webhook?.id === s.id)).toEqual([]);
+        expect(all.filter((c) => c.webhook?.id === slow.id)).toHaveLength(2);
+        expect(all.filter((c) => c.webhook?.id === fast.id).map((c) => c.eventId)).toEqual([e.id]);
+        expect(await store.claimDue(claimOpts({ owner: 'w2', limit: 10 }))).toEqual([]);
+      });
+
+      it("rotating the account's listen secret re-keys its sessions, not another account's", async () => {
+        await store.setListenSecretIfAbsent(acctA, 'enc-listen');
+        const s = await store.openListenSession(session(acctA));
+        const sB = await store.openListenSession(session(acctB, { secretEnc: 'enc-b' }));
+        const w = await addWebhook(acctA);
+        expect(await store.rotateListenSecret(acctA, 'enc-rotated')).toBe(true);
+        await publish(acctA);
+        await publish(acctB);
+        const claimed = await store.claimDue(
+          claimOpts({ owner: 'conn', webhooks: [s.id, sB.id, w.id] }),
+        );
+        const secrets = Object.fromEntries(
+          claimed.map((c) => [c.webhook!.id, c.webhook!.secretEnc]),
+        );
+        expect(secrets).toEqual({ [s.id]: 'enc-rotated', [sB.id]: 'enc-b', [w.id]: 'enc-secret' });
+      });
+
+      it('delete fails its pending deliveries, keeps their log and frees the name', async () => {
+        const s = await store.openListenSession(session(acctA));
+        const e = await publish(acctA);
+        expect(await store.deleteListenSession(acctB, s.id, T0 + 10)).toBe(false);
+        expect(await store.deleteListenSession(acctA, s.id, T0 + 10)).toBe(true);
+        expect(await store.deleteListenSession(acctA, s.id, T0 + 10)).toBe(false);
+        expect(await store.listListenSessions(acctA, T0 + 10)).toEqual([]);
+        const detail = await store.getEvent(acctA, e.id);
+        expect(await store.getDelivery(acctA, detail!.deliveryIds[0]!)).toMatchObject({
+          status: 'failed',
+          nextAttemptAt: null,
+          lastError: 'endpoint_disabled',
+          webhookId: s.id,
+        });
+        expect(await store.touchListenSession(s.id, 'conn-1', T0 + 11)).toBe(false);
+        expect(await store.claimDue(claimOpts({ now: T0 + 20, webhooks: [s.id] }))).toEqual([]);
+        expect(await store.countPending()).toBe(0);
+        // Opened again, the name is a new session, and gets nothing of the old one's.
+        const again = await store.openListenSession(session(acctA, { now: T0 + 30 }));
+        expect(again.id).not.toBe(s.id);
+        expect(await store.claimDue(claimOpts({ now: T0 + 30, webhooks: [again.id] }))).toEqual([]);
+      });
+
+      it('expire deletes the sessions of every account not seen since a time', async () => {
+        // Its process died holding it (never closed), closed long ago, and alive.
+        const dead = await store.openListenSession(session(acctA, { name: 'dead' }));
+        const closed = await store.openListenSession(session(acctB, { name: 'closed' }));
+        await store.closeListenSession(closed.id, 'conn-1', T0 + 1_000);
+        const live = await store.openListenSession(session(acctA, { name: 'live' }));
+        expect(await store.touchListenSession(live.id, 'conn-1', T0 + 5_000)).toBe(true);
+        const w = await addWebhook(acctA);
+        const eA = await publish(acctA);
+        const eB = await publish(acctB);
+        expect(await store.expireListenSessions(T0 + 2_000, T0 + 6_000)).toBe(2);
+        expect((await store.listListenSessions(acctA, T0 + 6_000)).map((l) => l.id)).toEqual([
+          live.id,
+        ]);
+        expect(await store.listListenSessions(acctB, T0 + 6_000)).toEqual([]);
+        const status = async (accountId: string, eventId: string) =>
+          Object.fromEntries(
+            (await store.listDeliveries(accountId, { eventId }, { limit: 50 })).data.map((d) => [
+              d.webhookId,
+              [d.status, d.lastError],
+            ]),
+          );
+        expect(await status(acctA, eA.id)).toEqual({
+          [dead.id]: ['failed', 'endpoint_disabled'],
+          [live.id]: ['pending', null],
+          [w.id]: ['pending', null],
+        });
+        expect(await status(acctB, eB.id)).toEqual({
+          [closed.id]: ['failed', 'endpoint_disabled'],
+        });
+        expect(await store.getWebhook(acctA, w.id)).toBeDefined();
+        expect(await store.expireListenSessions(T0 + 2_000, T0 + 6_000)).toBe(0);
       });
     });
 

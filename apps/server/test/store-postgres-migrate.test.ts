@@ -155,6 +155,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     // Added since that release.
     expect(migrations.slice(releasedV5.length).map((m) => [m.version, m.name])).toEqual([
       [6, 'listen secret'],
+      [7, 'listen sessions'],
     ]);
   });
 
@@ -185,8 +186,21 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
         const id = newId('evt');
         return { id, event, timestamp: T0 + i, body: JSON.stringify({ id, event, data: {} }) };
       });
-      const inserted = await store.insertEvents(acct, events, T0);
-      expect(inserted.map((r) => r.status)).toEqual(['created', 'created']);
+      // The events and their deliveries as the released insertEvents wrote them: today's sets
+      // `deliveries.listen`, a column of a later migration.
+      for (const e of events) {
+        await sql(
+          `insert into ${schema}.events (id, account_id, event, timestamp, body, deliveries)
+           values ($1, $2, $3, $4, $5, 1)`,
+          [e.id, acct, e.event, e.timestamp, e.body],
+        );
+        await sql(
+          `insert into ${schema}.deliveries (id, account_id, event_id, event, webhook_id, status,
+             next_attempt_at, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)`,
+          [newId('dlv'), acct, e.id, e.event, hook.id, T0],
+        );
+      }
       // The first delivery: claimed, failed once, due again a minute later.
       const [first] = await store.claimDue(claimOptions({ limit: 1, owner: 'old-worker' }));
       expect(first?.body).toBe(events[0]!.body);
@@ -254,7 +268,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     const pool = createPool({ url, schema, poolSize: 1 });
     try {
       await migrate(pool, schema, releasedV5.slice(0, 3), null);
-      expect(await migrate(pool, schema)).toEqual([4, 5, 6]);
+      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7]);
       expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
     } finally {
       await pool.end();

@@ -61,12 +61,17 @@ describe('sqlite specifics', () => {
         { version: 2, name: 'covering indexes for stats and webhook log filters' },
         { version: 3, name: 'response bodies of any bytes' },
         { version: 4, name: 'listen secret' },
+        { version: 5, name: 'listen sessions' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');
       expect(columns).toContainEqual({ name: 'response_body_encoding' });
       const accountColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('accounts');
       expect(accountColumns).toContainEqual({ name: 'listen_secret_enc' });
+      const webhookColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('webhooks');
+      expect(webhookColumns).toContainEqual({ name: 'listen_seen_at' });
+      const deliveryColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('deliveries');
+      expect(deliveryColumns).toContainEqual({ name: 'listen' });
     } finally {
       db.close();
     }

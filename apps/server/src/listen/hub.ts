@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Clock } from '../clock.js';
-import { BUILT_IN, type DeliveryConfig } from '../config.js';
+import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../config.js';
 import { AttemptRunner } from '../delivery/attempt.js';
 import type { EngineMetrics } from '../delivery/engine.js';
 import { parseRetryAfter } from '../delivery/retry-policy.js';
@@ -78,6 +78,8 @@ export class ListenHub {
   readonly clock: Clock;
   readonly config: DeliveryConfig;
   readonly runner: AttemptRunner;
+  /** How long a claim holds a delivery (`AF_LEASE_DURATION`), as the engine's. */
+  readonly leaseMs: number;
   private readonly cipher: Cipher;
   private readonly connections = new Set<ListenConnection>();
   private unsubscribe: (() => void) | undefined;
@@ -90,6 +92,7 @@ export class ListenHub {
     this.clock = opts.clock;
     this.log = opts.log;
     this.config = opts.config;
+    this.leaseMs = opts.config.leaseMs ?? parseDuration(DEFAULTS.AF_LEASE_DURATION);
     this.runner = new AttemptRunner({
       cipher: opts.cipher,
       clock: opts.clock,
@@ -156,6 +159,10 @@ export class ListenHub {
       await this.store.closeListenSession(session.id, owner, this.clock.now());
       return;
     }
+    // Another connection of this session in this process stops now; in another, at its heartbeat.
+    for (const c of this.connections)
+      if (c.sessionId === session.id)
+        c.close(CLOSE.sessionLost, 'another listen opened this session');
     const connection = new ListenConnection(this, socket, session, owner);
     this.connections.add(connection);
     connection.closed.then(() => this.connections.delete(connection));
@@ -281,7 +288,7 @@ class ListenConnection {
         now: clock.now(),
         limit: room,
         owner: this.owner,
-        leaseMs: config.leaseMs ?? 15_000,
+        leaseMs: this.hub.leaseMs,
         webhookLeases: cap,
         webhooks: [this.session.id],
       });
@@ -307,7 +314,9 @@ class ListenConnection {
         sample: false,
         transport: (req) => this.forward(c, req),
       });
-      await store.completeAttempts([{ ...outcome, owner: this.owner }]);
+      // A local server's 410 does not disable the session: the developer's server is not gone.
+      const { disableWebhook: _gone, ...kept } = outcome;
+      await store.completeAttempts([{ ...kept, owner: this.owner }]);
     } catch (err) {
       if (!(err instanceof Disconnected))
         log.error({ err, deliveryId: c.id, sessionId: this.session.id }, 'listen attempt failed');
@@ -401,9 +410,15 @@ class ListenConnection {
   private async heartbeat(): Promise<void> {
     const { store, clock, log } = this.hub;
     try {
-      const held = await store.touchListenSession(this.session.id, this.owner, clock.now());
-      if (!held && this.open)
+      const now = clock.now();
+      const held = await store.touchListenSession(this.session.id, this.owner, now);
+      if (!held && this.open) {
         this.close(CLOSE.sessionLost, 'another listen opened this session, or it was deleted');
+        return;
+      }
+      // Deliveries out at the CLI keep their leases however long the configured timeout is.
+      const out = [...this.waiting.keys()];
+      if (out.length > 0) await store.renewLeases(this.owner, out, now + this.hub.leaseMs);
     } catch (err) {
       log.warn({ err, sessionId: this.session.id }, 'listen heartbeat failed');
     }

@@ -138,6 +138,18 @@ export interface ListenSessionRow {
   lastDeliveryStatus: DeliveryStatus | null;
 }
 
+/**
+ * `ListenSessionRow.connected` from a session's holder and when it was last seen: both stores
+ * read it this way, from the `now` their caller passed.
+ */
+export function listenConnected(
+  connection: string | null,
+  seenAt: number | null,
+  now: number,
+): boolean {
+  return connection !== null && seenAt !== null && seenAt > now - BUILT_IN.listenStaleMs;
+}
+
 /** `Store.openListenSession`: a connection opens (or takes over) a session. */
 export interface OpenListenSession {
   /** The id when the session is new (`lsn_…`); an existing session keeps its own. */

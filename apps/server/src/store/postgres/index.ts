@@ -27,7 +27,9 @@ import type {
   EventFilter,
   EventRow,
   InsertEventResult,
+  ListenSessionRow,
   NewEvent,
+  OpenListenSession,
   Page,
   PageQuery,
   SecretRotation,
@@ -51,6 +53,14 @@ import {
   rotateListenSecret,
   setListenSecretIfAbsent,
 } from './sql/listen-secret.js';
+import {
+  closeListenSession,
+  deleteListenSession,
+  expireListenSessions,
+  listListenSessions,
+  openListenSession,
+  touchListenSession,
+} from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -153,6 +163,32 @@ class PgStore implements PostgresStore {
 
   rotateListenSecret(accountId: string, enc: string): Promise<boolean> {
     return rotateListenSecret(this.pool, accountId, enc);
+  }
+
+  // Listen sessions: sql/listen-sessions.ts.
+
+  openListenSession(s: OpenListenSession): Promise<ListenSessionRow> {
+    return openListenSession(this.pool, s);
+  }
+
+  touchListenSession(id: string, connection: string, now: number): Promise<boolean> {
+    return touchListenSession(this.pool, id, connection, now);
+  }
+
+  closeListenSession(id: string, connection: string, now: number): Promise<void> {
+    return closeListenSession(this.pool, id, connection, now);
+  }
+
+  listListenSessions(accountId: string, now: number): Promise<ListenSessionRow[]> {
+    return listListenSessions(this.pool, accountId, now);
+  }
+
+  deleteListenSession(accountId: string, id: string, now: number): Promise<boolean> {
+    return deleteListenSession(this.pool, accountId, id, now);
+  }
+
+  expireListenSessions(seenBefore: number, now: number): Promise<number> {
+    return expireListenSessions(this.pool, seenBefore, now);
   }
 
   // Webhooks: sql/webhooks.ts.

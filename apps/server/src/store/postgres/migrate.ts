@@ -96,7 +96,10 @@ async function installFunctions(client: pg.PoolClient, long: Long, fns: Function
     ...(await signatures(client, fns.functions)),
   ]);
   for (const fn of drop) await client.query(`drop function if exists ${fn}`);
-  for (const type of fns.types) await client.query(`drop type if exists ${type}`);
+  // Newest first: a type may be made of one the script created before it.
+  for (const type of [...fns.types].reverse()) {
+    await client.query(`drop type if exists ${type}`);
+  }
   await long(fns.sql);
   await client.query('delete from schema_functions');
   await client.query('insert into schema_functions (sha256, functions) values ($1, $2)', [

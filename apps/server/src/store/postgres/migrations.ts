@@ -6,8 +6,8 @@
  *   order, each once (the file rules are in `../migration-files.ts`, shared with SQLite).
  * - `functions/*.sql`: the claim and completion functions, each defined once in its current
  *   form. `migrate()` installs them after the migrations whenever their text changes (see
- *   `installFunctions` in `migrate.ts`). Files are read in name order; the type the claims return
- *   is created in `claim-due.sql`, the first.
+ *   `installFunctions` in `migrate.ts`). Files are read in name order; the types the claims
+ *   return are created in `claim-due.sql`, the first.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -5,8 +5,10 @@ import type {
   ClaimedDelivery,
   DeliveryRow,
   EventRow,
+  ListenSessionRow,
   WebhookRow,
 } from '../types.js';
+import { listenConnected } from '../types.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: rows come untyped from the driver and are mapped here.
 export type Raw = Record<string, any>;
@@ -28,13 +30,14 @@ export const apiKeyRow = (r: Raw): ApiKeyRow => ({
 /**
  * A webhook with `last_delivery_*` read from its latest attempt (its start, and `succeeded` or
  * `failed`). Reading them keeps completions from updating one hot webhook row per attempt, which
- * would serialize every worker delivering to a busy endpoint.
+ * would serialize every worker delivering to a busy endpoint. `from`: the table, or a CTE of
+ * webhook rows an upsert returned.
  */
-export const webhookSelect = (where: string) => `
+export const webhookSelect = (where: string, from = 'webhooks') => `
   select w.*, la.started_at as last_delivery_at,
     case when la.succeeded then 'succeeded' when not la.succeeded then 'failed' end
       as last_delivery_status
-  from webhooks w
+  from ${from} w
   left join lateral (
     select a.started_at, a.succeeded from attempts a
     where a.webhook_id = w.id
@@ -59,6 +62,21 @@ export const webhookRow = (r: Raw): WebhookRow => ({
   previousSecretExpiresAt: r.previous_secret_expires_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  lastDeliveryAt: r.last_delivery_at ?? null,
+  lastDeliveryStatus: r.last_delivery_status ?? null,
+});
+
+/** A listen session's row of `webhooks` (read with `webhookSelect`); `connected` as of `now`. */
+export const listenSessionRow = (r: Raw, now: number): ListenSessionRow => ({
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  forwardTo: r.url,
+  events: r.events,
+  connected: listenConnected(r.listen_connection, r.listen_seen_at, now),
+  connectedAt: r.listen_connected_at,
+  seenAt: r.listen_seen_at,
+  createdAt: r.created_at,
   lastDeliveryAt: r.last_delivery_at ?? null,
   lastDeliveryStatus: r.last_delivery_status ?? null,
 });

@@ -149,6 +149,12 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim {
   readonly getListenSecret = this.forward('getListenSecret');
   readonly setListenSecretIfAbsent = this.forward('setListenSecretIfAbsent');
   readonly rotateListenSecret = this.forward('rotateListenSecret');
+  readonly openListenSession = this.forward('openListenSession');
+  readonly touchListenSession = this.forward('touchListenSession');
+  readonly closeListenSession = this.forward('closeListenSession');
+  readonly listListenSessions = this.forward('listListenSessions');
+  readonly deleteListenSession = this.forward('deleteListenSession');
+  readonly expireListenSessions = this.forward('expireListenSessions');
   readonly createWebhook = this.forward('createWebhook');
   readonly getWebhook = this.forward('getWebhook');
   readonly listWebhooks = this.forward('listWebhooks');

@@ -9,8 +9,10 @@ import type {
   DeliveryRow,
   DeliveryStatus,
   EventRow,
+  ListenSessionRow,
   WebhookRow,
 } from '../types.js';
+import { listenConnected } from '../types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -37,6 +39,25 @@ export function toWebhook(r: Row): WebhookRow {
     previousSecretExpiresAt: (r.previous_secret_expires_at as number | null) ?? null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+    lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
+    lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
+  };
+}
+
+/** A listen session's row of `webhooks` (`listen` = 1); `connected` as of `now`. */
+export function toListenSession(r: Row, now: number): ListenSessionRow {
+  const connection = (r.listen_connection as string | null) ?? null;
+  const seenAt = (r.listen_seen_at as number | null) ?? null;
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    name: r.name as string,
+    forwardTo: r.url as string,
+    events: json<string[]>(r.events, []),
+    connected: listenConnected(connection, seenAt, now),
+    connectedAt: (r.listen_connected_at as number | null) ?? null,
+    seenAt,
+    createdAt: r.created_at as number,
     lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
     lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
   };

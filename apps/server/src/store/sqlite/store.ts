@@ -12,7 +12,9 @@ import type {
   EventFilter,
   EventRow,
   InsertEventResult,
+  ListenSessionRow,
   NewEvent,
+  OpenListenSession,
   Page,
   PageQuery,
   SecretRotation,
@@ -35,6 +37,14 @@ import {
   rotateListenSecret,
   setListenSecretIfAbsent,
 } from './sql/listen-secret.js';
+import {
+  closeListenSession,
+  deleteListenSession,
+  expireListenSessions,
+  listListenSessions,
+  openListenSession,
+  touchListenSession,
+} from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -149,7 +159,33 @@ export class SqliteStore implements Store {
   }
 
   async rotateListenSecret(accountId: string, enc: string): Promise<boolean> {
-    return rotateListenSecret(this.stmt, accountId, enc);
+    return rotateListenSecret(this.db, this.stmt, accountId, enc);
+  }
+
+  // Listen sessions: sql/listen-sessions.ts.
+
+  async openListenSession(s: OpenListenSession): Promise<ListenSessionRow> {
+    return openListenSession(this.stmt, s);
+  }
+
+  async touchListenSession(id: string, connection: string, now: number): Promise<boolean> {
+    return touchListenSession(this.stmt, id, connection, now);
+  }
+
+  async closeListenSession(id: string, connection: string, now: number): Promise<void> {
+    closeListenSession(this.stmt, id, connection, now);
+  }
+
+  async listListenSessions(accountId: string, now: number): Promise<ListenSessionRow[]> {
+    return listListenSessions(this.stmt, accountId, now);
+  }
+
+  async deleteListenSession(accountId: string, id: string, now: number): Promise<boolean> {
+    return deleteListenSession(this.db, this.stmt, accountId, id, now);
+  }
+
+  async expireListenSessions(seenBefore: number, now: number): Promise<number> {
+    return expireListenSessions(this.db, this.stmt, seenBefore, now);
   }
 
   // Webhooks: sql/webhooks.ts.

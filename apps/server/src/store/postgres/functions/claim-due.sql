@@ -25,15 +25,44 @@
 -- attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next deliveries ahead, to
 -- start each the moment an attempt ends.
 --
+-- A listen session's deliveries (`listen`) are claimed only by its connection, with a refill
+-- naming the session (af_refill); af_claim_due leaves them out of its head (they are not in
+-- `deliveries_due`) and its walk over the webhooks skips sessions.
+--
 -- `p_fair` is ClaimOptions.fairness as {caps, room, share}, or null for no such rule: a lower
 -- lease cap for some webhooks, and how many deliveries of each account this claim may lease, so
 -- that one account never takes a whole worker.
+
+-- A claimed delivery's own columns: those `deliveries` had when the claims became functions,
+-- a type of their own rather than the table's row type. A column added to `deliveries` since
+-- (`listen`, migration 0007) would otherwise change what `(claimed).*` expands to, and every
+-- claim statement a running process had prepared before the migration (the previous release's,
+-- during a rolling deploy) would fail with "cached plan must not change result type".
+create type af_delivery as (
+  id text,
+  account_id text,
+  event_id text,
+  event text,
+  webhook_id text,
+  status text,
+  attempt_count integer,
+  next_attempt_at bigint,
+  last_status_code integer,
+  last_error text,
+  created_at bigint,
+  updated_at bigint,
+  lease_owner text,
+  lease_until bigint,
+  trigger text,
+  status_before text,
+  resume_at bigint
+);
 
 -- One claimed delivery: its row, then what sending it needs of its event (`e_*`) and of its
 -- webhook (`w_*`: w_deleted_at set for a deleted webhook's tombstone). Every claim function
 -- returns a set of these; rows.ts (`claimedRow`) maps one to a ClaimedDelivery.
 create type af_claimed_delivery as (
-  claimed deliveries,
+  claimed af_delivery,
   e_timestamp bigint,
   e_body text,
   w_id text,
@@ -110,13 +139,15 @@ begin
   c as (
     update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
     from picked where x.id = picked.id
-    returning x
+    returning x.id, x.account_id, x.event_id, x.event, x.webhook_id, x.status, x.attempt_count,
+      x.next_attempt_at, x.last_status_code, x.last_error, x.created_at, x.updated_at,
+      x.lease_owner, x.lease_until, x.trigger, x.status_before, x.resume_at
   )
-  select c.x, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
-    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  select row(c.*)::af_delivery, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc,
+    wh.secret_enc, wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
   from c
-  join events e on e.id = (c.x).event_id
-  left join webhooks wh on wh.id = (c.x).webhook_id;
+  join events e on e.id = c.event_id
+  left join webhooks wh on wh.id = c.webhook_id;
 end
 $fn$;
 
@@ -145,7 +176,7 @@ begin
   -- and whose account has room. A webhook another owner holds live leases on has no room.
   with head as (
     select x.webhook_id, x.account_id from deliveries x
-    where x.status = 'pending' and x.next_attempt_at <= p_now
+    where x.status = 'pending' and not x.listen and x.next_attempt_at <= p_now
       and (x.lease_until is null or x.lease_until <= p_now)
     order by x.next_attempt_at
     limit v_scan
@@ -198,7 +229,8 @@ begin
         order by x.next_attempt_at
         limit 1
       ) due
-      where wh.id not in (select live.webhook_id from live
+      where not wh.listen
+        and wh.id not in (select live.webhook_id from live
           where live.n >= af_webhook_cap(p_fair, live.webhook_id, p_cap))
         and af_account_room(p_fair, wh.account_id) > 0
       order by due.next_attempt_at

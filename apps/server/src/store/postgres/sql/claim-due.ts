@@ -32,6 +32,10 @@ import { outcomeParams } from './complete-attempts.js';
  * alone), at most the cap minus its live leases, then the oldest due `limit` of all, leased to
  * `owner` until `now + leaseMs`.
  *
+ * A listen session's deliveries (`listen`) are claimed only by its connection, which names the
+ * session (a refill: `af_refill`, whose step 2 reads `deliveries_webhook_due`); `af_claim_due`
+ * leaves them out: they are not in `deliveries_due` (the head), and the walk skips sessions.
+ *
  * One round trip instead of begin, three or four statements and commit. The events and webhooks
  * are joined inside the function, in the snapshot of the claim itself: joined outside, an event
  * committed between the outer statement's snapshot and the claim would be claimed yet not seen.
@@ -88,7 +92,11 @@ export async function completeAndClaim(
   return rows.map(claimedRow);
 }
 
-/** When the next delivery after `after` falls due and is not leased: the engine's next wake-up. */
+/**
+ * When the next delivery after `after` falls due and is not leased: the engine's next wake-up.
+ * Listen sessions' deliveries are their connections' to send, never a reason to wake the engine
+ * (and not in `deliveries_due`, which this reads).
+ */
 export async function nextDueAt(
   pool: pg.Pool,
   now: number,
@@ -97,7 +105,7 @@ export async function nextDueAt(
   const { rows } = await query(
     pool,
     `select min(next_attempt_at) as at from deliveries
-     where status = 'pending' and (lease_until is null or lease_until <= $1)
+     where status = 'pending' and not listen and (lease_until is null or lease_until <= $1)
        and ($2::bigint is null or next_attempt_at > $2)`,
     [now, after ?? null],
   );

@@ -33,9 +33,10 @@ const insertEventsSql = `
 
 const insertDeliveriesSql = `
   insert into deliveries (id, account_id, event_id, event, webhook_id, status, next_attempt_at,
-    created_at, updated_at)
-  select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $2, $2, $2
-  from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(id, event_id, event, webhook_id)`;
+    created_at, updated_at, listen)
+  select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $2, $2, $2, u.listen
+  from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+    as u(id, event_id, event, webhook_id, listen)`;
 
 /**
  * Events without idempotency keys (the usual case), in one statement and so one transaction:
@@ -52,30 +53,42 @@ const insertAllSql = `
   ),
   dl as (
     insert into deliveries (id, account_id, event_id, event, webhook_id, status, next_attempt_at,
-      created_at, updated_at)
-    select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $7, $7, $7
-    from unnest($8::text[], $9::text[], $10::text[], $11::text[])
-      as u(id, event_id, event, webhook_id)
+      created_at, updated_at, listen)
+    select u.id, $1, u.event_id, u.event, u.webhook_id, 'pending', $7, $7, $7, u.listen
+    from unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[])
+      as u(id, event_id, event, webhook_id, listen)
     returning 1
   ),
-  wake as (select pg_notify($12, $13) from (select 1 from dl limit 1) one)
+  wake as (select pg_notify($13, $14) from (select 1 from dl limit 1) one)
   select ev.*, (select count(*) from wake) as woke from ev`;
 
+/** The account's active webhooks and listen sessions (`listen`: their deliveries are marked). */
 const webhooksSql =
-  'select id, events from webhooks where account_id = $1 and active and deleted_at is null';
+  'select id, events, listen from webhooks where account_id = $1 and active and deleted_at is null';
+
+interface Target {
+  id: string;
+  events: string[];
+  listen: boolean;
+}
 
 /** A key conflict: the whole batch is rolled back and this result answered alone. */
 class KeyConflict {
   constructor(readonly result: InsertEventResult) {}
 }
 
-/** The deliveries of `events` to the matching webhooks, and how many each event has. */
-function fanOut(webhooks: { id: string; events: string[] }[], events: NewEvent[], now: number) {
+/**
+ * The deliveries of `events` to the matching webhooks, and how many each event has. A listen
+ * session's deliveries carry `listen` (one more array of the unnest), so that only its
+ * connection claims them.
+ */
+function fanOut(webhooks: Target[], events: NewEvent[], now: number) {
   const d = {
     ids: [] as string[],
     eventIds: [] as string[],
     events: [] as string[],
     hooks: [] as string[],
+    listen: [] as boolean[],
   };
   const counts = events.map((e) => {
     let n = 0;
@@ -85,6 +98,7 @@ function fanOut(webhooks: { id: string; events: string[] }[], events: NewEvent[]
       d.eventIds.push(e.id);
       d.events.push(e.event);
       d.hooks.push(w.id);
+      d.listen.push(w.listen);
       n++;
     }
     return n;
@@ -111,9 +125,7 @@ export async function insertEvents(
 ): Promise<InsertEventResult[]> {
   if (events.length === 0) return [];
   if (events.every((e) => e.idempotencyKey === undefined)) {
-    const { rows: webhooks } = await query<{ id: string; events: string[] }>(pool, webhooksSql, [
-      accountId,
-    ]);
+    const { rows: webhooks } = await query<Target>(pool, webhooksSql, [accountId]);
     const { d, counts } = fanOut(webhooks, events, now);
     const { rows } = await query<Raw>(
       pool,
@@ -130,6 +142,7 @@ export async function insertEvents(
         d.eventIds,
         d.events,
         d.hooks,
+        d.listen,
         wake.channel,
         wake.payload,
       ],
@@ -215,9 +228,7 @@ async function run(
     .map((e, i) => ({ e, i }))
     .filter(({ i }) => results[i] === undefined && !sameAsEarlier.has(i));
   if (created.length > 0) {
-    const { rows: webhooks } = await client.query<{ id: string; events: string[] }>(webhooksSql, [
-      accountId,
-    ]);
+    const { rows: webhooks } = await client.query<Target>(webhooksSql, [accountId]);
     const { d, counts } = fanOut(
       webhooks,
       created.map(({ e }) => e),
@@ -241,6 +252,7 @@ async function run(
         d.eventIds,
         d.events,
         d.hooks,
+        d.listen,
       ]);
       await sendWakeUp(client, wake);
     }

@@ -1,7 +1,8 @@
 /**
  * The account's listen secret (`Store.getListenSecret`, `setListenSecretIfAbsent`,
  * `rotateListenSecret`), as `sqlite/sql/listen-secret.ts` is on SQLite. Stored encrypted (the
- * blob only; the API encrypts and decrypts) in `accounts.listen_secret_enc`.
+ * blob only; the API encrypts and decrypts) in `accounts.listen_secret_enc`, and copied into each
+ * listen session (`webhooks.secret_enc`, see `listen-sessions.ts`), which signs with it.
  */
 import type pg from 'pg';
 import { query } from '../pool.js';
@@ -36,16 +37,27 @@ export async function setListenSecretIfAbsent(
   return stored;
 }
 
-/** Replaces the secret; false when the account does not exist. */
+/**
+ * Replaces the secret, and its copy in each of the account's listen sessions, in one statement
+ * (so one transaction; a data-modifying `with` runs whether or not it is read): their next
+ * deliveries sign with the new one. False when the account does not exist.
+ */
 export async function rotateListenSecret(
   pool: pg.Pool,
   accountId: string,
   enc: string,
 ): Promise<boolean> {
-  const { rowCount } = await query(
+  const { rows } = await query<{ n: number }>(
     pool,
-    'update accounts set listen_secret_enc = $2 where id = $1',
+    `with a as (
+       update accounts set listen_secret_enc = $2 where id = $1 returning id
+     ),
+     sessions as (
+       update webhooks w set secret_enc = $2
+       from a where w.account_id = a.id and w.listen and w.deleted_at is null
+     )
+     select count(*)::int as n from a`,
     [accountId, enc],
   );
-  return (rowCount ?? 0) > 0;
+  return rows[0]!.n > 0;
 }

@@ -76,7 +76,7 @@ export async function insertTestDelivery(
 ): Promise<ClaimedDelivery> {
   return transaction(pool, async (client) => {
     const hook = await client.query(
-      'select 1 from webhooks where account_id = $1 and id = $2 and deleted_at is null',
+      'select 1 from webhooks where account_id = $1 and id = $2 and deleted_at is null and not listen',
       [accountId, webhookId],
     );
     if (!hook.rowCount) {

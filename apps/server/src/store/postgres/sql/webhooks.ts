@@ -3,7 +3,9 @@
  * `sqlite/sql/webhooks.ts` is on SQLite. Every statement is scoped by account: a webhook of
  * another account is never found, changed or deleted. A deleted webhook keeps its row
  * (`deleted_at`, so its delivery log still names it) and its pending deliveries fail
- * (`endpoint_disabled`) in the same transaction, so nothing is left to claim for it.
+ * (`endpoint_disabled`) in the same transaction, so nothing is left to claim for it. Listen
+ * sessions are rows of `webhooks` too (`listen`, `sql/listen-sessions.ts`): every statement here
+ * leaves them out, so the webhooks API never sees or counts them.
  */
 import type pg from 'pg';
 import {
@@ -15,7 +17,7 @@ import {
   type WebhookRow,
   webhookPatchColumns,
 } from '../../types.js';
-import { query, transaction } from '../pool.js';
+import { type Queryable, query, transaction } from '../pool.js';
 import { webhookRow, webhookSelect } from '../rows.js';
 
 export async function createWebhook(
@@ -29,7 +31,7 @@ export async function createWebhook(
       // writers of the account alone), so two creates cannot both see room for one more.
       await client.query('select 1 from accounts where id = $1 for no key update', [w.accountId]);
       const { rows } = await client.query<{ n: string }>(
-        'select count(*) as n from webhooks where account_id = $1 and deleted_at is null',
+        'select count(*) as n from webhooks where account_id = $1 and deleted_at is null and not listen',
         [w.accountId],
       );
       if (Number(rows[0]!.n) >= maxPerAccount) return false;
@@ -67,10 +69,11 @@ export async function getWebhook(
   accountId: string,
   id: string,
 ): Promise<WebhookRow | undefined> {
-  const { rows } = await query(pool, webhookSelect('w.account_id = $1 and w.id = $2'), [
-    accountId,
-    id,
-  ]);
+  const { rows } = await query(
+    pool,
+    webhookSelect('w.account_id = $1 and w.id = $2 and not w.listen'),
+    [accountId, id],
+  );
   return rows[0] && webhookRow(rows[0]);
 }
 
@@ -81,7 +84,7 @@ export async function listWebhooks(
 ): Promise<Page<WebhookRow>> {
   const { rows } = await query(
     pool,
-    `${webhookSelect('w.account_id = $1 and ($2::text is null or w.id < $2)')}
+    `${webhookSelect('w.account_id = $1 and not w.listen and ($2::text is null or w.id < $2)')}
      order by w.id desc limit $3`,
     [accountId, page.cursor ?? null, page.limit + 1],
   );
@@ -106,7 +109,7 @@ export async function updateWebhook(
   const { rowCount } = await query(
     pool,
     `update webhooks set ${sets.join(', ')}
-     where account_id = $1 and id = $2 and deleted_at is null`,
+     where account_id = $1 and id = $2 and deleted_at is null and not listen`,
     values,
   );
   return rowCount ? getWebhook(pool, accountId, id) : undefined;
@@ -123,7 +126,7 @@ export async function rotateSecret(
     pool,
     `update webhooks set secret_enc = $3, previous_secret_enc = $4,
        previous_secret_expires_at = $5, updated_at = $6
-     where account_id = $1 and id = $2 and deleted_at is null`,
+     where account_id = $1 and id = $2 and deleted_at is null and not listen`,
     [accountId, id, r.secretEnc, r.previousSecretEnc, r.previousSecretExpiresAt, now],
   );
   return rowCount ? getWebhook(pool, accountId, id) : undefined;
@@ -139,18 +142,31 @@ export async function deleteWebhook(
   return transaction(pool, async (client) => {
     const { rowCount } = await client.query(
       `update webhooks set deleted_at = $3, active = false, updated_at = $3
-       where account_id = $1 and id = $2 and deleted_at is null`,
+       where account_id = $1 and id = $2 and deleted_at is null and not listen`,
       [accountId, id, now],
     );
     if (!rowCount) return false;
-    await client.query(
-      `update deliveries set status = 'failed', next_attempt_at = null,
-         last_error = 'endpoint_disabled', updated_at = $2
-       where webhook_id = $1 and status = 'pending'`,
-      [id, now],
-    );
+    await failPendingDeliveries(client, [id], now);
     return true;
   });
+}
+
+/**
+ * The pending deliveries of webhooks (or listen sessions) being deleted fail, without an attempt,
+ * in the caller's transaction, after it locked the webhook rows (the lock order of
+ * completeAttempts): nothing is left to claim for them, and their log stays.
+ */
+export async function failPendingDeliveries(
+  client: Queryable,
+  webhookIds: string[],
+  now: number,
+): Promise<void> {
+  await client.query(
+    `update deliveries set status = 'failed', next_attempt_at = null,
+       last_error = 'endpoint_disabled', updated_at = $2
+     where webhook_id = any($1) and status = 'pending'`,
+    [webhookIds, now],
+  );
 }
 
 export async function sampleWebhookSecrets(

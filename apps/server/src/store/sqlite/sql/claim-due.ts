@@ -4,6 +4,10 @@
  * never more than a webhook's cap of live leases (none from a webhook another owner holds), each
  * account within its room (`ClaimOptions.fairness`). It runs inside the caller's transaction on
  * the store's thread.
+ *
+ * A listen session's deliveries (`listen` = 1) are claimed only by its connection, which names the
+ * session (`ClaimOptions.webhooks`, `oldestDue`); every other claim leaves them out: they are not
+ * in `deliveries_due`, and the slow path's walk steps over sessions.
  */
 import type { ClaimedDelivery, ClaimOptions } from '../../types.js';
 import { CLAIMED_SELECT, type Row, type Stmt, toClaimed } from '../rows.js';
@@ -80,7 +84,7 @@ export class SqliteClaims {
     let skipped = 0;
     for (const r of this.stmt(
       `SELECT id, webhook_id, account_id FROM deliveries
-       WHERE status = 'pending' AND next_attempt_at <= ?
+       WHERE status = 'pending' AND listen = 0 AND next_attempt_at <= ?
          AND (lease_owner IS NULL OR lease_until <= ?)
        ORDER BY next_attempt_at, id LIMIT ?`,
     ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
@@ -101,11 +105,17 @@ export class SqliteClaims {
     // Slow path: the budget (or the skips) ran out on rows of capped webhooks (one endpoint's
     // backlog in front of the others). Walk the webhooks that have pending work, take each one's
     // oldest due rows up to its room, and merge by due time: exact, and cost grows with webhooks,
-    // not rows.
+    // not rows. Listen sessions are stepped over (one probe each, however much waits for them):
+    // their ids are read here, off the fast path, from the few rows of `webhooks_listen_name`.
     if (picked.length < o.limit && (scanned === budget || skipped >= skipBudget)) {
       const next = this.stmt(
         `SELECT webhook_id, account_id FROM deliveries WHERE status = 'pending' AND webhook_id > ?
          ORDER BY webhook_id LIMIT 1`,
+      );
+      const sessions = new Set(
+        (this.stmt('SELECT id FROM webhooks WHERE listen = 1').all() as Row[]).map(
+          (r) => r.id as string,
+        ),
       );
       let walked = 0;
       const webhooks = function* (): Generator<[string, string]> {
@@ -114,6 +124,7 @@ export class SqliteClaims {
           const r = next.get(cursor) as Row | undefined;
           if (!r) return;
           cursor = r.webhook_id as string;
+          if (sessions.has(cursor)) continue;
           yield [cursor, r.account_id as string];
         }
       };
@@ -179,11 +190,14 @@ class AccountRoom {
   }
 }
 
-/** When the next delivery after `after` falls due and is not leased: the engine's next wake-up. */
+/**
+ * When the next delivery after `after` falls due and is not leased: the engine's next wake-up.
+ * Listen sessions' deliveries are their connections' to send, never a reason to wake the engine.
+ */
 export function nextDueAt(stmt: Stmt, now: number, after?: number): number | null {
   const r = stmt(
     `SELECT next_attempt_at FROM deliveries
-     WHERE status = 'pending' AND next_attempt_at > ?
+     WHERE status = 'pending' AND listen = 0 AND next_attempt_at > ?
        AND (lease_owner IS NULL OR lease_until <= ?)
      ORDER BY next_attempt_at, id LIMIT 1`,
   ).get(after ?? Number.MIN_SAFE_INTEGER, now) as Row | undefined;

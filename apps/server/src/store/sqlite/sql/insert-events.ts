@@ -3,7 +3,8 @@
  * PostgreSQL: in one transaction, each event's `Idempotency-Key` checked (the same key and request
  * within `IDEMPOTENCY_KEY_TTL_MS` answer the first event again; another request is a conflict
  * that stores nothing of the batch), the event inserted, and one pending delivery due now for each
- * active webhook of the account whose `events` match. The store's group commit (`store.ts`) runs
+ * active webhook (and listen session) of the account whose `events` match, marked `listen` for a
+ * session so that only its connection claims it. The store's group commit (`store.ts`) runs
  * several of these in one fsync.
  */
 
@@ -24,10 +25,14 @@ export function insertEvents(
   let conflictResult: InsertEventResult | undefined;
   const tx = db.transaction((): InsertEventResult[] => {
     const hooks = (
-      stmt('SELECT id, events FROM webhooks WHERE account_id = ? AND active = 1').all(
+      stmt('SELECT id, events, listen FROM webhooks WHERE account_id = ? AND active = 1').all(
         accountId,
       ) as Row[]
-    ).map((r) => ({ id: r.id as string, events: json<string[]>(r.events, []) }));
+    ).map((r) => ({
+      id: r.id as string,
+      events: json<string[]>(r.events, []),
+      listen: r.listen as number,
+    }));
     const results: InsertEventResult[] = [];
     for (const [index, e] of events.entries()) {
       if (e.idempotencyKey !== undefined) {
@@ -61,11 +66,21 @@ export function insertEvents(
       ).run(e.id, accountId, e.event, e.timestamp, e.body, targets.length);
       const insertDelivery = stmt(
         `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
-           next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+           next_attempt_at, created_at, updated_at, listen)
+         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
       );
       for (const h of targets) {
-        insertDelivery.run(newId('dlv', now), accountId, e.id, e.event, h.id, now, now, now);
+        insertDelivery.run(
+          newId('dlv', now),
+          accountId,
+          e.id,
+          e.event,
+          h.id,
+          now,
+          now,
+          now,
+          h.listen,
+        );
       }
       results.push({
         status: 'created',

@@ -1,8 +1,10 @@
 /**
  * The account's listen secret (`Store.getListenSecret`, `setListenSecretIfAbsent`,
  * `rotateListenSecret`), as `postgres/sql/listen-secret.ts` is on PostgreSQL. Stored encrypted
- * (the blob only; the API encrypts and decrypts) in `accounts.listen_secret_enc`.
+ * (the blob only; the API encrypts and decrypts) in `accounts.listen_secret_enc`, and copied into
+ * each listen session (`webhooks.secret_enc`, see `listen-sessions.ts`), which signs with it.
  */
+import type Database from 'better-sqlite3';
 import type { Row, Stmt } from '../rows.js';
 
 export function getListenSecret(stmt: Stmt, accountId: string): string | null {
@@ -26,9 +28,29 @@ export function setListenSecretIfAbsent(stmt: Stmt, accountId: string, enc: stri
   return stored;
 }
 
-/** Replaces the secret; false when the account does not exist. */
-export function rotateListenSecret(stmt: Stmt, accountId: string, enc: string): boolean {
-  return (
-    stmt('UPDATE accounts SET listen_secret_enc = ? WHERE id = ?').run(enc, accountId).changes > 0
-  );
+/**
+ * Replaces the secret, and its copy in each of the account's listen sessions in the same
+ * transaction, so their next deliveries sign with the new one; false when the account does not
+ * exist.
+ */
+export function rotateListenSecret(
+  db: Database.Database,
+  stmt: Stmt,
+  accountId: string,
+  enc: string,
+): boolean {
+  return db
+    .transaction(() => {
+      const info = stmt('UPDATE accounts SET listen_secret_enc = ? WHERE id = ?').run(
+        enc,
+        accountId,
+      );
+      if (info.changes === 0) return false;
+      stmt('UPDATE webhooks SET secret_enc = ? WHERE account_id = ? AND listen = 1').run(
+        enc,
+        accountId,
+      );
+      return true;
+    })
+    .immediate();
 }

@@ -3,6 +3,8 @@
  * `postgres/sql/webhooks.ts` is on PostgreSQL. Every statement is scoped by account: a webhook of
  * another account is never found, changed or deleted. Deleting a webhook fails its pending
  * deliveries (`endpoint_disabled`) in the same transaction, so nothing is left to claim for it.
+ * Listen sessions are rows of `webhooks` too (`listen` = 1, `sql/listen-sessions.ts`): every
+ * statement here leaves them out, so the webhooks API never sees or counts them.
  */
 import type Database from 'better-sqlite3';
 import {
@@ -27,9 +29,9 @@ export function createWebhook(
   return db
     .transaction(() => {
       if (maxPerAccount !== undefined) {
-        const { n } = stmt('SELECT count(*) AS n FROM webhooks WHERE account_id = ?').get(
-          w.accountId,
-        ) as { n: number };
+        const { n } = stmt(
+          'SELECT count(*) AS n FROM webhooks WHERE account_id = ? AND listen = 0',
+        ).get(w.accountId) as { n: number };
         if (n >= maxPerAccount) return false;
       }
       stmt(
@@ -63,24 +65,23 @@ export function createWebhook(
 }
 
 export function getWebhook(stmt: Stmt, accountId: string, id: string): WebhookRow | undefined {
-  const r = stmt('SELECT * FROM webhooks WHERE account_id = ? AND id = ?').get(accountId, id) as
-    | Row
-    | undefined;
+  const r = stmt('SELECT * FROM webhooks WHERE account_id = ? AND id = ? AND listen = 0').get(
+    accountId,
+    id,
+  ) as Row | undefined;
   return r && toWebhook(r);
 }
 
 export function listWebhooks(stmt: Stmt, accountId: string, page: PageQuery): Page<WebhookRow> {
   const rows = (
     page.cursor
-      ? stmt('SELECT * FROM webhooks WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?').all(
-          accountId,
-          page.cursor,
-          page.limit + 1,
-        )
-      : stmt('SELECT * FROM webhooks WHERE account_id = ? ORDER BY id DESC LIMIT ?').all(
-          accountId,
-          page.limit + 1,
-        )
+      ? stmt(
+          `SELECT * FROM webhooks WHERE account_id = ? AND id < ? AND listen = 0
+           ORDER BY id DESC LIMIT ?`,
+        ).all(accountId, page.cursor, page.limit + 1)
+      : stmt(
+          'SELECT * FROM webhooks WHERE account_id = ? AND listen = 0 ORDER BY id DESC LIMIT ?',
+        ).all(accountId, page.limit + 1)
   ) as Row[];
   return pageOf(rows.map(toWebhook), page.limit);
 }
@@ -108,11 +109,9 @@ export function updateWebhook(
   }
   sets.push('updated_at = ?');
   values.push(now);
-  const info = stmt(`UPDATE webhooks SET ${sets.join(', ')} WHERE account_id = ? AND id = ?`).run(
-    ...values,
-    accountId,
-    id,
-  );
+  const info = stmt(
+    `UPDATE webhooks SET ${sets.join(', ')} WHERE account_id = ? AND id = ? AND listen = 0`,
+  ).run(...values, accountId, id);
   return info.changes === 0 ? undefined : getWebhook(stmt, accountId, id);
 }
 
@@ -125,7 +124,7 @@ export function rotateSecret(
 ): WebhookRow | undefined {
   const info = stmt(
     `UPDATE webhooks SET secret_enc = ?, previous_secret_enc = ?, previous_secret_expires_at = ?,
-       updated_at = ? WHERE account_id = ? AND id = ?`,
+       updated_at = ? WHERE account_id = ? AND id = ? AND listen = 0`,
   ).run(
     rotation.secretEnc,
     rotation.previousSecretEnc,
@@ -146,16 +145,27 @@ export function deleteWebhook(
 ): boolean {
   return db
     .transaction(() => {
-      const info = stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ?').run(accountId, id);
+      const info = stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ? AND listen = 0').run(
+        accountId,
+        id,
+      );
       if (info.changes === 0) return false;
-      stmt(
-        `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
-           last_error = 'endpoint_disabled', updated_at = ?
-         WHERE webhook_id = ? AND status = 'pending'`,
-      ).run(now, id);
+      failPendingDeliveries(stmt, id, now);
       return true;
     })
     .immediate();
+}
+
+/**
+ * The pending deliveries of a webhook (or listen session) being deleted fail, without an attempt,
+ * in the caller's transaction: nothing is left to claim for it, and their log stays.
+ */
+export function failPendingDeliveries(stmt: Stmt, webhookId: string, now: number): void {
+  stmt(
+    `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+       last_error = 'endpoint_disabled', updated_at = ?
+     WHERE webhook_id = ? AND status = 'pending'`,
+  ).run(now, webhookId);
 }
 
 /** The newest webhooks' encrypted secrets: what the start-time key check tries to decrypt. */
