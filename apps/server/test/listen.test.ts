@@ -239,12 +239,93 @@ describe('listen on SQLite', () => {
     const io = lines();
     const listen = listenTo(server.url, server.apiKey, receiver.url, 'deleted', io);
     const ready = await listen.ready;
+    // Another account neither sees nor deletes it.
+    const created = await client(server.url, server.adminKey)('POST', '/v1/accounts', {
+      name: 'other',
+    });
+    const stranger = client(server.url, (created.body as Json).api_key as string);
+    expect(((await stranger('GET', '/v1/listen/sessions')).body as Json).data).toEqual([]);
+    expect((await stranger('DELETE', `/v1/listen/sessions/${ready.session.id}`)).status).toBe(404);
     expect((await api('DELETE', `/v1/listen/sessions/${ready.session.id}`)).status).toBe(204);
     expect(await listen.ended).toBe(1);
     expect((await api('DELETE', `/v1/listen/sessions/${ready.session.id}`)).status).toBe(404);
     const other = client(server.url, server.adminKey);
     expect((await other('GET', '/v1/listen/sessions')).status).toBe(403);
   });
+
+  it('survives a hostile client: junk closes it and releases the delivery, silence is a timeout', async () => {
+    const url = `${server.url.replace('http', 'ws')}/v1/listen/connect?name=hostile&forward_to=${encodeURIComponent('http://127.0.0.1:9/x')}&events=usage.*`;
+    const open = async () => {
+      const ws = new WsClient(url, { headers: { authorization: `Bearer ${server.apiKey}` } });
+      const frames: Json[] = [];
+      const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+      ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+      await new Promise((resolve, reject) => {
+        ws.on('open', resolve);
+        ws.on('error', reject);
+      });
+      const next = (type: string, timeoutMs = 15_000) =>
+        eventually(
+          async () => frames.find((f) => f.type === type && !f.seen),
+          timeoutMs,
+          type,
+        ).then((f) => {
+          f.seen = true;
+          return f;
+        });
+      return { ws, closed, next };
+    };
+    const postUsage = async () => {
+      const r = await api('POST', '/v1/events', {
+        event: 'usage.threshold',
+        data: eventSamples['usage.threshold'],
+      });
+      return (r.body as Json).id as string;
+    };
+
+    // A result the service cannot read: closed with 1008, the delivery released unattempted.
+    const a = await open();
+    await a.next('ready');
+    const id = await postUsage();
+    const frame = await a.next('delivery');
+    expect(frame.event_id).toBe(id);
+    a.ws.send(
+      JSON.stringify({ type: 'result', delivery_id: frame.delivery_id, status_code: 'ok' }),
+    );
+    expect(await a.closed).toBe(1008);
+    const released = (await api('GET', `/v1/deliveries/${frame.delivery_id}`)).body as Json;
+    expect(released).toMatchObject({ status: 'pending', attempt_count: 0 });
+
+    // Reconnected: the same delivery again, well within its 15 s lease, so the close released it.
+    // A result for a delivery it was not sent is ignored;
+    // saying nothing is a timeout after AF_DELIVERY_TIMEOUT (2 s here) and 5 s of grace.
+    const b = await open();
+    await b.next('ready');
+    const again = await b.next('delivery', 5_000);
+    expect(again.delivery_id).toBe(frame.delivery_id);
+    b.ws.send(
+      JSON.stringify({
+        type: 'result',
+        delivery_id: 'dlv_someone_else',
+        status_code: 200,
+        error: null,
+        duration_ms: 1,
+        response_headers: {},
+        response_body: null,
+        response_body_encoding: null,
+      }),
+    );
+    const timedOut = await eventually(async () => {
+      const d = (await api('GET', `/v1/deliveries/${frame.delivery_id}`)).body as Json;
+      return d.attempts.length === 1 ? d : undefined;
+    }, 15_000);
+    expect(timedOut.attempts[0]).toMatchObject({ error: 'timeout', status_code: null });
+    expect(b.ws.readyState).toBe(WsClient.OPEN);
+
+    // A frame past 64 KiB is refused by the socket itself.
+    b.ws.send('x'.repeat(70 * 1024));
+    expect(await b.closed).toBe(1009);
+  }, 40_000);
 
   it('refuses a bad key or query with an HTTP answer before the upgrade', async () => {
     const upgrade = (query: string, key: string) =>
@@ -305,7 +386,7 @@ await describePostgres('listen on PostgreSQL, api and worker processes apart', (
     await cluster?.close();
   });
 
-  it('forwards through the api process, retries, and delivers what waited on reconnect; the worker sends only the webhook', async () => {
+  it('forwards through the api process, retries, and delivers what waited after the CLI was killed; the worker sends only the webhook', async () => {
     const [apiProc, worker] = await cluster.startMany([{ role: 'api' }, { role: 'worker' }]);
     const key = await createAccountKey(apiProc!.url);
     const api = client(apiProc!.url, key);
@@ -339,6 +420,20 @@ await describePostgres('listen on PostgreSQL, api and worker processes apart', (
     expect(byHook.map((d) => d.status).sort()).toEqual(['succeeded', 'succeeded']);
 
     await listen.close();
+
+    // The real CLI on the same session, SIGKILLed: what is posted meanwhile waits (the worker
+    // sends only the webhook's copy) and arrives when the CLI starts again.
+    const args = ['listen', '--forward-to', `${receiver.url}/local`, '--session', 'pg'];
+    const env = { AF_API_KEY: key };
+    const cli = runCli([...args, '--url', apiProc!.url, '--events', 'agent.*'], env);
+    await cli.waitForOutput(/Ready: forwarding agent\.\* to/);
+    expect(cli.stdout()).toContain(ready.session.id);
+    signal(cli, 'SIGKILL');
+    await cli.exited;
+    await eventually(async () => {
+      const [s] = ((await api('GET', '/v1/listen/sessions')).body as Json).data as Json[];
+      return s?.connected === false ? true : undefined;
+    });
     const waited = await post();
     await eventually(
       async () =>
@@ -350,23 +445,24 @@ await describePostgres('listen on PostgreSQL, api and worker processes apart', (
       20_000,
     );
     await new Promise((r) => setTimeout(r, 1000));
-    expect(
-      receiver.requests.filter(
-        (r) => r.url === '/local' && r.headers['x-agentfactory-event-id'] === waited,
-      ),
-    ).toHaveLength(0);
+    const forWaited = ((await api('GET', `/v1/deliveries?event_id=${waited}`)).body as Json)
+      .data as Json[];
+    expect(forWaited.find((d) => d.webhook_id === ready.session.id)).toMatchObject({
+      status: 'pending',
+      attempt_count: 0,
+    });
 
-    const again = listenTo(apiProc!.url, key, `${receiver.url}/local`, 'pg', lines(), ['agent.*']);
-    expect((await again.ready).session.id).toBe(ready.session.id);
-    await eventually(
-      async () =>
-        receiver.requests.some(
-          (r) => r.url === '/local' && r.headers['x-agentfactory-event-id'] === waited,
-        )
-          ? true
-          : undefined,
-      20_000,
-    );
+    const again = runCli([...args, '--url', apiProc!.url, '--events', 'agent.*'], env);
+    try {
+      await again.waitForOutput(new RegExp(`${waited}  → 200`), 20_000);
+      const [req] = receiver.requests.filter(
+        (r) => r.url === '/local' && r.headers['x-agentfactory-event-id'] === waited,
+      );
+      await verifiesWith(ready.secret, req!);
+    } finally {
+      signal(again, 'SIGINT');
+      expect(await again.exited).toBe(0);
+    }
     expect(worker!.alive()).toBe(true);
   }, 120_000);
 });
