@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { ListenSessionRow, OpenListenSession } from '../../types.js';
 import { query, transaction } from '../pool.js';
 import { listenSessionRow, webhookSelect } from '../rows.js';
-import { failPendingDeliveries } from './webhooks.js';
+import { deleteWebhookRow, failPendingDeliveries } from './webhooks.js';
 
 /**
  * Creates the session, or takes it over by name, in one statement: an upsert on the partial
@@ -100,17 +100,7 @@ export async function deleteListenSession(
   id: string,
   now: number,
 ): Promise<boolean> {
-  // Session row first, deliveries second: the lock order of completeAttempts (as deleteWebhook).
-  return transaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `update webhooks set deleted_at = $3, active = false, updated_at = $3
-       where account_id = $1 and id = $2 and listen and deleted_at is null`,
-      [accountId, id, now],
-    );
-    if (!rowCount) return false;
-    await failPendingDeliveries(client, [id], now);
-    return true;
-  });
+  return deleteWebhookRow(pool, accountId, id, now, true);
 }
 
 /**

@@ -138,12 +138,23 @@ export async function deleteWebhook(
   id: string,
   now: number,
 ): Promise<boolean> {
+  return deleteWebhookRow(pool, accountId, id, now, false);
+}
+
+/** Deletes a webhook (`listen` false) or a listen session (true) and fails what waited for it. */
+export async function deleteWebhookRow(
+  pool: pg.Pool,
+  accountId: string,
+  id: string,
+  now: number,
+  listen: boolean,
+): Promise<boolean> {
   // Webhook row first, deliveries second: the lock order of completeAttempts.
   return transaction(pool, async (client) => {
     const { rowCount } = await client.query(
       `update webhooks set deleted_at = $3, active = false, updated_at = $3
-       where account_id = $1 and id = $2 and deleted_at is null and not listen`,
-      [accountId, id, now],
+       where account_id = $1 and id = $2 and deleted_at is null and listen = $4`,
+      [accountId, id, now, listen],
     );
     if (!rowCount) return false;
     await failPendingDeliveries(client, [id], now);

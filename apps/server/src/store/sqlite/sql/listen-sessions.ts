@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import type { ListenSessionRow, OpenListenSession } from '../../types.js';
 import { type Row, type Stmt, toListenSession } from '../rows.js';
-import { failPendingDeliveries } from './webhooks.js';
+import { deleteWebhookRow, failPendingDeliveries } from './webhooks.js';
 
 /**
  * Creates the session, or takes it over by name: one upsert on `webhooks_listen_name`, so two
@@ -80,17 +80,7 @@ export function deleteListenSession(
   id: string,
   now: number,
 ): boolean {
-  return db
-    .transaction(() => {
-      const info = stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ? AND listen = 1').run(
-        accountId,
-        id,
-      );
-      if (info.changes === 0) return false;
-      failPendingDeliveries(stmt, id, now);
-      return true;
-    })
-    .immediate();
+  return deleteWebhookRow(db, stmt, accountId, id, now, true);
 }
 
 /**

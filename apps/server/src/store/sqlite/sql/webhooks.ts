@@ -143,11 +143,24 @@ export function deleteWebhook(
   id: string,
   now: number,
 ): boolean {
+  return deleteWebhookRow(db, stmt, accountId, id, now, false);
+}
+
+/** Deletes a webhook (`listen` false) or a listen session (true) and fails what waited for it. */
+export function deleteWebhookRow(
+  db: Database.Database,
+  stmt: Stmt,
+  accountId: string,
+  id: string,
+  now: number,
+  listen: boolean,
+): boolean {
   return db
     .transaction(() => {
-      const info = stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ? AND listen = 0').run(
+      const info = stmt('DELETE FROM webhooks WHERE account_id = ? AND id = ? AND listen = ?').run(
         accountId,
         id,
+        listen ? 1 : 0,
       );
       if (info.changes === 0) return false;
       failPendingDeliveries(stmt, id, now);
