@@ -44,6 +44,8 @@ import {
 const RESULT_GRACE_MS = 5_000;
 /** A CLI that answers no ping within this is gone. */
 const PING_MS = 15_000;
+/** How long a close waits for the client's close frame before dropping the connection. */
+const CLOSE_HANDSHAKE_MS = 2_000;
 /** How often the hub deletes sessions not seen for the retry window. */
 const EXPIRY_SWEEP_MS = 60_000;
 
@@ -256,8 +258,13 @@ class ListenConnection {
   }
 
   close(code: number, reason: string): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
-    else this.socket.terminate();
+    if (this.socket.readyState !== this.socket.OPEN) {
+      this.socket.terminate();
+      return;
+    }
+    this.socket.close(code, reason);
+    // A client that never answers the close handshake does not hold a shutdown.
+    setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
   /** Claims due deliveries of the session while there is room; coalesced. */
