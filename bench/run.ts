@@ -146,10 +146,15 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
         admin,
         recv.map((r) => r.url),
       );
+      const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
+      const cpuBefore = cpu();
       const started = wallNow();
       await postBatches(api, events);
       const posted = wallNow();
       const res = await waitForDeliveries(recv, events * fanOut, DRAIN_TIMEOUT);
+      // The service's processes only (not the database server, not the receivers): ingest,
+      // fan-out and delivery together, per delivery.
+      const cpuSeconds = cpu() - cpuBefore;
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       const ref = fanOut === 1 ? ceiling1 : ceiling10;
@@ -164,9 +169,11 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
         ratio: ref ? round(perS / ref, 2) : null,
         ingest_per_s: round((events * 1000) / (posted - started), 0),
         peak_rss_mb: round(Math.max(...running.processes.map((p) => p.peakRss())) / 2 ** 20),
+        service_cpu_s: round(cpuSeconds),
+        cpu_us_per_delivery: round((cpuSeconds * 1e6) / Math.max(1, res.received), 0),
       });
       log(
-        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut})`,
+        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut}), service CPU ${((cpuSeconds * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery`,
       );
       await api.close();
     });

@@ -110,7 +110,24 @@ export interface ServiceProcess {
   pid: number;
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRss(): number;
+  /** CPU time used so far (user + system, all threads), in seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`: 100 on Linux). */
+const CLK_TCK = 100;
+
+/** A process's user + system CPU seconds from /proc (all its threads), or undefined once gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts `agentfactory-webhooks serve` from the build, with the given environment. */
@@ -152,12 +169,19 @@ export async function startService(
     }
     return lastPeak;
   };
+  let lastCpu = 0;
+  const cpuSeconds = () => {
+    lastCpu = processCpuSeconds(pid) ?? lastCpu;
+    return lastCpu;
+  };
   return {
     url,
     pid,
     peakRss,
+    cpuSeconds,
     stop: async () => {
       peakRss();
+      cpuSeconds();
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
