@@ -2,14 +2,18 @@
  * A minimal webhook receiver for the benchmark, run in its own process so that it never shares
  * an event loop with the service. It counts deliveries by event id and answers 200 with an empty
  * body. Modes: `ok`, `blackhole` (accepts the connection, never answers), `fail-first` (500 on
- * the first attempt of each delivery, then 200). The parent talks to it over IPC.
+ * the first attempt of each delivery, then 200). One process serves `ports` endpoints (argv[3],
+ * default 1), each on its own port, counted together, so that the ceiling can put ten endpoints
+ * in one process or in ten. The parent talks to it over IPC; its stats carry the process's own
+ * CPU time (`process.cpuUsage()`), so a run can tell whether the receivers were the limit.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 type Mode = 'ok' | 'blackhole' | 'fail-first';
 
 const mode = (process.argv[2] ?? 'ok') as Mode;
+const portCount = Math.max(1, Number(process.argv[3] ?? 1));
 const wallNow = () => performance.timeOrigin + performance.now();
 
 let received = 0;
@@ -22,7 +26,7 @@ const latencies: number[] = [];
 let firstAt = 0;
 let lastAt = 0;
 
-const server = createServer((req, res) => {
+const handler = (req: IncomingMessage, res: ServerResponse) => {
   if (mode === 'blackhole') {
     req.resume();
     return;
@@ -53,11 +57,11 @@ const server = createServer((req, res) => {
     inFlight--;
     res.writeHead(200, { 'content-length': '0' }).end();
   });
-});
-server.keepAliveTimeout = 60_000;
+};
 
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'stats') {
+    const cpu = process.cpuUsage();
     process.send?.({
       type: 'stats',
       received,
@@ -66,6 +70,7 @@ process.on('message', (msg: { type: string }) => {
       firstAt,
       lastAt,
       latencies: latencies.splice(0),
+      cpuUs: cpu.user + cpu.system,
     });
   } else if (msg.type === 'reset') {
     received = 0;
@@ -81,6 +86,15 @@ process.on('message', (msg: { type: string }) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-server.listen(0, '127.0.0.1', () => {
-  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port });
-});
+const ports = await Promise.all(
+  Array.from(
+    { length: portCount },
+    () =>
+      new Promise<number>((resolve) => {
+        const server = createServer(handler);
+        server.keepAliveTimeout = 60_000;
+        server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+      }),
+  ),
+);
+process.send?.({ type: 'ready', ports });

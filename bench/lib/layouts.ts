@@ -20,6 +20,29 @@ export interface RunningLayout {
 
 let counter = 0;
 
+/** A new database on the PostgreSQL server of `pgUrl`, dropped by `drop()`. */
+export async function createScratchDatabase(
+  pgUrl: string,
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const dbName = `${prefix}_${process.pid}_${++counter}`;
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const dbUrl = new URL(pgUrl);
+  dbUrl.pathname = `/${dbName}`;
+  return {
+    url: dbUrl.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: pgUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
 export async function startLayout(
   name: LayoutName,
   pgUrl: string,

@@ -1,66 +1,105 @@
 /** Load generation: the ceiling (raw signed POSTs, no service) and event posting through the API. */
-import { eventSamples, signPayload } from '@agentfactory/webhooks';
 import { Pool } from 'undici';
 import type { Api } from './api.js';
-import type { Receiver } from './processes.js';
+import { DeliverySigner, eventBody, sampleEvent, wallNow } from './delivery.js';
+import type { Receiver, ReceiverProcess } from './processes.js';
 
-const wallNow = () => performance.timeOrigin + performance.now();
+export interface CeilingOptions {
+  /** Endpoints, taken in order from the receiver processes' ports. */
+  endpoints: number;
+  /** Requests in flight at once, all endpoints together. */
+  inFlight: number;
+  /** POSTs measured. */
+  total: number;
+  /** POSTs sent first and not counted: connections open, code compiled on both sides. */
+  warmUp: number;
+}
 
-function sampleEvent(i: number) {
-  return {
-    event: 'conversation.message' as const,
-    data: {
-      ...eventSamples['conversation.message'],
-      message_id: `msg_${i}`,
-      bench_sent_at: wallNow(),
-    },
-  };
+export interface CeilingResult {
+  perS: number;
+  seconds: number;
+  /** Deliveries the receivers counted in the measured round (expected: `total`). */
+  received: number;
+  duplicates: number;
+  /** CPU seconds (user + system) over the measured round: the sending process, the receivers. */
+  senderCpuS: number;
+  receiversCpuS: number;
 }
 
 /**
- * The hardware's ceiling: signed POSTs with undici straight to the receivers (keep-alive, 64 in
- * flight), round-robin, with no service and no database. Deliveries per second.
+ * The machine's ceiling: signed POSTs straight to counting receivers, with no service and no
+ * database. Each event's body is serialized once and sent to each endpoint in turn (fan-out
+ * `endpoints`), every POST signed by the service's `RequestBuilder` (`delivery.ts`); undici
+ * keep-alive pools, one per endpoint, `inFlight` requests at once, after a warm-up round that is
+ * not counted. Deliveries per second at the sender, from the first measured request to the last
+ * answer.
  */
-export async function ceiling(receivers: Receiver[], total: number): Promise<number> {
-  const pools = receivers.map((r) => new Pool(`http://127.0.0.1:${r.port}`, { connections: 64 }));
-  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-  let next = 0;
-  const started = wallNow();
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= total) return;
-      const id = `evt_ceiling_${i}`;
-      const body = JSON.stringify({
-        id,
-        event: 'conversation.message',
-        timestamp: new Date().toISOString(),
-        data: sampleEvent(i).data,
-      });
-      const headers = await signPayload({
-        body,
-        secret,
-        id,
-        timestamp: Math.floor(Date.now() / 1000),
-      });
-      const res = await pools[i % pools.length]!.request({
-        method: 'POST',
-        path: '/webhook',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'x-agentfactory-event-id': id,
-          'x-agentfactory-delivery': `dlv_${i}`,
-          ...headers,
-        },
-      });
-      await res.body.dump();
-    }
+export async function ceiling(
+  receivers: ReceiverProcess[],
+  opts: CeilingOptions,
+): Promise<CeilingResult> {
+  const ports = receivers.flatMap((r) => r.ports).slice(0, opts.endpoints);
+  if (ports.length < opts.endpoints) throw new Error('fewer receiver ports than endpoints');
+  const pools = ports.map(
+    (port) =>
+      new Pool(`http://127.0.0.1:${port}`, {
+        connections: opts.inFlight,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+      }),
+  );
+  const signer = new DeliverySigner(ports.length);
+  const tag = `${process.pid}_${Math.round(wallNow())}`;
+  let seq = 0;
+  const round = async (count: number) => {
+    let next = 0;
+    let eventNo = 0;
+    let eventId = '';
+    let body = '';
+    const worker = async () => {
+      for (;;) {
+        if (next >= count) return;
+        const i = next++;
+        const endpoint = i % ports.length;
+        if (endpoint === 0) {
+          eventNo = seq++;
+          eventId = `evt_ceiling_${tag}_${eventNo}`;
+          body = eventBody(eventId, eventNo);
+        }
+        const deliveryId = `dlv_ceiling_${tag}_${eventNo}_${endpoint}`;
+        const res = await pools[endpoint]!.request({
+          method: 'POST',
+          path: '/webhook',
+          body,
+          headers: signer.headers(endpoint, eventId, deliveryId, body),
+        });
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`);
+      }
+    };
+    await Promise.all(Array.from({ length: opts.inFlight }, worker));
   };
-  await Promise.all(Array.from({ length: 64 }, worker));
-  const seconds = (wallNow() - started) / 1000;
-  await Promise.all(pools.map((p) => p.close()));
-  return total / seconds;
+  try {
+    await round(opts.warmUp);
+    await Promise.all(receivers.map((r) => r.reset()));
+    const before = await Promise.all(receivers.map((r) => r.stats()));
+    const cpu0 = process.cpuUsage();
+    const started = wallNow();
+    await round(opts.total);
+    const seconds = (wallNow() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const after = await Promise.all(receivers.map((r) => r.stats()));
+    return {
+      perS: opts.total / seconds,
+      seconds,
+      received: after.reduce((n, s) => n + s.received, 0),
+      duplicates: after.reduce((n, s) => n + s.duplicates, 0),
+      senderCpuS: (cpu.user + cpu.system) / 1e6,
+      receiversCpuS: after.reduce((n, s, k) => n + s.cpuUs - before[k]!.cpuUs, 0) / 1e6,
+    };
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+  }
 }
 
 /** Posts `count` events through `POST /v1/events/batch` (100 per request, `parallel` requests in flight). */

@@ -13,11 +13,23 @@ export interface ReceiverStats {
   firstAt: number;
   lastAt: number;
   latencies: number[];
+  /** The receiver process's CPU time since it started (user + system), in microseconds. */
+  cpuUs: number;
 }
 
 export interface Receiver {
   port: number;
   url: string;
+  stats(): Promise<ReceiverStats>;
+  reset(): Promise<void>;
+  stop(): void;
+}
+
+/** One receiver process serving one or more endpoints (ports), counted together. */
+export interface ReceiverProcess {
+  ports: number[];
+  urls: string[];
+  pid: number;
   stats(): Promise<ReceiverStats>;
   reset(): Promise<void>;
   stop(): void;
@@ -35,26 +47,41 @@ function request<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-export async function startReceiver(
+/** A receiver process (`bench/receiver.ts`) with `ports` endpoints. */
+export async function startReceiverProcess(
+  ports = 1,
   mode: 'ok' | 'blackhole' | 'fail-first' = 'ok',
-): Promise<Receiver> {
-  const child = fork(fileURLToPath(new URL('../receiver.ts', import.meta.url)), [mode], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (msg: { type: string; port: number }) => resolve(msg.port));
+): Promise<ReceiverProcess> {
+  const child = fork(
+    fileURLToPath(new URL('../receiver.ts', import.meta.url)),
+    [mode, String(ports)],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const listening = await new Promise<number[]>((resolve, reject) => {
+    child.once('message', (msg: { type: string; ports: number[] }) => resolve(msg.ports));
     child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
   });
   return {
-    port,
-    url: `http://127.0.0.1:${port}/webhook`,
+    ports: listening,
+    urls: listening.map((port) => `http://127.0.0.1:${port}/webhook`),
+    pid: child.pid!,
     stats: () => request<ReceiverStats>(child, 'stats'),
     reset: async () => {
       await request(child, 'reset');
     },
     stop: () => child.kill('SIGKILL'),
   };
+}
+
+/** One endpoint in its own receiver process. */
+export async function startReceiver(
+  mode: 'ok' | 'blackhole' | 'fail-first' = 'ok',
+): Promise<Receiver> {
+  const p = await startReceiverProcess(1, mode);
+  return { port: p.ports[0]!, url: p.urls[0]!, stats: p.stats, reset: p.reset, stop: p.stop };
 }
 
 export interface BlackHoleStats {
@@ -103,6 +130,23 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Reads a process's peak resident set size (VmHWM) in bytes; after the process has exited it
+ * answers the last reading, so read it once before stopping the process.
+ */
+export function peakRssOf(pid: number): () => number {
+  let lastPeak = 0;
+  return () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) lastPeak = Number(m[1]) * 1024;
+    } catch {
+      // exited: keep the last reading
+    }
+    return lastPeak;
+  };
 }
 
 export interface ServiceProcess {
@@ -159,16 +203,7 @@ export async function startService(
     await new Promise((r) => setTimeout(r, 100));
   }
   const pid = child.pid!;
-  let lastPeak = 0;
-  const peakRss = () => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) lastPeak = Number(m[1]) * 1024;
-    } catch {
-      // exited: keep the last reading
-    }
-    return lastPeak;
-  };
+  const peakRss = peakRssOf(pid);
   let lastCpu = 0;
   const cpuSeconds = () => {
     lastCpu = processCpuSeconds(pid) ?? lastCpu;
