@@ -206,20 +206,21 @@ async function runCeiling() {
  * signed POST a delivery makes; from the first `addJobs` to the last delivery received.
  */
 async function runPeer() {
-  const recv = await receivers(10);
+  // One receiver process serving the 10 endpoints, as the ceiling's first variant and the
+  // service's throughput rows: receivers in 10 processes cost 4 to 6 times the CPU (see the
+  // ceiling's variants), taken from the sender on this 2-core machine.
+  const proc = await startReceiverProcess(10);
+  const recv = [proc];
   const db = await createScratchDatabase(pgUrl, 'af_bench_peer');
   try {
-    const peer = await startGraphilePeer(
-      db.url,
-      recv.map((r) => r.url),
-    );
+    const peer = await startGraphilePeer(db.url, proc.urls);
     try {
       const events = size.fo10;
       const cpu0 = await peer.cpuSeconds();
       const started = wallNow();
       await peer.enqueue(events);
       const posted = wallNow();
-      const res = await waitForDeliveries(recv, events * recv.length, DRAIN_TIMEOUT);
+      const res = await waitForDeliveries(recv, events * proc.urls.length, DRAIN_TIMEOUT);
       const cpu = (await peer.cpuSeconds()) - cpu0;
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
@@ -239,7 +240,7 @@ async function runPeer() {
         detail: PEER_PRESET_TEXT,
       });
       log(
-        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * recv.length}), CPU ${cpu.toFixed(2)} s, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
+        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * proc.urls.length}), CPU ${cpu.toFixed(2)} s, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
       );
     } finally {
       await peer.stop();
@@ -266,13 +267,12 @@ function compareToPeer() {
 }
 
 async function runThroughput(layout: LayoutName, fanOut: number, events: number) {
-  const recv = await receivers(fanOut);
+  // The endpoints in one receiver process, as the ceiling's first variant and the peer row.
+  const proc = await startReceiverProcess(fanOut);
+  const recv = [proc];
   try {
     await withLayout(layout, {}, async (running, admin) => {
-      const api = await setupAccount(
-        admin,
-        recv.map((r) => r.url),
-      );
+      const api = await setupAccount(admin, proc.urls);
       const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
       const cpuBefore = cpu();
       const started = wallNow();

@@ -135,7 +135,7 @@ export async function postSteady(api: Api, perSecond: number, seconds: number): 
 
 /** Waits until the receivers together have `expected` distinct deliveries, or the timeout. */
 export async function waitForDeliveries(
-  receivers: Receiver[],
+  receivers: Pick<Receiver, 'stats'>[],
   expected: number,
   timeoutMs: number,
 ) {
