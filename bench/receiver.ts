@@ -19,6 +19,8 @@ let maxInFlight = 0;
 const seen = new Set<string>();
 const failedOnce = new Set<string>();
 const latencies: number[] = [];
+/** When each latency sample's event was sent (`bench_sent_at`), in the same order. */
+const sentAt: number[] = [];
 let firstAt = 0;
 let lastAt = 0;
 
@@ -48,7 +50,10 @@ const server = createServer((req, res) => {
       lastAt = at;
       const body = Buffer.concat(chunks).toString('utf8');
       const sent = /"bench_sent_at":([0-9.]+)/.exec(body);
-      if (sent) latencies.push(at - Number(sent[1]));
+      if (sent) {
+        latencies.push(at - Number(sent[1]));
+        sentAt.push(Number(sent[1]));
+      }
     }
     inFlight--;
     res.writeHead(200, { 'content-length': '0' }).end();
@@ -66,6 +71,7 @@ process.on('message', (msg: { type: string }) => {
       firstAt,
       lastAt,
       latencies: latencies.splice(0),
+      sentAt: sentAt.splice(0),
     });
   } else if (msg.type === 'reset') {
     received = 0;
@@ -76,6 +82,7 @@ process.on('message', (msg: { type: string }) => {
     seen.clear();
     failedOnce.clear();
     latencies.length = 0;
+    sentAt.length = 0;
     process.send?.({ type: 'reset' });
   }
 });
