@@ -11,7 +11,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { accountRoutes } from './api/accounts.js';
 import { accessHook } from './api/auth.js';
 import { CatalogValidator } from './api/catalog-validator.js';
@@ -34,6 +34,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { ListenHub } from './listen/hub.js';
+import { isWarmUpRequest } from './warm-up.js';
 
 export type { AppDeps } from './api/deps.js';
 
@@ -97,6 +98,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Node answers a request without Host with an empty 400 of its own; the hook below answers
     // it in the API's error shape instead (RFC 9112 §3.2 still holds).
     http: { requireHostHeader: false },
+    // The start's warm-up calls the routes a thousand times (`warm-up.ts`): not worth a log line.
+    logController: new LogController({ disableRequestLogging: isWarmUpRequest }),
   });
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>

@@ -178,6 +178,7 @@ export async function startService(
     config,
     logger,
     servesApi,
+    url,
     ...(opts.jitRounds === undefined ? {} : { jitRounds: opts.jitRounds }),
   });
   readiness.markWarm();
