@@ -23,6 +23,8 @@ let maxInFlight = 0;
 const seen = new Set<string>();
 const failedOnce = new Set<string>();
 const latencies: number[] = [];
+/** When each latency sample's event was sent (`bench_sent_at`), in the same order. */
+const sentAt: number[] = [];
 let firstAt = 0;
 let lastAt = 0;
 
@@ -52,7 +54,10 @@ const handler = (req: IncomingMessage, res: ServerResponse) => {
       lastAt = at;
       const body = Buffer.concat(chunks).toString('utf8');
       const sent = /"bench_sent_at":([0-9.]+)/.exec(body);
-      if (sent) latencies.push(at - Number(sent[1]));
+      if (sent) {
+        latencies.push(at - Number(sent[1]));
+        sentAt.push(Number(sent[1]));
+      }
     }
     inFlight--;
     res.writeHead(200, { 'content-length': '0' }).end();
@@ -71,6 +76,7 @@ process.on('message', (msg: { type: string }) => {
       lastAt,
       latencies: latencies.splice(0),
       cpuUs: cpu.user + cpu.system,
+      sentAt: sentAt.splice(0),
     });
   } else if (msg.type === 'reset') {
     received = 0;
@@ -81,6 +87,7 @@ process.on('message', (msg: { type: string }) => {
     seen.clear();
     failedOnce.clear();
     latencies.length = 0;
+    sentAt.length = 0;
     process.send?.({ type: 'reset' });
   }
 });

@@ -15,6 +15,8 @@ export interface ReceiverStats {
   latencies: number[];
   /** The receiver process's CPU time since it started (user + system), in microseconds. */
   cpuUs: number;
+  /** When the event of each of `latencies` was sent, in the same order (wall-clock ms). */
+  sentAt: number[];
 }
 
 export interface Receiver {
@@ -152,6 +154,8 @@ export function peakRssOf(pid: number): () => number {
 export interface ServiceProcess {
   url: string;
   pid: number;
+  /** From spawning the process to its first `/readyz` 200 (polled every `READY_POLL_MS`), ms. */
+  readyMs: number;
   /** Peak resident set size so far (VmHWM), in bytes. */
   peakRss(): number;
   /** CPU time used so far (user + system, all threads), in seconds. */
@@ -175,11 +179,20 @@ export function processCpuSeconds(pid: number): number | undefined {
 }
 
 /** Starts `agentfactory-webhooks serve` from the build, with the given environment. */
+
+/** How often a starting service's `/readyz` is asked: the resolution of `readyMs`. */
+const READY_POLL_MS = 20;
+
+/**
+ * Starts `agentfactory-webhooks serve` from the build, with the given environment, and resolves
+ * at its first `/readyz` 200 (the service answers 503 until it has warmed up).
+ */
 export async function startService(
   env: Record<string, string>,
   nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
   const port = await freePort();
+  const spawnedAt = performance.now();
   const child = spawn(
     process.execPath,
     [...nodeArgs, `${repoRoot}/apps/server/dist/cli.js`, 'serve'],
@@ -195,13 +208,15 @@ export async function startService(
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     try {
       const res = await fetch(`${url}/readyz`);
+      await res.body?.cancel();
       if (res.ok) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error('service did not become ready within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
+  const readyMs = performance.now() - spawnedAt;
   const pid = child.pid!;
   const peakRss = peakRssOf(pid);
   let lastCpu = 0;
@@ -212,6 +227,7 @@ export async function startService(
   return {
     url,
     pid,
+    readyMs,
     peakRss,
     cpuSeconds,
     stop: async () => {

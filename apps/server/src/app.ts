@@ -40,6 +40,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { ListenHub } from './listen/hub.js';
+import { isWarmUpRequest } from './warm-up.js';
 
 export type { AppDeps } from './api/deps.js';
 
@@ -98,6 +99,8 @@ async function logRequest(request: FastifyRequest, reply: FastifyReply): Promise
   const ms = reply.elapsedTime;
   const slow = ms >= SLOW_REQUEST_MS;
   if (!slow && !(request.log as Logger).isLevelEnabled('debug')) return;
+  // The start's warm-up calls the routes a thousand times (`warm-up.ts`): not worth a log line.
+  if (isWarmUpRequest(request)) return;
   const line = {
     method: request.method,
     url: request.url,

@@ -1,7 +1,8 @@
 /**
  * The running service: opens the store (migrating it), makes sure a development account exists
- * on the first run, starts the delivery engine and the HTTP server, and prints what a new user
- * needs (keys, URL, a curl that creates a webhook). `close()` stops accepting requests, lets
+ * on the first run, starts the delivery engine and the HTTP server, warms up (`warm-up.ts`:
+ * `/readyz` answers 503 `warming` until then), and prints what a new user needs (keys, URL, a
+ * curl that creates a webhook). `close()` stops accepting requests, lets
  * in-flight attempts finish within a bound, and closes the store.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
+import { Readiness, type WarmUpResult, warmUp } from './warm-up.js';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -32,6 +34,16 @@ export interface ServiceOptions {
   databaseSchema?: string;
   /** How often the pending-deliveries gauge is counted; default `PENDING_REFRESH_MS` (tests). */
   pendingRefreshMs?: number;
+  /**
+   * Tests: called once the server listens, before the warm-up; the warm-up waits for it, and
+   * `/readyz` answers 503 `warming` meanwhile.
+   */
+  beforeWarmUp?: (url: string) => Promise<void>;
+  /**
+   * How many times the warm-up runs the routes and the signing for V8 to optimize them; default
+   * `JIT_ROUNDS`. Tests that start many services pass 0: they measure no latency.
+   */
+  jitRounds?: number;
 }
 
 export interface DevAccount {
@@ -44,6 +56,8 @@ export interface RunningService {
   /** The development account and its key (development on SQLite), for the banner and tests. */
   dev: DevAccount | null;
   store: Store;
+  /** What the warm-up at start did; `startService` resolves after it. */
+  warmUp: WarmUpResult;
   close(): Promise<void>;
 }
 
@@ -124,8 +138,10 @@ export async function startService(
     config: config.delivery,
     metrics,
   });
+  const readiness = new Readiness();
   const app = await buildApp({
     config,
+    readiness,
     store,
     cipher,
     engine,
@@ -154,13 +170,30 @@ export async function startService(
   });
 
   const url = address.replace('://[::1]', '://localhost');
-  print(banner(config, url, dev));
+  await opts.beforeWarmUp?.(url);
+  const warm = await warmUp({
+    app,
+    store,
+    cipher,
+    config,
+    logger,
+    servesApi,
+    url,
+    ...(opts.jitRounds === undefined ? {} : { jitRounds: opts.jitRounds }),
+  });
+  readiness.markWarm();
+  logger.info(
+    { ms: Math.round(warm.ms), connections: warm.connections, failed: warm.failed },
+    `warmed up in ${Math.round(warm.ms)} ms; /readyz answers 200`,
+  );
+  print(banner(config, url, dev, warm));
 
   let closing: Promise<void> | undefined;
   return {
     url,
     dev,
     store,
+    warmUp: warm,
     close() {
       closing ??= (async () => {
         stopPurge();
@@ -210,7 +243,7 @@ export function privateNetworksPolicy(
     : `refused (${why})`;
 }
 
-function banner(config: Config, url: string, dev: DevAccount | null): string {
+function banner(config: Config, url: string, dev: DevAccount | null, warm: WarmUpResult): string {
   const dir = relative(process.cwd(), config.dataDir) || '.';
   const role = { all: '', api: ' (role: api)', worker: ' (role: worker, operations routes only)' }[
     config.role
@@ -225,6 +258,7 @@ function banner(config: Config, url: string, dev: DevAccount | null): string {
     `  API docs:     ${url}/docs`,
     `  Database:     ${database}`,
     `  Private networks: ${privateNetworksPolicy(config)}`,
+    `  Warm-up:      ${Math.round(warm.ms)} ms (${warm.connections} database connection${warm.connections === 1 ? '' : 's'}${warm.failed.length ? `; failed: ${warm.failed.join(', ')}` : ''}${warm.timedOut ? '; cut short' : ''})`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',

@@ -28,4 +28,9 @@ export interface AppDeps {
   dashboardDir?: string | null;
   /** `operations`: only health, readiness and metrics (a worker process). Default `all`. */
   routes?: 'all' | 'operations';
+  /**
+   * Whether the start's warm-up has finished (`warm-up.ts`): `/readyz` answers 503 `warming`
+   * until then. Absent: ready as soon as the database answers.
+   */
+  readiness?: { readonly warm: boolean };
 }

@@ -1,4 +1,7 @@
-/** `/healthz` (the process answers), `/readyz` (the database answers), `/metrics` (Prometheus). */
+/**
+ * `/healthz` (the process answers), `/readyz` (the database answers and the start's warm-up has
+ * finished: `warm-up.ts`), `/metrics` (Prometheus).
+ */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError, UnavailableError } from '../errors.js';
@@ -6,6 +9,9 @@ import { sameSecret } from '../security/api-keys.js';
 import { bearer } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { errorResponses } from './schemas.js';
+
+/** How soon a load balancer may ask again while the service warms up, in seconds. */
+const WARMING_RETRY_AFTER_S = 1;
 
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const tags = ['operations'];
@@ -22,18 +28,27 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       schema: {
         tags,
-        summary: 'Readiness: 503 `unavailable` when the database cannot be reached',
+        summary:
+          'Readiness: 200 `{"status": "ready"}`; 503 `{"status": "warming"}` while the service warms up after its start (a second or less), 503 `unavailable` when the database cannot be reached',
         security: [],
-        response: { 200: Status, ...errorResponses(503) },
+        response: {
+          200: Status,
+          503: Type.Union([Status, Type.Ref('Error')]),
+        },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       try {
         await deps.store.ping();
       } catch (err) {
         request.log.warn({ err }, 'readiness check failed');
         throw new UnavailableError();
       }
+      if (deps.readiness && !deps.readiness.warm)
+        return reply
+          .code(503)
+          .header('retry-after', String(WARMING_RETRY_AFTER_S))
+          .send({ status: 'warming' });
       return { status: 'ready' };
     },
   );

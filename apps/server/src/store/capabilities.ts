@@ -53,3 +53,19 @@ export interface SettingsAdvice {
 export function hasSettingsAdvice<T extends object>(store: T): store is T & SettingsAdvice {
   return typeof (store as Partial<SettingsAdvice>).settingWarnings === 'function';
 }
+
+/**
+ * The warm-up at start (`warm-up.ts`, before `/readyz` answers 200): the store opens the
+ * connections it will use at once and runs each hot statement once in each, with arguments that
+ * match no row, so that the first requests and claims find them planned and prepared. It
+ * creates, changes and deletes nothing.
+ */
+export interface StoreWarmUp {
+  /** Answers how many connections it warmed (SQLite: its one). */
+  warmUp(): Promise<{ connections: number }>;
+}
+
+/** Whether `store` has a warm-up. */
+export function hasWarmUp<T extends object>(store: T): store is T & StoreWarmUp {
+  return typeof (store as Partial<StoreWarmUp>).warmUp === 'function';
+}

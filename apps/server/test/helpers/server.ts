@@ -57,6 +57,8 @@ export async function startTestServer(
     const service = await startService(config, {
       logger,
       print: () => {},
+      // The warm-up without its repeated rounds: tests start many services and time no latency.
+      jitRounds: 0,
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
       ...(options.databaseSchema === undefined ? {} : { databaseSchema: options.databaseSchema }),
       ...(options.pendingRefreshMs === undefined

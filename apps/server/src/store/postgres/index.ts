@@ -13,7 +13,12 @@
  * file under `sql/`, named as its SQLite twin under `../sqlite/sql/`.
  */
 import type pg from 'pg';
-import type { FusedCompleteClaim, SettingsAdvice, WorkNotifier } from '../capabilities.js';
+import type {
+  FusedCompleteClaim,
+  SettingsAdvice,
+  StoreWarmUp,
+  WorkNotifier,
+} from '../capabilities.js';
 import type {
   AccountRow,
   ApiKeyRow,
@@ -41,7 +46,7 @@ import type {
 } from '../types.js';
 import { migrate } from './migrate.js';
 import { PgWorkNotifier, type WakeUp, WORK_CHANNEL } from './notifier.js';
-import { checkSchemaName, createPool, type PostgresOptions, query } from './pool.js';
+import { checkSchemaName, createPool, POOL_SIZE, type PostgresOptions, query } from './pool.js';
 import { createAccount, createApiKey, findApiKeyByHash, getAccount } from './sql/accounts.js';
 import { claimDue, completeAndClaim, countPending, nextDueAt } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
@@ -62,6 +67,7 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { warmConnection } from './sql/warm-up.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
   createWebhook,
@@ -77,7 +83,11 @@ export { isUnavailableError, StoreUnavailableError } from './errors.js';
 export { loadMigrations } from './migrations.js';
 export type { PostgresOptions } from './pool.js';
 
-export type PostgresStore = Store & WorkNotifier & FusedCompleteClaim & SettingsAdvice;
+export type PostgresStore = Store &
+  WorkNotifier &
+  FusedCompleteClaim &
+  SettingsAdvice &
+  StoreWarmUp;
 
 /** A store on PostgreSQL; call `migrate()` before the first use. Nothing connects until then. */
 export function createPostgresStore(options: PostgresOptions): PostgresStore {
@@ -90,12 +100,14 @@ class PgStore implements PostgresStore {
   private readonly notifier: PgWorkNotifier;
   private readonly keyWaitMs: number;
   private readonly wake: WakeUp;
+  private readonly poolSize: number;
 
   constructor(options: PostgresOptions) {
     this.schema = checkSchemaName(options.schema ?? 'public');
     this.keyWaitMs = options.idempotencyWaitMs ?? 5_000;
     this.wake = { channel: WORK_CHANNEL, payload: this.schema };
-    this.pool = createPool(options);
+    this.poolSize = options.poolSize ?? POOL_SIZE;
+    this.pool = createPool({ ...options, poolSize: this.poolSize });
     this.notifier = new PgWorkNotifier(options, this.schema);
   }
 
@@ -118,6 +130,32 @@ class PgStore implements PostgresStore {
         'vacuum the deliveries table and its indexes only grow, statistics go stale, and claims ' +
         'slow down. Turn autovacuum on (see docs/scaling.md), or run VACUUM ANALYZE regularly.',
     ];
+  }
+
+  /**
+   * Opens every connection of the pool (the API and the engine of this process use them all at
+   * once under load) and warms each: `sql/warm-up.ts`. A connection that cannot be opened or
+   * warmed rejects the whole, after the others are back in the pool.
+   */
+  async warmUp(): Promise<{ connections: number }> {
+    const opened = await Promise.allSettled(
+      Array.from({ length: this.poolSize }, () => this.pool.connect()),
+    );
+    const clients = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const warmed = await Promise.allSettled(
+      clients.map((client) => warmConnection(client, this.wake)),
+    );
+    clients.forEach((client, i) => {
+      client.release(warmed[i]!.status === 'rejected');
+    });
+    const failed = [...opened, ...warmed].find((o) => o.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return { connections: clients.length };
+  }
+
+  /** Connections open in the pool now, busy or idle (tests). */
+  get connections(): number {
+    return this.pool.totalCount;
   }
 
   private closing: Promise<void> | undefined;

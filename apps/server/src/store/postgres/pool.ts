@@ -6,7 +6,7 @@ export interface PostgresOptions {
   url: string;
   /** Schema holding the tables (created by `migrate()`); `public` by default. */
   schema?: string | undefined;
-  /** Connections per process; 10 by default. */
+  /** Connections per process; `POOL_SIZE` by default. */
   poolSize?: number | undefined;
   /** Giving up on a connection attempt; 5 s by default. */
   connectTimeoutMs?: number | undefined;
@@ -20,6 +20,9 @@ export interface PostgresOptions {
   /** Called with errors of idle connections (the pool replaces them); ignored by default. */
   onError?: ((err: Error) => void) | undefined;
 }
+
+/** Connections per process by default: the API and the engine share them. */
+export const POOL_SIZE = 10;
 
 const INT8 = 20;
 
@@ -65,7 +68,7 @@ export function clientConfig(options: PostgresOptions): pg.ClientConfig {
 export function createPool(options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
     ...clientConfig(options),
-    max: options.poolSize ?? 10,
+    max: options.poolSize ?? POOL_SIZE,
     idleTimeoutMillis: 30_000,
   });
   // An idle connection that dies (server restart, network drop) emits here; without a listener
@@ -82,13 +85,13 @@ export function placeholders(from: number, to: number): string {
 }
 
 /**
- * One query on the pool; a lost connection becomes a `StoreUnavailableError`. With a `name`, the
+ * One query on the pool (or on one of its connections: the warm-up); a lost connection becomes a `StoreUnavailableError`. With a `name`, the
  * statement is prepared once per connection and then only bound and executed. Only calls of the
  * store's functions are named: a statement that reads a table could keep a plan made while the
  * table was small.
  */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-  pool: pg.Pool,
+  pool: Queryable,
   text: string,
   values?: unknown[],
   name?: string,

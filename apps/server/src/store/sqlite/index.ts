@@ -10,7 +10,7 @@
  * `StoreUnavailableError` (the API answers 503 `unavailable`, `/readyz` 503) instead of hanging.
  */
 import { Worker } from 'node:worker_threads';
-import type { FusedCompleteClaim } from '../capabilities.js';
+import type { FusedCompleteClaim, StoreWarmUp } from '../capabilities.js';
 import { StoreUnavailableError } from '../postgres/errors.js';
 import type { Store } from '../types.js';
 import {
@@ -34,7 +34,9 @@ export interface SqliteStoreOptions {
  * const store = createSqliteStore({ path: '.agentfactory/webhooks.db' });
  * await store.migrate();
  */
-export function createSqliteStore(options: SqliteStoreOptions): Store & FusedCompleteClaim {
+export function createSqliteStore(
+  options: SqliteStoreOptions,
+): Store & FusedCompleteClaim & StoreWarmUp {
   return new SqliteThreadStore(options);
 }
 
@@ -56,7 +58,7 @@ function threadEntry(): { url: URL; execArgv?: string[] } {
 type Waiting = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
 /** The proxy. Exported for tests, which end its `thread` to see how the service copes. */
-export class SqliteThreadStore implements Store, FusedCompleteClaim {
+export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp {
   /** The thread that owns the connection. */
   readonly thread: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -121,8 +123,10 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim {
   /** One Store method, forwarded with its argument and result types. */
   private forward<M extends Exclude<StoreMethod, 'close'>>(
     method: M,
-  ): (Store & FusedCompleteClaim)[M] {
-    return ((...args: unknown[]) => this.call(method, args)) as (Store & FusedCompleteClaim)[M];
+  ): (Store & FusedCompleteClaim & StoreWarmUp)[M] {
+    return ((...args: unknown[]) => this.call(method, args)) as (Store &
+      FusedCompleteClaim &
+      StoreWarmUp)[M];
   }
 
   /** Lets the thread commit what it holds, closes the database, then ends the thread. */
@@ -180,4 +184,6 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim {
   readonly countPending = this.forward('countPending');
   readonly sampleWebhookSecrets = this.forward('sampleWebhookSecrets');
   readonly webhookStats = this.forward('webhookStats');
+  /** See `SqliteStore.warmUp`. */
+  readonly warmUp = this.forward('warmUp');
 }

@@ -5,11 +5,11 @@
  * arrays, numbers, strings), so nothing needs converting but errors, whose own properties
  * (`code`) a clone would drop.
  */
-import type { FusedCompleteClaim } from '../capabilities.js';
+import type { FusedCompleteClaim, StoreWarmUp } from '../capabilities.js';
 import type { Store } from '../types.js';
 
 /** A Store method, or one of the optional capabilities the SQLite store has. */
-export type StoreMethod = keyof (Store & FusedCompleteClaim);
+export type StoreMethod = keyof (Store & FusedCompleteClaim & StoreWarmUp);
 
 /** What the thread opens, given at its start (`workerData`). */
 export interface StoreThreadData {

@@ -130,6 +130,36 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * The warm-up at start (`StoreWarmUp`): each hot statement prepared into the cache and, where
+   * that changes nothing, run once with arguments no row matches, so that the first requests and
+   * claims neither compile SQL nor run this thread's code for the first time. The insert of
+   * events runs with no event (its statements prepared, the account's webhooks read, nothing
+   * written), a claim with `now` = 0 takes nothing (no delivery is due before the epoch), a
+   * completion of no outcome prepares its statements, and the reads look up ids no row has.
+   */
+  async warmUp(): Promise<{ connections: number }> {
+    const none = 'warm_up';
+    this.stmt('SELECT 1').get();
+    findApiKeyByHash(this.stmt, none);
+    getAccount(this.stmt, none);
+    await this.insertEvents(none, [], 0);
+    const nothingDue = {
+      now: 0,
+      limit: 1,
+      owner: none,
+      leaseMs: 1,
+      webhookLeases: 1,
+      fairness: { webhookCaps: {}, accountRoom: {}, accountShare: 1 },
+    };
+    await this.claimDue(nothingDue);
+    await this.claimDue({ ...nothingDue, webhooks: [none] });
+    await this.completeAndClaim([], nothingDue);
+    nextDueAt(this.stmt, 0);
+    countPending(this.stmt);
+    return { connections: 1 };
+  }
+
   // Accounts and API keys: sql/accounts.ts.
 
   async createAccount(a: AccountRow): Promise<void> {

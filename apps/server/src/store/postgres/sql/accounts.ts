@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { AccountRow, ApiKeyRow } from '../../types.js';
-import { query } from '../pool.js';
+import { type Queryable, query } from '../pool.js';
 import { accountRow, apiKeyRow } from '../rows.js';
 
 export async function createAccount(pool: pg.Pool, a: AccountRow): Promise<void> {
@@ -16,7 +16,7 @@ export async function createAccount(pool: pg.Pool, a: AccountRow): Promise<void>
   ]);
 }
 
-export async function getAccount(pool: pg.Pool, id: string): Promise<AccountRow | undefined> {
+export async function getAccount(pool: Queryable, id: string): Promise<AccountRow | undefined> {
   const { rows } = await query(pool, 'select * from accounts where id = $1', [id]);
   return rows[0] && accountRow(rows[0]);
 }
@@ -31,7 +31,7 @@ export async function createApiKey(pool: pg.Pool, k: ApiKeyRow): Promise<void> {
 }
 
 export async function findApiKeyByHash(
-  pool: pg.Pool,
+  pool: Queryable,
   keyHash: string,
 ): Promise<ApiKeyRow | undefined> {
   const { rows } = await query(pool, 'select * from api_keys where key_hash = $1', [keyHash]);

@@ -1,6 +1,5 @@
-import type pg from 'pg';
 import type { AttemptOutcome, ClaimedDelivery, ClaimOptions } from '../../types.js';
-import { placeholders, query } from '../pool.js';
+import { placeholders, type Queryable, query } from '../pool.js';
 import { claimedRow } from '../rows.js';
 import { outcomeParams } from './complete-attempts.js';
 
@@ -50,7 +49,7 @@ const claimSql = `select ${claimColumns} from af_claim_due($1, $2, $3, $4, $5, $
 /** A refill (`ClaimOptions.webhooks`): step 2 for those webhooks only (`af_refill`). */
 const refillSql = `select ${claimColumns} from af_refill($1, $2, $3, $4, $5, $6, $7) r ${claimOrder}`;
 
-function claimParams(o: ClaimOptions): unknown[] {
+export function claimParams(o: ClaimOptions): unknown[] {
   const f = o.fairness;
   // `p_fair`: lease caps per webhook and room per account, or no such rule.
   const fair = f
@@ -60,7 +59,7 @@ function claimParams(o: ClaimOptions): unknown[] {
   return o.webhooks ? [o.webhooks, ...params] : params;
 }
 
-export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedDelivery[]> {
+export async function claimDue(pool: Queryable, o: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (o.limit <= 0 || o.webhookLeases <= 0 || o.webhooks?.length === 0) return [];
   const { rows } = o.webhooks
     ? await query(pool, refillSql, claimParams(o), 'af_refill')
@@ -68,9 +67,9 @@ export async function claimDue(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedD
   return rows.map(claimedRow);
 }
 
-const completeAndClaimSql = `select ${claimColumns}
+export const completeAndClaimSql = `select ${claimColumns}
   from af_complete_and_claim(${placeholders(1, 26)}) r ${claimOrder}`;
-const completeAndRefillSql = `select ${claimColumns}
+export const completeAndRefillSql = `select ${claimColumns}
   from af_complete_and_refill(${placeholders(1, 27)}) r ${claimOrder}`;
 
 /**
@@ -80,7 +79,7 @@ const completeAndRefillSql = `select ${claimColumns}
  * slots refilled.
  */
 export async function completeAndClaim(
-  pool: pg.Pool,
+  pool: Queryable,
   outcomes: AttemptOutcome[],
   o: ClaimOptions,
 ): Promise<ClaimedDelivery[]> {
@@ -98,7 +97,7 @@ export async function completeAndClaim(
  * (and not in `deliveries_due`, which this reads).
  */
 export async function nextDueAt(
-  pool: pg.Pool,
+  pool: Queryable,
   now: number,
   after?: number,
 ): Promise<number | null> {
@@ -113,7 +112,7 @@ export async function nextDueAt(
 }
 
 /** Pending deliveries, leased or not: the backlog gauge. */
-export async function countPending(pool: pg.Pool): Promise<number> {
+export async function countPending(pool: Queryable): Promise<number> {
   const { rows } = await query(
     pool,
     `select count(*) as n from deliveries where status = 'pending'`,

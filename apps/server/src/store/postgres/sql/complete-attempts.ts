@@ -47,7 +47,7 @@ export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
   ];
 }
 
-const completeSql = `select af_complete_attempts(${placeholders(1, 20)})`;
+export const completeSql = `select af_complete_attempts(${placeholders(1, 20)})`;
 
 export async function completeAttempts(pool: pg.Pool, outcomes: AttemptOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;

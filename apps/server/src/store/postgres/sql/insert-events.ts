@@ -43,7 +43,7 @@ const insertDeliveriesSql = `
  * the events, their deliveries and the wake-up. Deliveries reference their events; the foreign
  * key is checked at the end of the statement, when both are in.
  */
-const insertAllSql = `
+export const insertAllSql = `
   with ev as (
     insert into events (id, account_id, event, timestamp, body, deliveries)
     select u.id, $1, u.event, u.timestamp, u.body, u.deliveries
@@ -63,7 +63,7 @@ const insertAllSql = `
   select ev.*, (select count(*) from wake) as woke from ev`;
 
 /** The account's active webhooks and listen sessions (`listen`: their deliveries are marked). */
-const webhooksSql =
+export const webhooksSql =
   'select id, events, listen from webhooks where account_id = $1 and active and deleted_at is null';
 
 interface Target {

@@ -50,17 +50,20 @@ export class SqliteClaims {
           o,
         )
       : this.claimOrder(room, accounts, o);
+    // Prepared before the early return, so that the warm-up (a claim of nothing) prepares them.
+    const lease = this.stmt(
+      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+       WHERE id IN (SELECT value FROM json_each(?))`,
+    );
+    const read = this.stmt(
+      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
+       ORDER BY d.next_attempt_at, d.id`,
+    );
     if (picked.length === 0) return [];
 
     const ids = JSON.stringify(picked);
-    this.stmt(
-      `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-       WHERE id IN (SELECT value FROM json_each(?))`,
-    ).run(o.owner, o.now + o.leaseMs, ids);
-    const rows = this.stmt(
-      `${CLAIMED_SELECT} WHERE d.id IN (SELECT value FROM json_each(?))
-       ORDER BY d.next_attempt_at, d.id`,
-    ).all(ids) as Row[];
+    lease.run(o.owner, o.now + o.leaseMs, ids);
+    const rows = read.all(ids) as Row[];
     return rows.map(toClaimed);
   }
 

@@ -33,6 +33,15 @@ export function insertEvents(
       events: json<string[]>(r.events, []),
       listen: r.listen as number,
     }));
+    // Prepared before the loop, so that the warm-up (no events) prepares them too.
+    const insertEvent = stmt(
+      'INSERT INTO events (id, account_id, event, timestamp, body, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertDelivery = stmt(
+      `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
+         next_attempt_at, created_at, updated_at, listen)
+       VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
+    );
     const results: InsertEventResult[] = [];
     for (const [index, e] of events.entries()) {
       if (e.idempotencyKey !== undefined) {
@@ -61,14 +70,7 @@ export function insertEvents(
         ).run(accountId, e.idempotencyKey, e.requestHash ?? null, e.id, now);
       }
       const targets = hooks.filter((h) => matchesEvent(h.events, e.event));
-      stmt(
-        'INSERT INTO events (id, account_id, event, timestamp, body, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
-      ).run(e.id, accountId, e.event, e.timestamp, e.body, targets.length);
-      const insertDelivery = stmt(
-        `INSERT INTO deliveries (id, account_id, event_id, event, webhook_id, status, attempt_count,
-           next_attempt_at, created_at, updated_at, listen)
-         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`,
-      );
+      insertEvent.run(e.id, accountId, e.event, e.timestamp, e.body, targets.length);
       for (const h of targets) {
         insertDelivery.run(
           newId('dlv', now),

@@ -1,0 +1,172 @@
+/**
+ * The warm-up at start (`src/warm-up.ts`): `/readyz` answers 503 `warming` until it has run and
+ * 200 after, on both stores; it creates no row; on PostgreSQL every pooled connection is open
+ * afterwards; a step that fails or hangs does not hold readiness.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import Fastify from 'fastify';
+import { afterEach, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createCipher } from '../src/security/crypto.js';
+import { type RunningService, startService } from '../src/service.js';
+import type { Store } from '../src/store/types.js';
+import { warmUp } from '../src/warm-up.js';
+import { describePostgres } from './helpers/postgres.js';
+import { TEST_ENV } from './helpers/server.js';
+
+const TABLES = ['accounts', 'api_keys', 'webhooks', 'events', 'deliveries', 'attempts'];
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** `/readyz` as a load balancer sees it. */
+async function readyz(url: string) {
+  const res = await fetch(`${url}/readyz`);
+  return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') };
+}
+
+/**
+ * Starts the service on `env`; while it is held before its warm-up, reads `/readyz` and the
+ * row counts (`count`), then lets it warm up.
+ */
+async function startHeld(
+  env: Record<string, string>,
+  count: (dataDir: string) => Promise<Record<string, number>>,
+  databaseSchema?: string,
+) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'af-warm-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  const printed: string[] = [];
+  let before: { readyz: Awaited<ReturnType<typeof readyz>>; rows: Record<string, number> } | null =
+    null;
+  const service: RunningService = await startService(
+    loadConfig({ ...TEST_ENV, AF_DATA_DIR: dataDir, ...env }),
+    {
+      logger: createLogger('info', { write: (l: string) => void lines.push(l) }),
+      print: (text) => void printed.push(text),
+      dashboardDir: null,
+      ...(databaseSchema ? { databaseSchema } : {}),
+      beforeWarmUp: async (url) => {
+        before = { readyz: await readyz(url), rows: await count(dataDir) };
+      },
+    },
+  );
+  cleanups.push(() => service.close());
+  return { service, dataDir, before: before!, lines, printed: printed.join('') };
+}
+
+function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
+  expect(started.before.readyz).toEqual({
+    status: 503,
+    body: { status: 'warming' },
+    retryAfter: '1',
+  });
+  expect(started.service.warmUp.failed).toEqual([]);
+  expect(started.service.warmUp.timedOut).toBe(false);
+  const line = started.lines.map((l) => JSON.parse(l)).find((l) => /^warmed up in/.test(l.msg));
+  expect(line).toMatchObject({ level: 30, connections: started.service.warmUp.connections });
+  expect(started.printed).toMatch(/Warm-up: +\d+ ms/);
+  // The warm-up's own requests (a thousand) are not in the request log; the test's one is.
+  expect(started.lines.filter((l) => l.includes('"incoming request"'))).toHaveLength(1);
+}
+
+it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is created', async () => {
+  const count = async (dataDir: string) => {
+    const db = new Database(join(dataDir, 'agentfactory.db'), { readonly: true });
+    try {
+      return Object.fromEntries(
+        TABLES.map((t) => [
+          t,
+          (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n,
+        ]),
+      );
+    } finally {
+      db.close();
+    }
+  };
+  const started = await startHeld({}, count);
+  expectWarmStart(started);
+  expect(started.service.warmUp.connections).toBe(1);
+  expect(await readyz(started.service.url)).toMatchObject({
+    status: 200,
+    body: { status: 'ready' },
+  });
+  expect(await count(started.dataDir)).toEqual(started.before.rows);
+  // The development account exists (made before the warm-up), and nothing else.
+  expect(started.before.rows).toMatchObject({ accounts: 1, events: 0, deliveries: 0 });
+});
+
+await describePostgres('warm-up on PostgreSQL', (pg) => {
+  it('/readyz is 503 warming until the warm-up ran, then 200; every pooled connection is open; no row is created', async () => {
+    const schema = pg.freshSchema();
+    const count = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          TABLES.map(
+            async (t) =>
+              [
+                t,
+                Number((await pg.sql(`select count(*) as n from ${schema}.${t}`))[0]!.n),
+              ] as const,
+          ),
+        ),
+      );
+    const env = {
+      DATABASE_URL: pg.url,
+      AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
+      AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+    };
+    const started = await startHeld(env, count, schema);
+    expectWarmStart(started);
+    expect(started.service.warmUp.connections).toBe(10);
+    expect((started.service.store as Store & { connections: number }).connections).toBe(10);
+    expect(await readyz(started.service.url)).toMatchObject({
+      status: 200,
+      body: { status: 'ready' },
+    });
+    expect(await count()).toEqual(started.before.rows);
+    expect(started.before.rows).toMatchObject({ accounts: 1, events: 0, deliveries: 0 });
+    // The server side agrees: the service's connections are there (other test files may add
+    // theirs to the count, never take them away).
+    const [activity] = await pg.sql<{ n: string }>(
+      `select count(*) as n from pg_stat_activity
+       where datname = current_database() and application_name = 'agentfactory-webhooks'`,
+    );
+    expect(Number(activity!.n)).toBeGreaterThanOrEqual(10);
+  });
+});
+
+it('a step that fails is logged and skipped; one that hangs is cut at the bound', async () => {
+  const config = loadConfig({ ...TEST_ENV, AF_DATA_DIR: mkdtempSync(join(tmpdir(), 'af-warm-')) });
+  cleanups.push(() => rmSync(config.dataDir, { recursive: true, force: true }));
+  const app = Fastify();
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  cleanups.push(() => app.close());
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (l: string) => void lines.push(l) });
+  const deps = {
+    app,
+    cipher: createCipher(config.encryptionKey),
+    config,
+    logger,
+    servesApi: false,
+  };
+
+  const failing = { warmUp: async () => Promise.reject(new Error('no connection')) };
+  const failed = await warmUp({ ...deps, store: failing as unknown as Store });
+  expect(failed).toMatchObject({ failed: ['store'], timedOut: false });
+  expect(lines.join('')).toContain('warm-up step \\"store\\" failed');
+
+  const hanging = { warmUp: () => new Promise(() => {}) };
+  const cut = await warmUp({ ...deps, store: hanging as unknown as Store, timeoutMs: 200 });
+  expect(cut.timedOut).toBe(true);
+  expect(cut.ms).toBeLessThan(2_000);
+  expect(lines.join('')).toContain('did not finish within 200 ms');
+});
