@@ -49,7 +49,8 @@ async function startHeld(
   const service: RunningService = await startService(
     loadConfig({ ...TEST_ENV, AF_DATA_DIR: dataDir, ...env }),
     {
-      logger: createLogger('info', { write: (l: string) => void lines.push(l) }),
+      // At debug, where every request has its line (`request`), but the warm-up's.
+      logger: createLogger('debug', { write: (l: string) => void lines.push(l) }),
       print: (text) => void printed.push(text),
       dashboardDir: null,
       ...(databaseSchema ? { databaseSchema } : {}),
@@ -74,7 +75,7 @@ function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
   expect(line).toMatchObject({ level: 30, connections: started.service.warmUp.connections });
   expect(started.printed).toMatch(/Warm-up: +\d+ ms/);
   // The warm-up's own requests (a thousand) are not in the request log; the test's one is.
-  expect(started.lines.filter((l) => l.includes('"incoming request"'))).toHaveLength(1);
+  expect(started.lines.filter((l) => l.includes('"msg":"request"'))).toHaveLength(1);
 }
 
 it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is created', async () => {
