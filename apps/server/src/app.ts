@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from './api/accounts.js';
@@ -126,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { requireHostHeader: false },
     // Fastify's two `info` lines per request were 1,000 JSON lines a second at 500 events/s, on
     // the ingest hot path; `logRequest` below writes one, at `debug` unless the request was slow.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.addHook('onResponse', logRequest);
   const ajv = validators();
