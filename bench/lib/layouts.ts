@@ -77,13 +77,8 @@ export async function startLayout(
     };
   }
 
-  const dbName = `af_bench_${process.pid}_${++counter}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const dbUrl = new URL(pgUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const db = await createScratchDatabase(pgUrl, 'af_bench');
+  const dbUrl = new URL(db.url);
   const pgEnv = {
     ...base,
     DATABASE_URL: dbUrl.toString(),
@@ -120,10 +115,7 @@ export async function startLayout(
     },
     stop: async () => {
       await Promise.all(processes.map((p) => p.stop()));
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await c.end();
+      await db.drop();
     },
   };
 }
