@@ -66,9 +66,14 @@ export function clientConfig(options: PostgresOptions): pg.ClientConfig {
 }
 
 export function createPool(options: PostgresOptions): pg.Pool {
+  const max = options.poolSize ?? POOL_SIZE;
   const pool = new pg.Pool({
     ...clientConfig(options),
-    max: options.poolSize ?? POOL_SIZE,
+    max,
+    // The warm-up opens every connection and prepares the hot statements in each (`warm-up.ts`):
+    // kept open (min = max), they are still warm for the first events after a quiet minute;
+    // closed after 30 s idle, the next burst paid for new server processes and their plans.
+    min: max,
     idleTimeoutMillis: 30_000,
   });
   // An idle connection that dies (server restart, network drop) emits here; without a listener
