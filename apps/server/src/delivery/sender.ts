@@ -169,10 +169,7 @@ export class Sender {
         return result(res.statusCode, timedOut ? 'timeout' : mapError(err), headers, body, err);
       }
       if (timedOut) return result(res.statusCode, 'timeout', headers, body);
-      const s = res.statusCode;
-      const error: AttemptError | null =
-        s >= 200 && s < 300 ? null : s >= 300 && s < 400 ? 'redirect' : 'response_status';
-      return result(s, error, headers, body);
+      return result(res.statusCode, errorOfStatus(res.statusCode), headers, body);
     } catch (err) {
       return result(null, timedOut ? 'timeout' : mapError(err), {}, null, err);
     } finally {
@@ -219,6 +216,15 @@ export class Sender {
   async destroy(): Promise<void> {
     await this.agent.destroy();
   }
+}
+
+/**
+ * What an answer's status makes of an attempt (SPEC §4): 2xx succeeded, 3xx a redirect (never
+ * followed), anything else `response_status`. The `listen` hub decides its CLI's reports with it.
+ */
+export function errorOfStatus(status: number): AttemptError | null {
+  if (status >= 200 && status < 300) return null;
+  return status >= 300 && status < 400 ? 'redirect' : 'response_status';
 }
 
 /**

@@ -26,7 +26,7 @@ import { BUILT_IN, DEFAULTS, type DeliveryConfig, parseDuration } from '../confi
 import { AttemptRunner } from '../delivery/attempt.js';
 import type { EngineMetrics } from '../delivery/engine.js';
 import { parseRetryAfter } from '../delivery/retry-policy.js';
-import type { SendRequest, SendResult } from '../delivery/sender.js';
+import { errorOfStatus, type SendRequest, type SendResult } from '../delivery/sender.js';
 import { newId } from '../ids.js';
 import type { Cipher } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
@@ -456,7 +456,7 @@ class ListenConnection {
 
 /**
  * The CLI's report as the attempt's result. A status decides success on this side, as the
- * sender decides it: 2xx succeeded, 3xx a redirect (not followed), else `response_status`.
+ * sender decides it (`errorOfStatus`).
  */
 function result(
   startedAt: number,
@@ -471,11 +471,7 @@ function result(
   const decided: AttemptError | null =
     statusCode === null || error === 'timeout'
       ? (error ?? 'connection_error')
-      : statusCode < 300 && statusCode >= 200
-        ? null
-        : statusCode < 400 && statusCode >= 300
-          ? 'redirect'
-          : 'response_status';
+      : errorOfStatus(statusCode);
   const headers = Object.fromEntries(
     Object.entries(responseHeaders).map(([k, v]) => [k.toLowerCase(), v]),
   );
