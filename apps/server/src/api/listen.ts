@@ -7,13 +7,12 @@
  * rest like the webhooks' secrets. A session's deliveries are sent by the process the socket
  * landed on (`listen/hub.ts`).
  */
-import { isValidPattern } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isId } from '../ids.js';
 import { type ListenHub, listenSecretOf } from '../listen/hub.js';
-import { ConnectQuery } from '../listen/protocol.js';
+import { ConnectQuery, parseEventList } from '../listen/protocol.js';
 import { generateSecret } from '../security/secrets.js';
 import type { ListenSessionRow } from '../store/types.js';
 import { accountOf } from './auth.js';
@@ -66,19 +65,10 @@ function sessionAnswer(s: ListenSessionRow): Static<typeof ListenSessionSchema> 
   };
 }
 
-/** The connect query's events (default every event), each a catalog name, wildcard or `*`. */
+/** The connect query's events (`parseEventList`), or the 400 that names the first bad one. */
 function connectEvents(text: string | undefined): string[] {
-  const events = (text ?? '*')
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
-  if (events.length === 0) events.push('*');
-  const bad = events.find((e) => !isValidPattern(e));
-  if (bad !== undefined)
-    throw ValidationError.field(
-      '/events',
-      `"${bad}" is not an event type of the catalog, a category wildcard such as agent.*, or *`,
-    );
+  const { events, problem } = parseEventList(text);
+  if (problem !== undefined) throw ValidationError.field('/events', problem);
   return events;
 }
 

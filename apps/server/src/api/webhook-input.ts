@@ -60,18 +60,20 @@ function hasSpaceOrControl(text: string): boolean {
   return false;
 }
 
+/** Why `pattern` cannot be subscribed to (a webhook's or a `listen` session's), or undefined. */
+export function patternProblem(pattern: string): string | undefined {
+  if (isValidPattern(pattern)) return undefined;
+  return pattern === 'webhook.test'
+    ? 'webhook.test is sent only by the test action and cannot be subscribed to'
+    : `"${pattern}" is not an event type of the catalog, a category wildcard such as agent.*, or *`;
+}
+
 /** Event patterns: catalog names, `category.*` or `*`; anything else is 422 unknown_event_type. */
 export function checkEvents(events: readonly string[]): string[] {
   const details: ErrorDetail[] = [];
   events.forEach((e, i) => {
-    if (!isValidPattern(e))
-      details.push({
-        path: `/events/${i}`,
-        message:
-          e === 'webhook.test'
-            ? 'webhook.test is sent only by the test action and cannot be subscribed to'
-            : `"${e}" is not an event type of the catalog, a category wildcard such as agent.*, or *`,
-      });
+    const message = patternProblem(e);
+    if (message !== undefined) details.push({ path: `/events/${i}`, message });
   });
   if (details.length > 0)
     throw new UnknownEventTypeError(`Unknown event type: ${details[0]!.message}`, details);

@@ -12,13 +12,13 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { isValidPattern } from '@agentfactory/webhooks';
 import { WebSocket } from 'undici';
 import { systemClock } from '../clock.js';
 import { Sender } from '../delivery/sender.js';
 import {
   CLOSE,
   type DeliveryMessage,
+  parseEventList,
   type ReadyMessage,
   type ResultMessage,
 } from '../listen/protocol.js';
@@ -61,21 +61,14 @@ export async function listen(args: string[], io: Io, signal?: AbortSignal): Prom
       'listen needs --forward-to <url>: the local URL your receiver listens on, e.g. --forward-to http://localhost:4000/webhooks',
     );
   checkLocalUrl(forwardTo);
-  const events = (values.events ?? '*')
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean);
-  const bad = events.find((e) => !isValidPattern(e));
-  if (bad !== undefined)
-    throw new CliError(
-      `--events: "${bad}" is not an event type of the catalog, a wildcard such as agent.*, or *`,
-    );
+  const { events, problem } = parseEventList(values.events);
+  if (problem !== undefined) throw new CliError(`--events: ${problem}`);
   const running = startListen(
     {
       url,
       apiKey,
       forwardTo,
-      events: events.length > 0 ? events : ['*'],
+      events,
       session: values.session ?? `${hostname()} ${forwardTo}`,
     },
     io,

@@ -10,6 +10,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { patternProblem } from '../api/webhook-input.js';
 import { BUILT_IN } from '../config.js';
 
 /** Close codes past the standard ones: the CLI stops instead of reconnecting. */
@@ -96,6 +97,23 @@ export const ResultMessage = Type.Object({
   response_body_encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64'), Type.Null()]),
 });
 export type ResultMessage = Static<typeof ResultMessage>;
+
+/**
+ * A connect's `events` (`--events` of the CLI, the `events` query of the service): comma-separated
+ * patterns, every event when none; with the first that cannot be subscribed to and why.
+ */
+export function parseEventList(text: string | undefined): { events: string[]; problem?: string } {
+  const events = (text ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (events.length === 0) events.push('*');
+  for (const e of events) {
+    const problem = patternProblem(e);
+    if (problem !== undefined) return { events, problem };
+  }
+  return { events };
+}
 
 const resultCheck = TypeCompiler.Compile(ResultMessage);
 
