@@ -39,8 +39,13 @@ export interface Config {
   /** `<dataDir>/agentfactory.db` (SQLite only). */
   databasePath: string;
   adminKey: string;
-  /** 32 bytes, base64. */
+  /** 32 bytes, base64: the newest of `encryptionKeys` (it encrypts; cursors are signed with it). */
   encryptionKey: string;
+  /**
+   * Every configured encryption key, newest first (`AF_ENCRYPTION_KEYS`, or the one
+   * `AF_ENCRYPTION_KEY`): the newest encrypts, each decrypts what it sealed (`security/crypto.ts`).
+   */
+  encryptionKeys: string[];
   /** Which of the two keys were generated into the data dir (development on SQLite). */
   generatedKeys: { admin: boolean; encryption: boolean };
   /**
@@ -75,6 +80,8 @@ export const DEFAULTS = {
   AF_DATA_DIR: './.agentfactory',
   AF_ADMIN_KEY: null,
   AF_ENCRYPTION_KEY: null,
+  /** Several keys, newest first, comma-separated, for a rotation; replaces `AF_ENCRYPTION_KEY`. */
+  AF_ENCRYPTION_KEYS: null,
   AF_ENV: 'development',
   /**
    * `true` only in development on the embedded SQLite (one developer's machine); `false` with
@@ -326,12 +333,14 @@ export function loadConfig(env: Env = process.env): Config {
       'AF_ENCRYPTION_KEY',
       'must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)',
     );
+  const keyList = parseKeyList(raw('AF_ENCRYPTION_KEYS'), encryptionKey);
+  if (keyList !== undefined) encryptionKey = keyList[0];
 
   const shared = databaseUrl !== undefined || production;
   const why = databaseUrl !== undefined ? 'with DATABASE_URL' : 'when AF_ENV=production';
   if (shared && adminKey === undefined) throw new ConfigError('AF_ADMIN_KEY', `is required ${why}`);
   if (shared && encryptionKey === undefined)
-    throw new ConfigError('AF_ENCRYPTION_KEY', `is required ${why}`);
+    throw new ConfigError('AF_ENCRYPTION_KEY', `(or AF_ENCRYPTION_KEYS) is required ${why}`);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   if (role !== 'all' && databaseUrl === undefined)
@@ -356,6 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
       );
     generatedKeys.encryption = true;
   }
+  const encryptionKeys = keyList ?? [encryptionKey];
 
   const version = packageVersion();
   return {
@@ -367,6 +377,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePath: join(dataDir, 'agentfactory.db'),
     adminKey,
     encryptionKey,
+    encryptionKeys,
     generatedKeys,
     allowPrivateNetworks,
     allowPrivateNetworksExplicit,
@@ -410,6 +421,37 @@ export function loadClientEnv(env: Env = process.env): ClientEnv {
     dataDir: isAbsolute(dataDirText) ? dataDirText : resolve(process.cwd(), dataDirText),
     port: env.PORT?.trim() || DEFAULTS.PORT,
   };
+}
+
+/**
+ * `AF_ENCRYPTION_KEYS`: keys separated by commas (or whitespace), newest first, each 32 bytes of
+ * base64, none twice. When `AF_ENCRYPTION_KEY` is set as well it must be one of them, so that a
+ * forgotten old setting cannot silently differ from the list.
+ */
+function parseKeyList(
+  text: string | undefined,
+  single: string | undefined,
+): [string, ...string[]] | undefined {
+  if (text === undefined) return undefined;
+  const keys = text.split(/[\s,]+/).filter((k) => k !== '');
+  const fail = (message: string) => new ConfigError('AF_ENCRYPTION_KEYS', message);
+  if (keys.length === 0) throw fail('expected one key or more, newest first, separated by commas');
+  keys.forEach((k, i) => {
+    if (!isKey32(k))
+      throw fail(
+        `key ${i + 1} must be 32 bytes encoded as base64 (e.g. \`openssl rand -base64 32\`)`,
+      );
+    const first = keys.findIndex((other) =>
+      Buffer.from(other, 'base64').equals(Buffer.from(k, 'base64')),
+    );
+    if (first !== i) throw fail(`key ${i + 1} is the same key as key ${first + 1}`);
+  });
+  if (single !== undefined && !keys.includes(single))
+    throw new ConfigError(
+      'AF_ENCRYPTION_KEY',
+      'is set beside AF_ENCRYPTION_KEYS but is not one of its keys: keep only AF_ENCRYPTION_KEYS',
+    );
+  return keys as [string, ...string[]];
 }
 
 function isKey32(text: string): boolean {

@@ -28,6 +28,9 @@ import type {
   DeliveryDetail,
   DeliveryFilter,
   DeliveryRow,
+  EncryptedChange,
+  EncryptedRow,
+  EncryptedTable,
   EventDetail,
   EventFilter,
   EventRow,
@@ -51,6 +54,11 @@ import { createAccount, createApiKey, findApiKeyByHash, getAccount } from './sql
 import { claimDue, completeAndClaim, countPending, nextDueAt } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
+import {
+  countEncryptedRows,
+  listEncryptedValues,
+  replaceEncryptedValues,
+} from './sql/encrypted-values.js';
 import { insertEvents, purgeIdempotencyKeys } from './sql/insert-events.js';
 import { releaseLeases, renewLeases } from './sql/leases.js';
 import {
@@ -265,8 +273,28 @@ class PgStore implements PostgresStore {
     return deleteWebhook(this.pool, accountId, id, now);
   }
 
-  sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]> {
+  sampleWebhookSecrets(
+    limit: number,
+  ): Promise<{ id: string; accountId: string; secretEnc: string }[]> {
     return sampleWebhookSecrets(this.pool, limit);
+  }
+
+  // Encryption key rotation: sql/encrypted-values.ts.
+
+  listEncryptedValues(
+    table: EncryptedTable,
+    afterId: string | null,
+    limit: number,
+  ): Promise<EncryptedRow[]> {
+    return listEncryptedValues(this.pool, table, afterId, limit);
+  }
+
+  replaceEncryptedValues(changes: EncryptedChange[]): Promise<number> {
+    return replaceEncryptedValues(this.pool, changes);
+  }
+
+  countEncryptedRows(): Promise<number> {
+    return countEncryptedRows(this.pool);
   }
 
   // Events, fan-out and idempotency: sql/insert-events.ts.
