@@ -31,6 +31,7 @@ import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { listenRoutes } from './api/listen.js';
 import { createCursors } from './api/query.js';
 import { ErrorSchema } from './api/schemas.js';
+import { registerSecurityHeaders } from './api/security-headers.js';
 import { webhookActionRoutes } from './api/webhook-actions.js';
 import { webhookRoutes } from './api/webhooks.js';
 import {
@@ -55,7 +56,7 @@ export const DEFAULT_DASHBOARD_DIR = fileURLToPath(
 const LANDING = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Agent Factory Webhooks</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}a{color:#0969da}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}</style>
+<link rel="stylesheet" href="/landing.css">
 </head><body>
 <h1>Agent Factory Webhooks</h1>
 <p>The service is running. The dashboard is not built yet (<code>npm run build -w @agentfactory/dashboard</code>).</p>
@@ -65,6 +66,9 @@ const LANDING = `<!doctype html>
 <li><a href="/healthz">Health</a> · <a href="/metrics">Metrics</a></li>
 </ul>
 </body></html>`;
+/** The landing page's style, served apart: the CSP allows no inline style (`security-headers.ts`). */
+const LANDING_CSS =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}a{color:#0969da}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}';
 
 /**
  * Two validators: request bodies are validated strictly (no type coercion, unknown fields are
@@ -137,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerJsonParser(app);
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
+  // First of the hooks: an answer refused by any of them (401, 400) carries the headers too.
+  await registerSecurityHeaders(app, deps.config);
   // Before the hooks below: its own `onRequest` marks upgrade requests, so that an upgrade one of
   // them refuses (401, 400) has its socket closed after the answer, not leaked.
   if (deps.routes !== 'operations')
@@ -181,7 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // Under the service's own CSP (`security-headers.ts`), not the plugin's looser one.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -231,6 +238,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   } else {
     app.get('/', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').send(LANDING),
+    );
+    app.get('/landing.css', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').send(LANDING_CSS),
     );
   }
 
