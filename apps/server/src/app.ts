@@ -30,6 +30,7 @@ import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { listenRoutes } from './api/listen.js';
 import { createCursors } from './api/query.js';
+import { RateLimits } from './api/rate-limits.js';
 import { ErrorSchema } from './api/schemas.js';
 import { registerSecurityHeaders } from './api/security-headers.js';
 import { webhookActionRoutes } from './api/webhook-actions.js';
@@ -42,6 +43,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { ListenHub } from './listen/hub.js';
+import { createRateLimiter } from './rate-limit/limiter.js';
 import { isWarmUpRequest } from './warm-up.js';
 
 export type { AppDeps } from './api/deps.js';
@@ -152,6 +154,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       throw new ValidationError('An HTTP/1.1 request needs a Host header.');
   });
   app.addHook('onRequest', accessHook(deps));
+  // Off by default: then there is no hook, and the events routes skip their check.
+  const rateLimits = new RateLimits(deps.config.rateLimits, createRateLimiter(deps.store));
+  const apiLimit = deps.routes === 'operations' ? null : rateLimits.apiHook();
+  if (apiLimit) app.addHook('onRequest', apiLimit);
   // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and
   // routes with required fields name them instead of "body must be object".
   app.addHook('preValidation', async (request) => {
@@ -225,7 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const catalog = new CatalogValidator(deps.config.maxPayloadBytes);
   webhookRoutes(app, deps, cursors);
   webhookActionRoutes(app, deps, catalog);
-  eventRoutes(app, deps, cursors, catalog);
+  eventRoutes(app, deps, cursors, catalog, rateLimits);
   deliveryRoutes(app, deps, cursors);
   listenRoutes(app, deps, hub);
 

@@ -25,6 +25,12 @@ export type AppEnv = 'development' | 'production';
 export type Role = 'all' | 'api' | 'worker';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** One rate limit: its average rate and its burst (`BUILT_IN.rateLimitBurstSeconds` of it). */
+export interface RateLimitSetting {
+  perSecond: number;
+  burst: number;
+}
+
 /** What the delivery engine is given: `DeliveryConfig` of `delivery/config.ts`. */
 export type DeliverySettings = DeliveryConfig;
 
@@ -66,6 +72,11 @@ export interface Config {
   role: Role;
   logLevel: LogLevel;
   version: string;
+  /**
+   * Rate limits (`rate-limit/`): management API requests per API key (`AF_RATE_LIMIT`) and
+   * events per account on `POST /v1/events[/batch]` (`AF_INGEST_RATE_LIMIT`); null: off.
+   */
+  rateLimits: { api: RateLimitSetting | null; events: RateLimitSetting | null };
   delivery: DeliverySettings;
 }
 
@@ -103,6 +114,13 @@ export const DEFAULTS = {
   /** Unset: `/metrics` needs no key. */
   AF_METRICS_TOKEN: null,
   AF_LOG_LEVEL: 'info',
+  /**
+   * Management API requests per API key, `N/s`, `N/m` or `N/h` (burst: two seconds' worth); `0`
+   * off. Off by default (issue 16: the limits are opt-in; SPEC §6's table says `100/s`).
+   */
+  AF_RATE_LIMIT: '0',
+  /** Events per account on `POST /v1/events[/batch]` (a batch of 100 counts 100), as above. */
+  AF_INGEST_RATE_LIMIT: '0',
 } as const satisfies Record<string, string | null>;
 
 export type Variable = keyof typeof DEFAULTS;
@@ -142,6 +160,11 @@ export const BUILT_IN = {
   listenHeartbeatMs: 10_000,
   listenStaleMs: 30_000,
   listenExpiryMs: 24 * 60 * 60 * 1000,
+  /**
+   * A rate limit's burst, in seconds of its rate: `AF_RATE_LIMIT=100/s` allows 200 at once, then
+   * 100 a second (SPEC §6: "burst twice that").
+   */
+  rateLimitBurstSeconds: 2,
 } as const;
 
 /**
@@ -197,6 +220,26 @@ export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(text.trim());
   if (!m) throw new Error(`expected a size such as 256kb or 5mb, got "${text}"`);
   return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+const RATE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/**
+ * `100/s`, `6000/m`, `100` (per second) → the rate and its burst; `0` or `off` → null (no limit).
+ * The burst is `BUILT_IN.rateLimitBurstSeconds` of the rate, at least 1.
+ */
+export function parseRateLimit(text: string): RateLimitSetting | null {
+  const t = text.trim().toLowerCase();
+  if (t === '0' || t === 'off') return null;
+  const m = /^(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m|h))?$/.exec(t);
+  if (!m) throw new Error(`expected a rate such as 100/s, 6000/m or 0 (off), got "${text}"`);
+  const perSecond = Number(m[1]) / RATE_UNITS[m[2] ?? 's']!;
+  if (!(perSecond > 0) || perSecond > 1_000_000)
+    throw new Error(`must be above 0 and at most 1000000/s, or 0 (off), got "${text}"`);
+  return {
+    perSecond,
+    burst: Math.max(1, Math.floor(perSecond * BUILT_IN.rateLimitBurstSeconds)),
+  };
 }
 
 /** Formats milliseconds back as the shortest exact duration (`86400000` → `24h`). */
@@ -317,6 +360,10 @@ export function loadConfig(env: Env = process.env): Config {
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
+  const rateLimits = {
+    api: parse('AF_RATE_LIMIT', parseRateLimit),
+    events: parse('AF_INGEST_RATE_LIMIT', parseRateLimit),
+  };
   const metricsToken = raw('AF_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken))
     throw new ConfigError(
@@ -388,6 +435,7 @@ export function loadConfig(env: Env = process.env): Config {
     role,
     logLevel,
     version,
+    rateLimits,
     delivery: {
       timeoutMs,
       maxRetries,

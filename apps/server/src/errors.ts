@@ -131,6 +131,16 @@ export class LimitExceededError extends ApiError {
   }
 }
 
+/**
+ * A rate limit (`rate-limit/`): the answer carries `Retry-After` and the `RateLimit` headers,
+ * set by the limit's hook before this is thrown.
+ */
+export class RateLimitedError extends ApiError {
+  constructor(message: string) {
+    super(429, 'rate_limited', message);
+  }
+}
+
 export class UnavailableError extends ApiError {
   constructor(
     message = 'The database is unreachable; try again shortly.',

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import type {
   FusedCompleteClaim,
   SettingsAdvice,
+  SharedRateLimits,
   StoreWarmUp,
   WorkNotifier,
 } from '../capabilities.js';
@@ -75,6 +76,7 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { takeRate } from './sql/rate-limits.js';
 import { warmConnection } from './sql/warm-up.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -95,6 +97,7 @@ export type PostgresStore = Store &
   WorkNotifier &
   FusedCompleteClaim &
   SettingsAdvice &
+  SharedRateLimits &
   StoreWarmUp;
 
 /** A store on PostgreSQL; call `migrate()` before the first use. Nothing connects until then. */
@@ -295,6 +298,16 @@ class PgStore implements PostgresStore {
 
   countEncryptedRows(): Promise<number> {
     return countEncryptedRows(this.pool);
+  }
+
+  // Rate limits shared by the api processes: sql/rate-limits.ts.
+
+  takeRate(
+    key: string,
+    costMs: number,
+    toleranceMs: number,
+  ): Promise<{ tat: number; allowed: boolean; nowMs: number }> {
+    return takeRate(this.pool, key, costMs, toleranceMs);
   }
 
   // Events, fan-out and idempotency: sql/insert-events.ts.
