@@ -155,7 +155,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', accessHook(deps));
   // Off by default: then there is no hook, and the events routes skip their check.
-  const rateLimits = new RateLimits(deps.config.rateLimits, createRateLimiter(deps.store));
+  const rateLimits = new RateLimits(
+    deps.config.rateLimits,
+    createRateLimiter(deps.store),
+    deps.metrics,
+  );
   const apiLimit = deps.routes === 'operations' ? null : rateLimits.apiHook();
   if (apiLimit) app.addHook('onRequest', apiLimit);
   // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and

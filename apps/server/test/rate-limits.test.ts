@@ -150,6 +150,9 @@ async function limitsAnswer(start: (env: Record<string, string>) => Promise<Test
   expect(tooBig.status).toBe(429);
   expect(tooBig.body.error.message).toMatch(/more than the burst of 50/);
   expect(tooBig.headers.get('retry-after')).toBeNull();
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  expect(metrics).toMatch(/^agentfactory_rate_limited_total\{limit="api"\} 1$/m);
+  expect(metrics).toMatch(/^agentfactory_rate_limited_total\{limit="events"\} 3$/m);
   // Nothing refused was stored: the 50 of the batch only.
   const listed = await client(server.url, other.body.api_key)('GET', '/v1/events?limit=100');
   expect(listed.body.data).toHaveLength(50);

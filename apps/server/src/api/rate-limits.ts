@@ -17,6 +17,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { RateLimitedError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import type { RateOutcome, RatePolicy } from '../rate-limit/gcra.js';
 import type { RateLimiter } from '../rate-limit/limiter.js';
 
@@ -34,6 +35,7 @@ export class RateLimits {
   constructor(
     settings: Config['rateLimits'],
     private readonly limiter: RateLimiter,
+    private readonly metrics: Pick<Metrics, 'rateLimited'>,
   ) {
     this.api = settings.api && { name: 'api', ...settings.api };
     this.events = settings.events && { name: 'events', ...settings.events };
@@ -48,6 +50,7 @@ export class RateLimits {
       if (!principal || request.routeOptions.config?.rateLimit === 'events') return;
       const key = principal.kind === 'admin' ? 'api:admin' : `api:${principal.keyId}`;
       const result = await this.limiter.take(key, 1, policy);
+      if (!result.allowed) this.metrics.rateLimited(policy.name);
       answer(reply, policy, result, 'requests with this API key');
     };
   }
@@ -57,6 +60,7 @@ export class RateLimits {
     const policy = this.events;
     if (!policy) return;
     const result = await this.limiter.take(`events:${accountId}`, count, policy);
+    if (!result.allowed) this.metrics.rateLimited(policy.name);
     answer(reply, policy, result, 'events for this account');
   }
 }
