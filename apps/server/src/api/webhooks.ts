@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { LimitExceededError, NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
+import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import type { Store, WebhookPatch, WebhookRow } from '../store/types.js';
 import { accountOf } from './auth.js';
@@ -49,10 +50,13 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
 
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
 
-  function encryptHeaders(headers: Record<string, string>) {
+  function encryptHeaders(webhookId: string, headers: Record<string, string>) {
     const names = Object.keys(headers);
     return {
-      headersEnc: names.length === 0 ? null : cipher.encrypt(JSON.stringify(headers)),
+      headersEnc:
+        names.length === 0
+          ? null
+          : cipher.encrypt(JSON.stringify(headers), blobContext.webhookHeaders(webhookId)),
       headerNames: names,
     };
   }
@@ -79,8 +83,9 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
       const metadata = checkMetadata(body.metadata ?? {});
       const now = clock.now();
       const active = body.active ?? true;
+      const id = newId('wh', now);
       const row: WebhookRow = {
-        id: newId('wh', now),
+        id,
         accountId,
         name: body.name,
         url,
@@ -88,9 +93,9 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         active,
         disabledReason: active ? null : 'manual',
         description: body.description ?? null,
-        ...encryptHeaders(headers),
+        ...encryptHeaders(id, headers),
         metadata,
-        secretEnc: cipher.encrypt(secret),
+        secretEnc: cipher.encrypt(secret, blobContext.webhookSecret(id)),
         previousSecretEnc: null,
         previousSecretExpiresAt: null,
         createdAt: now,
@@ -160,7 +165,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
     },
     async (request) => {
       const accountId = accountOf(request);
-      await load(accountId, request.params.id);
+      const { id } = await load(accountId, request.params.id);
       const body = request.body;
       const patch: WebhookPatch = {};
       if (body.name !== undefined) patch.name = body.name;
@@ -170,7 +175,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
       if (body.headers !== undefined)
         Object.assign(
           patch,
-          encryptHeaders(checkHeaders(body.headers, config.maxHeadersPerWebhook)),
+          encryptHeaders(id, checkHeaders(body.headers, config.maxHeadersPerWebhook)),
         );
       if (body.metadata !== undefined) patch.metadata = checkMetadata(body.metadata);
       if (body.active !== undefined) {
@@ -209,7 +214,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
     const now = clock.now();
     const expires = row.previousSecretExpiresAt;
     return {
-      secret: cipher.decrypt(row.secretEnc),
+      secret: cipher.decrypt(row.secretEnc, blobContext.webhookSecret(row.id)),
       previous_secret_expires_at:
         row.previousSecretEnc !== null && expires !== null && expires > now
           ? rfc3339(expires)
@@ -256,7 +261,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         accountId,
         current.id,
         {
-          secretEnc: cipher.encrypt(secret),
+          secretEnc: cipher.encrypt(secret, blobContext.webhookSecret(current.id)),
           previousSecretEnc: grace > 0 ? current.secretEnc : null,
           previousSecretExpiresAt: grace > 0 ? now + grace * 1000 : null,
         },
