@@ -273,8 +273,7 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
     await withLayout(layout, {}, async (running, admin) => {
       const api = await setupAccount(admin, proc.urls);
       const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
-      const mainCpu = () =>
-        running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
+      const mainCpu = () => running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
       const cpuBefore = cpu();
       const mainBefore = mainCpu();
       const started = wallNow();
