@@ -116,10 +116,13 @@ export const DEFAULTS = {
   AF_LOG_LEVEL: 'info',
   /**
    * Management API requests per API key, `N/s`, `N/m` or `N/h` (burst: two seconds' worth); `0`
-   * off. Off by default (issue 16: the limits are opt-in; SPEC §6's table says `100/s`).
+   * off (SPEC §6).
    */
-  AF_RATE_LIMIT: '0',
-  /** Events per account on `POST /v1/events[/batch]` (a batch of 100 counts 100), as above. */
+  AF_RATE_LIMIT: '100/s',
+  /**
+   * Events per account on `POST /v1/events[/batch]` (a batch of 100 counts 100), as above; off by
+   * default (SPEC §6, issue 16).
+   */
   AF_INGEST_RATE_LIMIT: '0',
 } as const satisfies Record<string, string | null>;
 

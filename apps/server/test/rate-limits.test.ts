@@ -67,11 +67,14 @@ describe('GCRA', () => {
     expect(outcome(true, 1500, 0, 5, policy)).toMatchObject({ remaining: 5, resetMs: 1500 });
   });
 
-  it('parses the settings: off by default, N/s, N/m, N/h, burst two seconds', () => {
+  it('parses the settings: 100/s per key and ingestion off by default, N/s, N/m, N/h, burst two seconds', () => {
     expect(loadConfig({ AF_DATA_DIR: '/tmp/af-rate-config' }).rateLimits).toEqual({
-      api: null,
+      api: { perSecond: 100, burst: 200 },
       events: null,
     });
+    expect(
+      loadConfig({ AF_DATA_DIR: '/tmp/af-rate-config', AF_RATE_LIMIT: '0' }).rateLimits.api,
+    ).toBeNull();
     expect(parseRateLimit('100/s')).toEqual({ perSecond: 100, burst: 200 });
     expect(parseRateLimit('6000/m')).toEqual({ perSecond: 100, burst: 200 });
     expect(parseRateLimit('36000/h')).toEqual({ perSecond: 10, burst: 20 });
@@ -163,14 +166,20 @@ describe('rate limits on SQLite', () => {
     await limitsAnswer((env) => startTestServer(env));
   });
 
-  it('are off by default: no headers, no refusal', async () => {
+  it('by default limit each key to 100/s (SPEC §6) and leave ingestion unlimited', async () => {
     const server = await startTestServer();
     started.push(server);
     const api = client(server.url, server.apiKey);
     for (let i = 0; i < 30; i++) {
       const a = await api('GET', '/v1/webhooks');
       expect(a.status).toBe(200);
-      expect(a.headers.get('ratelimit')).toBeNull();
+      expect(a.headers.get('ratelimit-policy')).toMatch(/q=200/);
+    }
+    // 300 events at once, over what the management limit's burst would allow: no limit here.
+    for (let i = 0; i < 3; i++) {
+      const r = await api('POST', '/v1/events/batch', batchOf('agent.created', 100));
+      expect(r.status).toBe(202);
+      expect(r.headers.get('ratelimit')).toBeNull();
     }
   });
 });
