@@ -62,6 +62,7 @@ describe('sqlite specifics', () => {
         { version: 3, name: 'response bodies of any bytes' },
         { version: 4, name: 'listen secret' },
         { version: 5, name: 'listen sessions' },
+        { version: 6, name: 'api key scopes and audit log' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');
@@ -72,6 +73,8 @@ describe('sqlite specifics', () => {
       expect(webhookColumns).toContainEqual({ name: 'listen_seen_at' });
       const deliveryColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('deliveries');
       expect(deliveryColumns).toContainEqual({ name: 'listen' });
+      const keyColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('api_keys');
+      expect(keyColumns).toContainEqual({ name: 'scopes' });
     } finally {
       db.close();
     }

@@ -1,10 +1,11 @@
 /**
  * Accounts and their API keys (`Store.createAccount`, `getAccount`, `createApiKey`,
- * `findApiKeyByHash`), as `sqlite/sql/accounts.ts` is on SQLite. A key is stored only as its
- * SHA-256 hash (`security/api-keys.ts` makes it) and found by that hash.
+ * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
+ * `sqlite/sql/accounts.ts` is on SQLite. A key is stored only as its SHA-256 hash
+ * (`security/api-keys.ts` makes it) and found by that hash.
  */
 import type pg from 'pg';
-import type { AccountRow, ApiKeyRow } from '../../types.js';
+import { type AccountRow, type ApiKeyRow, type Page, type PageQuery, pageOf } from '../../types.js';
 import { type Queryable, query } from '../pool.js';
 import { accountRow, apiKeyRow } from '../rows.js';
 
@@ -24,9 +25,21 @@ export async function getAccount(pool: Queryable, id: string): Promise<AccountRo
 export async function createApiKey(pool: pg.Pool, k: ApiKeyRow): Promise<void> {
   await query(
     pool,
-    `insert into api_keys (id, account_id, key_hash, prefix, created_at)
-     values ($1, $2, $3, $4, $5)`,
-    [k.id, k.accountId, k.keyHash, k.prefix, k.createdAt],
+    `insert into api_keys (id, account_id, key_hash, prefix, name, scopes, created_at, expires_at,
+       last_used_at, revoked_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      k.id,
+      k.accountId,
+      k.keyHash,
+      k.prefix,
+      k.name,
+      k.scopes,
+      k.createdAt,
+      k.expiresAt,
+      k.lastUsedAt,
+      k.revokedAt,
+    ],
   );
 }
 
@@ -36,4 +49,48 @@ export async function findApiKeyByHash(
 ): Promise<ApiKeyRow | undefined> {
   const { rows } = await query(pool, 'select * from api_keys where key_hash = $1', [keyHash]);
   return rows[0] && apiKeyRow(rows[0]);
+}
+
+export async function listApiKeys(
+  pool: Queryable,
+  accountId: string,
+  page: PageQuery,
+): Promise<Page<ApiKeyRow>> {
+  const { rows } = await query(
+    pool,
+    `select * from api_keys
+     where account_id = $1 and revoked_at is null and ($2::text is null or id < $2)
+     order by id desc limit $3`,
+    [accountId, page.cursor ?? null, page.limit + 1],
+  );
+  return pageOf(rows.map(apiKeyRow), page.limit);
+}
+
+export async function revokeApiKey(
+  pool: Queryable,
+  accountId: string,
+  id: string,
+  now: number,
+): Promise<ApiKeyRow | undefined> {
+  const { rows } = await query(
+    pool,
+    `update api_keys set revoked_at = $3
+     where account_id = $1 and id = $2 and revoked_at is null returning *`,
+    [accountId, id, now],
+  );
+  return rows[0] && { ...apiKeyRow(rows[0]), revokedAt: null };
+}
+
+export async function markApiKeyUsed(
+  pool: Queryable,
+  id: string,
+  now: number,
+  notBefore: number,
+): Promise<void> {
+  await query(
+    pool,
+    `update api_keys set last_used_at = $2
+     where id = $1 and (last_used_at is null or last_used_at < $3)`,
+    [id, now, notBefore],
+  );
 }
