@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from '../security/api-keys.js';
-import type { Store } from '../store/types.js';
+import type { ApiKeyRow, Store } from '../store/types.js';
+import type { AuditRecorder } from './audit.js';
 import type { AppDeps } from './deps.js';
 import { CreateAccountBody, errorResponses, IdParams } from './schemas.js';
 
@@ -15,17 +16,27 @@ export async function createApiKey(
   store: Store,
   accountId: string,
   now: number,
-): Promise<{ id: string; apiKey: string }> {
+  options: Pick<ApiKeyRow, 'name' | 'scopes' | 'expiresAt'> = {
+    name: 'default',
+    scopes: ['full'],
+    expiresAt: null,
+  },
+): Promise<{ id: string; apiKey: string; row: ApiKeyRow }> {
   const apiKey = generateApiKey();
-  const id = newId('key', now);
-  await store.createApiKey({
-    id,
+  const row: ApiKeyRow = {
+    id: newId('key', now),
     accountId,
     keyHash: hashApiKey(apiKey),
     prefix: keyPrefix(apiKey),
+    name: options.name,
+    scopes: options.scopes,
     createdAt: now,
-  });
-  return { id, apiKey };
+    expiresAt: options.expiresAt,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await store.createApiKey(row);
+  return { id: row.id, apiKey, row };
 }
 
 /** Creates an account and its first API key. */
@@ -40,7 +51,7 @@ export async function createAccount(
   return { id, name, apiKey: key.apiKey, keyId: key.id };
 }
 
-export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function accountRoutes(app: FastifyInstance, deps: AppDeps, audit: AuditRecorder): void {
   const { store, clock } = deps;
   const config = { access: 'admin' as const };
 
@@ -85,6 +96,12 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
       const account = isId('acct', id) ? await store.getAccount(id) : undefined;
       if (!account) throw new NotFoundError('account');
       const key = await createApiKey(store, account.id, clock.now());
+      await audit.recordFor(account.id, 'api_key.created', key.id, {
+        name: key.row.name,
+        prefix: key.row.prefix,
+        scopes: key.row.scopes,
+        expires_at: null,
+      });
       return reply.code(201).send({ id: key.id, api_key: key.apiKey });
     },
   );

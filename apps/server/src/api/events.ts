@@ -134,7 +134,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof PostEventBody> }>(
     '/v1/events',
     {
-      config: { access: 'any' },
+      config: { access: 'any', scope: 'events:write' },
       bodyLimit: eventBodyLimit(maxPayload),
       schema: {
         tags,
@@ -175,7 +175,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof BatchBody> }>(
     '/v1/events/batch',
     {
-      config: { access: 'any' },
+      config: { access: 'any', scope: 'events:write' },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags,
@@ -244,7 +244,7 @@ export function eventRoutes(
   app.get<{ Querystring: Static<typeof EventListQuery> }>(
     '/v1/events',
     {
-      config: { access: 'account' },
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'List events, newest first',
@@ -273,7 +273,7 @@ export function eventRoutes(
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/events/:id',
     {
-      config: { access: 'account' },
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'Read an event and the ids of its deliveries',
