@@ -122,7 +122,7 @@ describe.runIf(runs)('dashboard settings', () => {
   );
 
   it(
-    'a read-only session sees the keys but is told why it cannot create one; revoking its own key signs out',
+    'an ingest key cannot sign in; a read-only session sees the keys but is told why it cannot create one; revoking its own key signs out',
     async () => {
       server = await startTestServer();
       const made = await fetch(`${server.url}/v1/api-keys`, {
@@ -131,8 +131,19 @@ describe.runIf(runs)('dashboard settings', () => {
         body: JSON.stringify({ name: 'viewer', scopes: ['read'] }),
       });
       const viewer = (await made.json()).api_key as string;
+      const ingest = await fetch(`${server.url}/v1/api-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ingest', scopes: ['events:write'] }),
+      });
       open = await openPage(browser);
       const { page, errors } = open;
+      // A key that may only post events cannot sign in, and is told why.
+      await page.goto(server.url);
+      await page.getByLabel('API key').fill((await ingest.json()).api_key);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').getByText('This key may only post events').waitFor();
+      expect(takeExpectedStatus(errors, 403)).toBe(true);
       await signIn(page, server.url, viewer);
       await page.getByRole('link', { name: 'API keys' }).click();
       await page.getByRole('table').getByText('(this session)').waitFor();
