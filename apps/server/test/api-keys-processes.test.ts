@@ -104,6 +104,29 @@ await describePostgres('API keys across two api processes', (ctx) => {
     }
   });
 
+  it("a deleted account's keys are refused by both processes within 1 s", async () => {
+    // No route deletes accounts yet: an operator's DELETE of the row is what happens today.
+    const key = await createAccountKey(one.url);
+    const onOne = hammer(one.url, key);
+    const onTwo = hammer(two.url, key);
+    await new Promise((r) => setTimeout(r, 800));
+    const [row] = await cluster.sql<{ account_id: string }>(
+      'select account_id from api_keys where key_hash = encode(sha256($1::bytea), $2)',
+      [key, 'hex'],
+    );
+    expect(row).toBeDefined();
+    await cluster.sql('delete from accounts where id = $1', [row!.account_id]);
+    const deletedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    await onOne.stop();
+    await onTwo.stop();
+    for (const statuses of [onOne.statuses, onTwo.statuses]) {
+      expect(statuses.some((s) => s.status === 200)).toBe(true);
+      expect(statuses.filter((s) => s.status === 200 && s.at > deletedAt + 1000)).toEqual([]);
+      expect(statuses.filter((s) => s.at > deletedAt + 1000).length).toBeGreaterThan(10);
+    }
+  });
+
   it('last_used_at is written once a minute, not per request', async () => {
     const rows = await cluster.sql<{ last_used_at: string | null }>(
       "select last_used_at from api_keys where name = 'leaked'",

@@ -453,7 +453,10 @@ export interface Store {
   createAccount(account: AccountRow): Promise<void>;
   getAccount(id: string): Promise<AccountRow | undefined>;
   createApiKey(key: ApiKeyRow): Promise<void>;
-  /** The key with this hash, revoked or expired too: the caller decides whether it is valid. */
+  /**
+   * The key with this hash while its account exists, revoked or expired too: the caller decides
+   * whether it is valid.
+   */
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
   /** The account's keys that are not revoked (expired ones too), newest first. */
   listApiKeys(accountId: string, page: PageQuery): Promise<Page<ApiKeyRow>>;

@@ -47,7 +47,13 @@ export async function findApiKeyByHash(
   pool: Queryable,
   keyHash: string,
 ): Promise<ApiKeyRow | undefined> {
-  const { rows } = await query(pool, 'select * from api_keys where key_hash = $1', [keyHash]);
+  // Only while its account exists: a key outlives no account (there is no foreign key here).
+  const { rows } = await query(
+    pool,
+    `select k.* from api_keys k
+     where k.key_hash = $1 and exists (select 1 from accounts a where a.id = k.account_id)`,
+    [keyHash],
+  );
   return rows[0] && apiKeyRow(rows[0]);
 }
 

@@ -64,7 +64,11 @@ function toApiKey(r: Row): ApiKeyRow {
 }
 
 export function findApiKeyByHash(stmt: Stmt, keyHash: string): ApiKeyRow | undefined {
-  const r = stmt('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+  // Only while its account exists (the foreign key cascades too; this says it where it is read).
+  const r = stmt(
+    `SELECT k.* FROM api_keys k
+     WHERE k.key_hash = ? AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = k.account_id)`,
+  ).get(keyHash) as Row | undefined;
   return r && toApiKey(r);
 }
 
