@@ -136,6 +136,7 @@ function auditSuite(start: () => Promise<TestServer>) {
       until: expect.any(String),
       deliveries: 0,
     });
+    expect(log[13].changes).toEqual({ name: 'orders-2', url: 'http://127.0.0.1:9/v2' });
     expect(log[9].changes).toEqual({
       name: 'ci',
       prefix: key.body.prefix,

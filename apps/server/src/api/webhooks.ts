@@ -241,9 +241,11 @@ export function webhookRoutes(
     async (request, reply) => {
       const accountId = accountOf(request);
       const id = request.params.id;
-      const deleted = isId('wh', id) && (await store.deleteWebhook(accountId, id, clock.now()));
+      // Read first, so that the log still says which webhook it was once its id resolves to nothing.
+      const gone = await load(accountId, id);
+      const deleted = await store.deleteWebhook(accountId, id, clock.now());
       if (!deleted) throw new NotFoundError('webhook');
-      await audit.record(request, 'webhook.deleted', id);
+      await audit.record(request, 'webhook.deleted', id, { name: gone.name, url: gone.url });
       return reply.code(204).send();
     },
   );
