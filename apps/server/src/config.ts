@@ -130,6 +130,8 @@ export const BUILT_IN = {
   apiKeyCacheMax: 10_000,
   /** A key's `last_used_at` is written at most this often (`api/auth.ts`), not per request. */
   apiKeyLastUsedMs: 60_000,
+  /** Unrevoked keys an account may hold (`POST /v1/api-keys`; the admin key's route is not held). */
+  apiKeysPerAccount: 100,
   /** How often the pending-deliveries gauge of `/metrics` is counted. */
   pendingRefreshMs: 15_000,
   /**

@@ -167,6 +167,20 @@ function apiKeysSuite(start: () => Promise<TestServer>) {
     expect((await a('GET', '/v1/api-keys?limit=0')).status).toBe(400);
   });
 
+  it('an account holds at most 100 unrevoked keys: 422 limit_exceeded, room again after a revoke', async () => {
+    const c = client(server.url, (await admin('POST', '/v1/accounts', { name: 'C' })).body.api_key);
+    let last: any;
+    for (let i = 1; i < 100; i++) {
+      last = await c('POST', '/v1/api-keys', { name: `k${i}` });
+      expect(last.status).toBe(201);
+    }
+    const refused = await c('POST', '/v1/api-keys', { name: 'one too many' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('limit_exceeded');
+    expect((await c('DELETE', `/v1/api-keys/${last.body.id}`)).status).toBe(204);
+    expect((await c('POST', '/v1/api-keys', { name: 'again' })).status).toBe(201);
+  });
+
   it('the admin key gets 403 on the account keys routes, and keeps its own routes', async () => {
     const res = await admin('GET', '/v1/api-keys');
     expect(res.status).toBe(403);

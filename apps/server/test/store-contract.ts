@@ -213,6 +213,21 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.findApiKeyByHash(key.keyHash)).toEqual({ ...key, revokedAt: T0 + MIN });
       });
 
+      it('holds the quota of unrevoked keys, under concurrent creates too; revoked ones free room', async () => {
+        const made = await Promise.all(
+          Array.from({ length: 6 }, () => store.createApiKey(apiKey(acctA), 4)),
+        );
+        expect(made.filter(Boolean)).toHaveLength(4);
+        const listed = await store.listApiKeys(acctA, { limit: 10 });
+        expect(listed.data).toHaveLength(4);
+        expect(await store.createApiKey(apiKey(acctB), 4)).toBe(true);
+        await store.revokeApiKey(acctA, listed.data[0]!.id, T0 + MIN);
+        expect(await store.createApiKey(apiKey(acctA), 4)).toBe(true);
+        expect(await store.createApiKey(apiKey(acctA), 4)).toBe(false);
+        // Without a quota (the admin key's route), always.
+        expect(await store.createApiKey(apiKey(acctA))).toBe(true);
+      });
+
       it('marks a key used only when it was not marked since notBefore', async () => {
         const key = apiKey(acctA);
         await store.createApiKey(key);

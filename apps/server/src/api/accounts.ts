@@ -11,17 +11,13 @@ import { CreateAccountBody, errorResponses, IdParams } from './schemas.js';
 
 const tags = ['accounts'];
 
-/** Creates an API key for the account; the key itself is answered once and stored hashed. */
-export async function createApiKey(
-  store: Store,
-  accountId: string,
-  now: number,
-  options: Pick<ApiKeyRow, 'name' | 'scopes' | 'expiresAt'> = {
-    name: 'default',
-    scopes: ['full'],
-    expiresAt: null,
-  },
-): Promise<{ id: string; apiKey: string; row: ApiKeyRow }> {
+type KeyOptions = Pick<ApiKeyRow, 'name' | 'scopes' | 'expiresAt'>;
+type CreatedKey = { id: string; apiKey: string; row: ApiKeyRow };
+
+const FIRST_KEY: KeyOptions = { name: 'default', scopes: ['full'], expiresAt: null };
+
+/** A new key's row and the key itself, answered once; only its hash is stored. */
+function newApiKey(accountId: string, now: number, options: KeyOptions): CreatedKey {
   const apiKey = generateApiKey();
   const row: ApiKeyRow = {
     id: newId('key', now),
@@ -35,8 +31,31 @@ export async function createApiKey(
     lastUsedAt: null,
     revokedAt: null,
   };
-  await store.createApiKey(row);
   return { id: row.id, apiKey, row };
+}
+
+/** Creates an API key (scope full) for the account, with no quota: the admin key's routes. */
+export async function createApiKey(
+  store: Store,
+  accountId: string,
+  now: number,
+  options: KeyOptions = FIRST_KEY,
+): Promise<CreatedKey> {
+  const key = newApiKey(accountId, now, options);
+  await store.createApiKey(key.row);
+  return key;
+}
+
+/** Creates an API key unless the account holds `max` already (then undefined). */
+export async function createApiKeyWithin(
+  store: Store,
+  accountId: string,
+  now: number,
+  options: KeyOptions,
+  max: number,
+): Promise<CreatedKey | undefined> {
+  const key = newApiKey(accountId, now, options);
+  return (await store.createApiKey(key.row, max)) ? key : undefined;
 }
 
 /** Creates an account and its first API key. */

@@ -6,10 +6,11 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { BUILT_IN } from '../config.js';
+import { LimitExceededError, NotFoundError, ValidationError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { ApiKeyRow } from '../store/types.js';
-import { createApiKey } from './accounts.js';
+import { createApiKeyWithin } from './accounts.js';
 import type { AuditRecorder } from './audit.js';
 import { type ApiKeyCache, accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
@@ -80,11 +81,11 @@ export function apiKeyRoutes(
         tags,
         summary: 'Create an API key',
         description:
-          'Answers the key once (`api_key`); only its hash is stored. `scopes` defaults to `["full"]`; `expires_at`, when given, must be in the future.',
+          'Answers the key once (`api_key`); only its hash is stored. `scopes` defaults to `["full"]`; `expires_at`, when given, must be in the future. An account holds at most 100 unrevoked keys (422 `limit_exceeded`).',
         body: CreateApiKeyBody,
         response: {
           201: Type.Composite([ApiKeySchema, Type.Object({ api_key: Type.String() })]),
-          ...errorResponses(400, 401, 403),
+          ...errorResponses(400, 401, 403, 422),
         },
       },
     },
@@ -95,11 +96,19 @@ export function apiKeyRoutes(
       const expiresAt = parseTime('/expires_at', body.expires_at);
       if (expiresAt !== undefined && expiresAt <= now)
         throw ValidationError.field('/expires_at', 'expires_at must be in the future');
-      const { row, apiKey } = await createApiKey(store, accountId, now, {
-        name: body.name,
-        scopes: body.scopes ?? ['full'],
-        expiresAt: expiresAt ?? null,
-      });
+      const max = BUILT_IN.apiKeysPerAccount;
+      const created = await createApiKeyWithin(
+        store,
+        accountId,
+        now,
+        { name: body.name, scopes: body.scopes ?? ['full'], expiresAt: expiresAt ?? null },
+        max,
+      );
+      if (!created)
+        throw new LimitExceededError(
+          `This account has ${max} API keys, the most it may have; revoke one first.`,
+        );
+      const { row, apiKey } = created;
       await audit.record(request, 'api_key.created', row.id, {
         name: row.name,
         prefix: row.prefix,

@@ -452,7 +452,12 @@ export interface Store {
   // Accounts and API keys.
   createAccount(account: AccountRow): Promise<void>;
   getAccount(id: string): Promise<AccountRow | undefined>;
-  createApiKey(key: ApiKeyRow): Promise<void>;
+  /**
+   * Inserts the key; with `maxPerAccount`, only while the account has fewer unrevoked keys than
+   * that, checked in the insert's transaction (as `createWebhook`). False when the quota refused
+   * it (nothing written).
+   */
+  createApiKey(key: ApiKeyRow, maxPerAccount?: number): Promise<boolean>;
   /**
    * The key with this hash while its account exists, revoked or expired too: the caller decides
    * whether it is valid.

@@ -194,8 +194,8 @@ class PgStore implements PostgresStore {
     return getAccount(this.pool, id);
   }
 
-  createApiKey(k: ApiKeyRow): Promise<void> {
-    return createApiKey(this.pool, k);
+  createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {
+    return createApiKey(this.pool, k, maxPerAccount);
   }
 
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {

@@ -181,8 +181,8 @@ export class SqliteStore implements Store {
     return getAccount(this.stmt, id);
   }
 
-  async createApiKey(k: ApiKeyRow): Promise<void> {
-    createApiKey(this.stmt, k);
+  async createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {
+    return createApiKey(this.db, this.stmt, k, maxPerAccount);
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {

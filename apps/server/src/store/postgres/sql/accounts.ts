@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { type AccountRow, type ApiKeyRow, type Page, type PageQuery, pageOf } from '../../types.js';
-import { type Queryable, query } from '../pool.js';
+import { type Queryable, query, transaction } from '../pool.js';
 import { accountRow, apiKeyRow } from '../rows.js';
 
 export async function createAccount(pool: pg.Pool, a: AccountRow): Promise<void> {
@@ -22,25 +22,40 @@ export async function getAccount(pool: Queryable, id: string): Promise<AccountRo
   return rows[0] && accountRow(rows[0]);
 }
 
-export async function createApiKey(pool: pg.Pool, k: ApiKeyRow): Promise<void> {
-  await query(
-    pool,
-    `insert into api_keys (id, account_id, key_hash, prefix, name, scopes, created_at, expires_at,
-       last_used_at, revoked_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [
-      k.id,
-      k.accountId,
-      k.keyHash,
-      k.prefix,
-      k.name,
-      k.scopes,
-      k.createdAt,
-      k.expiresAt,
-      k.lastUsedAt,
-      k.revokedAt,
-    ],
-  );
+export async function createApiKey(
+  pool: pg.Pool,
+  k: ApiKeyRow,
+  maxPerAccount?: number,
+): Promise<boolean> {
+  return transaction(pool, async (client) => {
+    if (maxPerAccount !== undefined) {
+      // Creates of one account queue on its row, as `createWebhook`'s: two cannot both see room.
+      await client.query('select 1 from accounts where id = $1 for no key update', [k.accountId]);
+      const { rows } = await client.query<{ n: string }>(
+        'select count(*) as n from api_keys where account_id = $1 and revoked_at is null',
+        [k.accountId],
+      );
+      if (Number(rows[0]!.n) >= maxPerAccount) return false;
+    }
+    await client.query(
+      `insert into api_keys (id, account_id, key_hash, prefix, name, scopes, created_at,
+         expires_at, last_used_at, revoked_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        k.id,
+        k.accountId,
+        k.keyHash,
+        k.prefix,
+        k.name,
+        k.scopes,
+        k.createdAt,
+        k.expiresAt,
+        k.lastUsedAt,
+        k.revokedAt,
+      ],
+    );
+    return true;
+  });
 }
 
 export async function findApiKeyByHash(

@@ -4,6 +4,7 @@
  * `postgres/sql/accounts.ts` is on PostgreSQL. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash; scopes are a JSON array.
  */
+import type Database from 'better-sqlite3';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -29,23 +30,40 @@ export function getAccount(stmt: Stmt, id: string): AccountRow | undefined {
   return r && { id: r.id as string, name: r.name as string, createdAt: r.created_at as number };
 }
 
-export function createApiKey(stmt: Stmt, k: ApiKeyRow): void {
-  stmt(
-    `INSERT INTO api_keys (id, account_id, key_hash, prefix, name, scopes, created_at, expires_at,
-       last_used_at, revoked_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
-    k.id,
-    k.accountId,
-    k.keyHash,
-    k.prefix,
-    k.name,
-    JSON.stringify(k.scopes),
-    k.createdAt,
-    k.expiresAt,
-    k.lastUsedAt,
-    k.revokedAt,
-  );
+export function createApiKey(
+  db: Database.Database,
+  stmt: Stmt,
+  k: ApiKeyRow,
+  maxPerAccount?: number,
+): boolean {
+  // One thread runs every statement; the transaction keeps the count and the insert one unit.
+  return db
+    .transaction(() => {
+      if (maxPerAccount !== undefined) {
+        const { n } = stmt(
+          'SELECT count(*) AS n FROM api_keys WHERE account_id = ? AND revoked_at IS NULL',
+        ).get(k.accountId) as { n: number };
+        if (n >= maxPerAccount) return false;
+      }
+      stmt(
+        `INSERT INTO api_keys (id, account_id, key_hash, prefix, name, scopes, created_at,
+           expires_at, last_used_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        k.id,
+        k.accountId,
+        k.keyHash,
+        k.prefix,
+        k.name,
+        JSON.stringify(k.scopes),
+        k.createdAt,
+        k.expiresAt,
+        k.lastUsedAt,
+        k.revokedAt,
+      );
+      return true;
+    })
+    .immediate();
 }
 
 function toApiKey(r: Row): ApiKeyRow {
