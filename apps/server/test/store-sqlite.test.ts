@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { migrate } from '../src/store/sqlite/migrate.js';
 import { loadMigrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
@@ -41,6 +42,39 @@ describe('sqlite specifics', () => {
     await b.migrate();
     expect(await b.claimDue({ ...claim, owner: 'next', now: 1 })).toHaveLength(1);
     await b.close();
+  });
+
+  it('keys made before scopes existed get scope full and the name default', async () => {
+    const path = join(dir, 'old-keys.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().slice(0, 5));
+    db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)').run(
+      'acct_1',
+      'x',
+      0,
+    );
+    db.prepare(
+      'INSERT INTO api_keys (id, account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run('key_1', 'acct_1', 'f'.repeat(64), 'afk_old', 0);
+    db.close();
+    const store = createSqliteStore({ path });
+    await store.migrate();
+    try {
+      expect(await store.findApiKeyByHash('f'.repeat(64))).toEqual({
+        id: 'key_1',
+        accountId: 'acct_1',
+        keyHash: 'f'.repeat(64),
+        prefix: 'afk_old',
+        name: 'default',
+        scopes: ['full'],
+        createdAt: 0,
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+    } finally {
+      await store.close();
+    }
   });
 
   it('records applied migrations and survives a second migrate from another handle', async () => {
