@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { eventValidators } from './apps/dashboard/event-validators.js';
 
 export default defineConfig({
+  // The dashboard's build-time validators (`virtual:event-validators`), for its unit tests.
+  plugins: [eventValidators()],
   resolve: {
     // Workspace packages resolve to their TypeScript sources, so tests need no build.
     conditions: ['agentfactory-source'],

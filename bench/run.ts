@@ -273,7 +273,9 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
     await withLayout(layout, {}, async (running, admin) => {
       const api = await setupAccount(admin, proc.urls);
       const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
+      const mainCpu = () => running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
       const cpuBefore = cpu();
+      const mainBefore = mainCpu();
       const started = wallNow();
       await postBatches(api, events);
       const posted = wallNow();
@@ -281,6 +283,8 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
       // The service's processes only (not the database server, not the receivers): ingest,
       // fan-out and delivery together, per delivery.
       const cpuSeconds = cpu() - cpuBefore;
+      const mainSeconds = mainCpu() - mainBefore;
+      const perDelivery = (s: number) => round((s * 1e6) / Math.max(1, res.received), 0);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       const ref = fanOut === 1 ? ceiling1 : ceiling10;
@@ -296,10 +300,13 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
         ingest_per_s: round((events * 1000) / (posted - started), 0),
         peak_rss_mb: round(Math.max(...running.processes.map((p) => p.peakRss())) / 2 ** 20),
         service_cpu_s: round(cpuSeconds),
-        cpu_us_per_delivery: round((cpuSeconds * 1e6) / Math.max(1, res.received), 0),
+        cpu_us_per_delivery: perDelivery(cpuSeconds),
+        // The event loop's share, and the rest (on SQLite mostly the store's thread).
+        main_thread_us: perDelivery(mainSeconds),
+        other_threads_us: perDelivery(cpuSeconds - mainSeconds),
       });
       log(
-        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut}), service CPU ${((cpuSeconds * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery`,
+        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut}), service CPU ${perDelivery(cpuSeconds)} µs per delivery (main thread ${perDelivery(mainSeconds)}, other threads ${perDelivery(cpuSeconds - mainSeconds)})`,
       );
       await api.close();
     });

@@ -160,22 +160,37 @@ export interface ServiceProcess {
   peakRss(): number;
   /** CPU time used so far (user + system, all threads), in seconds. */
   cpuSeconds(): number;
+  /** CPU time used so far on the main thread alone, in seconds. */
+  mainThreadCpuSeconds(): number;
   stop(): Promise<void>;
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`: 100 on Linux). */
 const CLK_TCK = 100;
 
-/** A process's user + system CPU seconds from /proc (all its threads), or undefined once gone. */
-export function processCpuSeconds(pid: number): number | undefined {
+/** User + system CPU seconds of a /proc `stat` file, or undefined once the process is gone. */
+function statCpuSeconds(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
   } catch {
     return undefined;
   }
+}
+
+/** A process's user + system CPU seconds from /proc (all its threads), or undefined once gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * A process's CPU seconds on its main thread (the event loop: HTTP, the engine, undici) apart
+ * from its other threads (the SQLite store's thread, V8's GC and compiler helpers, libuv's pool).
+ */
+export function mainThreadCpuSeconds(pid: number): number | undefined {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** Starts `agentfactory-webhooks serve` from the build, with the given environment. */
@@ -224,15 +239,22 @@ export async function startService(
     lastCpu = processCpuSeconds(pid) ?? lastCpu;
     return lastCpu;
   };
+  let lastMain = 0;
+  const mainCpu = () => {
+    lastMain = mainThreadCpuSeconds(pid) ?? lastMain;
+    return lastMain;
+  };
   return {
     url,
     pid,
     readyMs,
     peakRss,
     cpuSeconds,
+    mainThreadCpuSeconds: mainCpu,
     stop: async () => {
       peakRss();
       cpuSeconds();
+      mainCpu();
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

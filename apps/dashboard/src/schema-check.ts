@@ -1,10 +1,12 @@
 /**
  * Event data checked against the catalog's JSON Schemas (draft 2020-12, from the SDK) with Ajv,
  * as the service checks `POST /v1/events` and the test action's `data`: the same paths and words.
+ * The validators are compiled when the dashboard is built (`event-validators.ts`), not in the
+ * browser: the CSP allows no `eval`.
  */
-import { eventSchemas } from '@agentfactory/webhooks';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+
+import { validators } from 'virtual:event-validators';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
 export interface SchemaProblem {
   /** A JSON pointer into the event, `/data/agent_id`; `/data` for the whole data. */
@@ -12,28 +14,10 @@ export interface SchemaProblem {
   message: string;
 }
 
-// ajv-formats is CommonJS: its function is the module or its `default`, depending on the bundler
-// (and on the TypeScript module setting that types it).
-type AddFormats = (ajv: Ajv2020) => unknown;
-const formatsModule = addFormatsModule as unknown as AddFormats & { default?: AddFormats };
-const addFormats: AddFormats = formatsModule.default ?? formatsModule;
-
-let ajv: Ajv2020 | undefined;
-const validators = new Map<string, ValidateFunction>();
-
 function validatorFor(event: string): ValidateFunction | undefined {
-  const schema = (eventSchemas as Record<string, object | undefined>)[event];
-  if (!schema) return undefined;
-  let validate = validators.get(event);
-  if (!validate) {
-    if (!ajv) {
-      ajv = new Ajv2020({ allErrors: true, strict: false });
-      addFormats(ajv);
-    }
-    validate = ajv.compile(schema);
-    validators.set(event, validate);
-  }
-  return validate;
+  return Object.hasOwn(validators, event)
+    ? (validators as Record<string, ValidateFunction>)[event]
+    : undefined;
 }
 
 /** The problems of `data` for `event`; empty when it is valid. */

@@ -32,8 +32,10 @@ import { healthRoutes } from './api/health.js';
 import { boundedValidator, registerJsonParser } from './api/json-body.js';
 import { listenRoutes } from './api/listen.js';
 import { createCursors } from './api/query.js';
+import { RateLimits } from './api/rate-limits.js';
 import { ErrorSchema } from './api/schemas.js';
 import { requireDeclaredScopes } from './api/scopes.js';
+import { registerSecurityHeaders } from './api/security-headers.js';
 import { webhookActionRoutes } from './api/webhook-actions.js';
 import { webhookRoutes } from './api/webhooks.js';
 import {
@@ -44,6 +46,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { ListenHub } from './listen/hub.js';
+import { createRateLimiter } from './rate-limit/limiter.js';
 import { isWarmUpRequest } from './warm-up.js';
 
 export type { AppDeps } from './api/deps.js';
@@ -58,7 +61,7 @@ export const DEFAULT_DASHBOARD_DIR = fileURLToPath(
 const LANDING = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Agent Factory Webhooks</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}a{color:#0969da}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}</style>
+<link rel="stylesheet" href="/landing.css">
 </head><body>
 <h1>Agent Factory Webhooks</h1>
 <p>The service is running. The dashboard is not built yet (<code>npm run build -w @agentfactory/dashboard</code>).</p>
@@ -68,6 +71,9 @@ const LANDING = `<!doctype html>
 <li><a href="/healthz">Health</a> · <a href="/metrics">Metrics</a></li>
 </ul>
 </body></html>`;
+/** The landing page's style, served apart: the CSP allows no inline style (`security-headers.ts`). */
+const LANDING_CSS =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}a{color:#0969da}code{background:#f6f8fa;padding:.1em .3em;border-radius:4px}';
 
 /**
  * Two validators: request bodies are validated strictly (no type coercion, unknown fields are
@@ -141,6 +147,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerJsonParser(app);
   app.addSchema(ErrorSchema);
   app.setErrorHandler(errorHandler);
+  // First of the hooks: an answer refused by any of them (401, 400) carries the headers too.
+  await registerSecurityHeaders(app, deps.config);
   // Before the hooks below: its own `onRequest` marks upgrade requests, so that an upgrade one of
   // them refuses (401, 400) has its socket closed after the answer, not leaked.
   if (deps.routes !== 'operations')
@@ -152,6 +160,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // One cache of account keys per app: the API keys routes make a revoked key refused at once.
   const keys = new ApiKeyCache();
   app.addHook('onRequest', accessHook(deps, keys));
+  // Off by default: then there is no hook, and the events routes skip their check.
+  const rateLimits = new RateLimits(
+    deps.config.rateLimits,
+    createRateLimiter(deps.store),
+    deps.metrics,
+  );
+  const apiLimit = deps.routes === 'operations' ? null : rateLimits.apiHook();
+  if (apiLimit) app.addHook('onRequest', apiLimit);
   // A POST without a body is an empty object: `POST /v1/webhooks/{id}/test` needs no body, and
   // routes with required fields name them instead of "body must be object".
   app.addHook('preValidation', async (request) => {
@@ -187,7 +203,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // Under the service's own CSP (`security-headers.ts`), not the plugin's looser one.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -227,7 +244,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const catalog = new CatalogValidator(deps.config.maxPayloadBytes);
   webhookRoutes(app, deps, cursors, audit);
   webhookActionRoutes(app, deps, catalog, audit);
-  eventRoutes(app, deps, cursors, catalog);
+  eventRoutes(app, deps, cursors, catalog, rateLimits);
   deliveryRoutes(app, deps, cursors);
   listenRoutes(app, deps, hub, audit);
 
@@ -240,6 +257,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   } else {
     app.get('/', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').send(LANDING),
+    );
+    app.get('/landing.css', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').send(LANDING_CSS),
     );
   }
 

@@ -25,6 +25,12 @@ export type AppEnv = 'development' | 'production';
 export type Role = 'all' | 'api' | 'worker';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** One rate limit: its average rate and its burst (`BUILT_IN.rateLimitBurstSeconds` of it). */
+export interface RateLimitSetting {
+  perSecond: number;
+  burst: number;
+}
+
 /** What the delivery engine is given: `DeliveryConfig` of `delivery/config.ts`. */
 export type DeliverySettings = DeliveryConfig;
 
@@ -39,8 +45,13 @@ export interface Config {
   /** `<dataDir>/agentfactory.db` (SQLite only). */
   databasePath: string;
   adminKey: string;
-  /** 32 bytes, base64. */
+  /** 32 bytes, base64: the newest of `encryptionKeys` (it encrypts; cursors are signed with it). */
   encryptionKey: string;
+  /**
+   * Every configured encryption key, newest first (`AF_ENCRYPTION_KEYS`, or the one
+   * `AF_ENCRYPTION_KEY`): the newest encrypts, each decrypts what it sealed (`security/crypto.ts`).
+   */
+  encryptionKeys: string[];
   /** Which of the two keys were generated into the data dir (development on SQLite). */
   generatedKeys: { admin: boolean; encryption: boolean };
   /**
@@ -61,6 +72,11 @@ export interface Config {
   role: Role;
   logLevel: LogLevel;
   version: string;
+  /**
+   * Rate limits (`rate-limit/`): management API requests per API key (`AF_RATE_LIMIT`) and
+   * events per account on `POST /v1/events[/batch]` (`AF_INGEST_RATE_LIMIT`); null: off.
+   */
+  rateLimits: { api: RateLimitSetting | null; events: RateLimitSetting | null };
   delivery: DeliverySettings;
 }
 
@@ -75,6 +91,8 @@ export const DEFAULTS = {
   AF_DATA_DIR: './.agentfactory',
   AF_ADMIN_KEY: null,
   AF_ENCRYPTION_KEY: null,
+  /** Several keys, newest first, comma-separated, for a rotation; replaces `AF_ENCRYPTION_KEY`. */
+  AF_ENCRYPTION_KEYS: null,
   AF_ENV: 'development',
   /**
    * `true` only in development on the embedded SQLite (one developer's machine); `false` with
@@ -96,6 +114,13 @@ export const DEFAULTS = {
   /** Unset: `/metrics` needs no key. */
   AF_METRICS_TOKEN: null,
   AF_LOG_LEVEL: 'info',
+  /**
+   * Management API requests per API key, `N/s`, `N/m` or `N/h` (burst: two seconds' worth); `0`
+   * off. Off by default (issue 16: the limits are opt-in; SPEC §6's table says `100/s`).
+   */
+  AF_RATE_LIMIT: '0',
+  /** Events per account on `POST /v1/events[/batch]` (a batch of 100 counts 100), as above. */
+  AF_INGEST_RATE_LIMIT: '0',
 } as const satisfies Record<string, string | null>;
 
 export type Variable = keyof typeof DEFAULTS;
@@ -142,6 +167,11 @@ export const BUILT_IN = {
   listenHeartbeatMs: 10_000,
   listenStaleMs: 30_000,
   listenExpiryMs: 24 * 60 * 60 * 1000,
+  /**
+   * A rate limit's burst, in seconds of its rate: `AF_RATE_LIMIT=100/s` allows 200 at once, then
+   * 100 a second (SPEC §6: "burst twice that").
+   */
+  rateLimitBurstSeconds: 2,
 } as const;
 
 /**
@@ -197,6 +227,26 @@ export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(text.trim());
   if (!m) throw new Error(`expected a size such as 256kb or 5mb, got "${text}"`);
   return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+const RATE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/**
+ * `100/s`, `6000/m`, `100` (per second) → the rate and its burst; `0` or `off` → null (no limit).
+ * The burst is `BUILT_IN.rateLimitBurstSeconds` of the rate, at least 1.
+ */
+export function parseRateLimit(text: string): RateLimitSetting | null {
+  const t = text.trim().toLowerCase();
+  if (t === '0' || t === 'off') return null;
+  const m = /^(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m|h))?$/.exec(t);
+  if (!m) throw new Error(`expected a rate such as 100/s, 6000/m or 0 (off), got "${text}"`);
+  const perSecond = Number(m[1]) / RATE_UNITS[m[2] ?? 's']!;
+  if (!(perSecond > 0) || perSecond > 1_000_000)
+    throw new Error(`must be above 0 and at most 1000000/s, or 0 (off), got "${text}"`);
+  return {
+    perSecond,
+    burst: Math.max(1, Math.floor(perSecond * BUILT_IN.rateLimitBurstSeconds)),
+  };
 }
 
 /** Formats milliseconds back as the shortest exact duration (`86400000` → `24h`). */
@@ -317,6 +367,10 @@ export function loadConfig(env: Env = process.env): Config {
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
+  const rateLimits = {
+    api: parse('AF_RATE_LIMIT', parseRateLimit),
+    events: parse('AF_INGEST_RATE_LIMIT', parseRateLimit),
+  };
   const metricsToken = raw('AF_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken))
     throw new ConfigError(
@@ -333,12 +387,14 @@ export function loadConfig(env: Env = process.env): Config {
       'AF_ENCRYPTION_KEY',
       'must be 32 bytes encoded as base64 (e.g. `openssl rand -base64 32`)',
     );
+  const keyList = parseKeyList(raw('AF_ENCRYPTION_KEYS'), encryptionKey);
+  if (keyList !== undefined) encryptionKey = keyList[0];
 
   const shared = databaseUrl !== undefined || production;
   const why = databaseUrl !== undefined ? 'with DATABASE_URL' : 'when AF_ENV=production';
   if (shared && adminKey === undefined) throw new ConfigError('AF_ADMIN_KEY', `is required ${why}`);
   if (shared && encryptionKey === undefined)
-    throw new ConfigError('AF_ENCRYPTION_KEY', `is required ${why}`);
+    throw new ConfigError('AF_ENCRYPTION_KEY', `(or AF_ENCRYPTION_KEYS) is required ${why}`);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   if (role !== 'all' && databaseUrl === undefined)
@@ -363,6 +419,7 @@ export function loadConfig(env: Env = process.env): Config {
       );
     generatedKeys.encryption = true;
   }
+  const encryptionKeys = keyList ?? [encryptionKey];
 
   const version = packageVersion();
   return {
@@ -374,6 +431,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePath: join(dataDir, 'agentfactory.db'),
     adminKey,
     encryptionKey,
+    encryptionKeys,
     generatedKeys,
     allowPrivateNetworks,
     allowPrivateNetworksExplicit,
@@ -384,6 +442,7 @@ export function loadConfig(env: Env = process.env): Config {
     role,
     logLevel,
     version,
+    rateLimits,
     delivery: {
       timeoutMs,
       maxRetries,
@@ -417,6 +476,37 @@ export function loadClientEnv(env: Env = process.env): ClientEnv {
     dataDir: isAbsolute(dataDirText) ? dataDirText : resolve(process.cwd(), dataDirText),
     port: env.PORT?.trim() || DEFAULTS.PORT,
   };
+}
+
+/**
+ * `AF_ENCRYPTION_KEYS`: keys separated by commas (or whitespace), newest first, each 32 bytes of
+ * base64, none twice. When `AF_ENCRYPTION_KEY` is set as well it must be one of them, so that a
+ * forgotten old setting cannot silently differ from the list.
+ */
+function parseKeyList(
+  text: string | undefined,
+  single: string | undefined,
+): [string, ...string[]] | undefined {
+  if (text === undefined) return undefined;
+  const keys = text.split(/[\s,]+/).filter((k) => k !== '');
+  const fail = (message: string) => new ConfigError('AF_ENCRYPTION_KEYS', message);
+  if (keys.length === 0) throw fail('expected one key or more, newest first, separated by commas');
+  keys.forEach((k, i) => {
+    if (!isKey32(k))
+      throw fail(
+        `key ${i + 1} must be 32 bytes encoded as base64 (e.g. \`openssl rand -base64 32\`)`,
+      );
+    const first = keys.findIndex((other) =>
+      Buffer.from(other, 'base64').equals(Buffer.from(k, 'base64')),
+    );
+    if (first !== i) throw fail(`key ${i + 1} is the same key as key ${first + 1}`);
+  });
+  if (single !== undefined && !keys.includes(single))
+    throw new ConfigError(
+      'AF_ENCRYPTION_KEY',
+      'is set beside AF_ENCRYPTION_KEYS but is not one of its keys: keep only AF_ENCRYPTION_KEYS',
+    );
+  return keys as [string, ...string[]];
 }
 
 function isKey32(text: string): boolean {

@@ -149,6 +149,16 @@ export class LimitExceededError extends ApiError {
   }
 }
 
+/**
+ * A rate limit (`rate-limit/`): the answer carries `Retry-After` and the `RateLimit` headers,
+ * set by the limit's hook before this is thrown.
+ */
+export class RateLimitedError extends ApiError {
+  constructor(message: string) {
+    super(429, 'rate_limited', message);
+  }
+}
+
 export class UnavailableError extends ApiError {
   constructor(
     message = 'The database is unreachable; try again shortly.',
@@ -267,6 +277,14 @@ export function toApiError(error: FastifyValidationError): ApiError {
   if (error instanceof ApiError) return error;
   // The store could not reach its database (PostgreSQL down or unreachable): retry later.
   if (error.name === 'StoreUnavailableError') return new UnavailableError();
+  // A stored secret this service's keys do not open (`security/crypto.ts`): altered, copied from
+  // another row, or sealed with a key no longer configured. Said plainly; nothing secret in it.
+  if (error.name === 'DecryptError')
+    return new ApiError(
+      500,
+      'internal_error',
+      `A stored secret could not be decrypted: ${error.message} Set a new one (e.g. rotate the secret).`,
+    );
   if (error.validation) {
     const context = error.validationContext ?? 'body';
     const details = ajvDetails(error.validation);

@@ -23,6 +23,8 @@ export const REDACT_PATHS = [
   '*.adminKey',
   'encryptionKey',
   '*.encryptionKey',
+  'encryptionKeys',
+  '*.encryptionKeys',
   'headers',
   '*.headers',
   'body',

@@ -25,6 +25,8 @@ export interface Metrics {
   /** Passed to the engine too: an outcome a store write refused (`EngineMetrics`). */
   outcomeWriteFailed(kind: 'split' | 'safe_form' | 'dropped'): void;
   eventsAccepted(count: number): void;
+  /** A request refused by a rate limit (`api/rate-limits.ts`): `api` or `events`. */
+  rateLimited(limit: string): void;
   /**
    * Keeps the pending-deliveries gauge: counts once now, then every `intervalMs` (a timer that
    * does not keep the process alive), never two counts at once. A failed count keeps the last
@@ -73,6 +75,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  const limited = new Counter({
+    name: 'agentfactory_rate_limited_total',
+    help: 'Requests answered 429 by a rate limit: api (per API key) or events (per account).',
+    labelNames: ['limit'],
+    registers: [registry],
+  });
+
   const writeErrors = new Counter({
     name: 'agentfactory_outcome_write_errors_total',
     help:
@@ -100,6 +109,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     eventsAccepted(count) {
       accepted.inc(count);
+    },
+    rateLimited(limit) {
+      limited.inc({ limit });
     },
     watchPending(count, { intervalMs = PENDING_REFRESH_MS, onError }) {
       let stopped = false;

@@ -17,7 +17,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { type Cipher, createCipher } from './security/crypto.js';
+import { blobContext, type Cipher, createCipher } from './security/crypto.js';
 import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
 import { createSqliteStore } from './store/sqlite/index.js';
@@ -117,14 +117,14 @@ export async function startService(
   if (hasSettingsAdvice(store)) {
     for (const warning of await store.settingWarnings()) logger.warn(warning);
   }
-  const cipher = createCipher(config.encryptionKey);
+  const cipher = createCipher(config.encryptionKeys);
   const unreadable = await unreadableSecrets(store, cipher);
   if (unreadable > 0) {
     logger.error(
       { webhooks: unreadable, sampled: SECRET_SAMPLE },
       `the encryption key cannot decrypt the secrets of ${unreadable} of the newest ${SECRET_SAMPLE} ` +
         'webhooks: it is not the key they were stored with. Their deliveries fail with ' +
-        'configuration_error until the service runs with that key (AF_ENCRYPTION_KEY)',
+        'configuration_error until the service runs with that key (AF_ENCRYPTION_KEYS)',
     );
   }
   const metrics = createMetrics();
@@ -217,9 +217,9 @@ const SECRET_SAMPLE = 20;
 /** How many of the newest webhooks' secrets this key cannot decrypt. */
 async function unreadableSecrets(store: Store, cipher: Cipher): Promise<number> {
   let unreadable = 0;
-  for (const { secretEnc } of await store.sampleWebhookSecrets(SECRET_SAMPLE)) {
+  for (const { id, accountId, secretEnc } of await store.sampleWebhookSecrets(SECRET_SAMPLE)) {
     try {
-      cipher.decrypt(secretEnc);
+      cipher.decrypt(secretEnc, blobContext.secretOf(id, accountId));
     } catch {
       unreadable++;
     }

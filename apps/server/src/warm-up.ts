@@ -38,7 +38,7 @@ import { Agent, request } from 'undici';
 import type { Config } from './config.js';
 import { RequestBuilder } from './delivery/request.js';
 import { newId } from './ids.js';
-import type { Cipher } from './security/crypto.js';
+import { blobContext, type Cipher } from './security/crypto.js';
 import { generateSecret } from './security/secrets.js';
 import { hasWarmUp } from './store/capabilities.js';
 import type { ClaimedDelivery, Store } from './store/types.js';
@@ -225,6 +225,7 @@ async function warmRoutes(deps: WarmUpDeps, via?: Call): Promise<void> {
 /** One attempt's headers, built and signed for a made-up delivery (nothing is sent). */
 function warmDelivery(cipher: Cipher): void {
   const now = Date.now();
+  const webhookId = newId('wh', now);
   const delivery: ClaimedDelivery = {
     id: newId('dlv', now),
     accountId: newId('acct', now),
@@ -237,11 +238,14 @@ function warmDelivery(cipher: Cipher): void {
     resumeAt: null,
     statusBefore: 'pending',
     webhook: {
-      id: newId('wh', now),
+      id: webhookId,
       url: 'http://127.0.0.1/warm-up',
       active: true,
-      headersEnc: cipher.encrypt(JSON.stringify({ 'x-warm-up': '1' })),
-      secretEnc: cipher.encrypt(generateSecret()),
+      headersEnc: cipher.encrypt(
+        JSON.stringify({ 'x-warm-up': '1' }),
+        blobContext.webhookHeaders(webhookId),
+      ),
+      secretEnc: cipher.encrypt(generateSecret(), blobContext.webhookSecret(webhookId)),
       previousSecretEnc: null,
       previousSecretExpiresAt: null,
     },

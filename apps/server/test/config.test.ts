@@ -81,6 +81,45 @@ describe('loadConfig', () => {
     expect(c.adminKey).toBe('admin-key-0123456789');
   });
 
+  it('AF_ENCRYPTION_KEYS: several keys, newest first; the single key and the generated one still work', () => {
+    const other = Buffer.alloc(32, 8).toString('base64');
+    const c = loadConfig({ AF_DATA_DIR: dataDir(), AF_ENCRYPTION_KEYS: `${other}, ${KEY}` });
+    expect(c.encryptionKeys).toEqual([other, KEY]);
+    expect(c.encryptionKey).toBe(other);
+    expect(c.generatedKeys.encryption).toBe(false);
+    const single = loadConfig({ AF_DATA_DIR: dataDir(), AF_ENCRYPTION_KEY: KEY });
+    expect(single.encryptionKeys).toEqual([KEY]);
+    const generated = loadConfig({ AF_DATA_DIR: dataDir() });
+    expect(generated.encryptionKeys).toEqual([generated.encryptionKey]);
+    // Set both: the single key must be one of the list.
+    expect(
+      loadConfig({
+        AF_DATA_DIR: dataDir(),
+        AF_ENCRYPTION_KEYS: `${other},${KEY}`,
+        AF_ENCRYPTION_KEY: KEY,
+      }).encryptionKeys,
+    ).toEqual([other, KEY]);
+    expect(configError({ AF_ENCRYPTION_KEYS: other, AF_ENCRYPTION_KEY: KEY }).variable).toBe(
+      'AF_ENCRYPTION_KEY',
+    );
+    expect(configError({ AF_ENCRYPTION_KEYS: `${KEY},short` }).message).toMatch(
+      /key 2 must be 32 bytes/,
+    );
+    expect(configError({ AF_ENCRYPTION_KEYS: `${KEY},${KEY}` }).message).toMatch(
+      /same key as key 1/,
+    );
+    expect(configError({ AF_ENCRYPTION_KEYS: ' , ' }).variable).toBe('AF_ENCRYPTION_KEYS');
+    // With DATABASE_URL the list stands in for the single key.
+    expect(
+      loadConfig({
+        AF_DATA_DIR: dataDir(),
+        DATABASE_URL: 'postgres://x@127.0.0.1/db',
+        AF_ADMIN_KEY: 'admin-key-admin-key',
+        AF_ENCRYPTION_KEYS: KEY,
+      }).encryptionKeys,
+    ).toEqual([KEY]);
+  });
+
   it('reads .env from the working directory, never overriding the environment', () => {
     const dir = dataDir();
     writeFileSync(join(dir, '.env'), 'AF_RETRY_JITTER=0.5\nAF_LOG_LEVEL=debug\n');

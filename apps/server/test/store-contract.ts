@@ -1249,11 +1249,72 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         const newer = await addWebhook(acctB, { secretEnc: 'enc-2' });
         const gone = await addWebhook(acctB, { secretEnc: 'enc-3' });
         await store.deleteWebhook(acctB, gone.id, T0);
-        expect(await store.sampleWebhookSecrets(1)).toEqual([{ id: newer.id, secretEnc: 'enc-2' }]);
+        expect(await store.sampleWebhookSecrets(1)).toEqual([
+          { id: newer.id, accountId: acctB, secretEnc: 'enc-2' },
+        ]);
         expect((await store.sampleWebhookSecrets(10)).map((w) => w.id)).toEqual([
           newer.id,
           older.id,
         ]);
+      });
+
+      it('lists every encrypted value by page and replaces each only while unchanged (key rotation)', async () => {
+        const a = await addWebhook(acctA, {
+          secretEnc: 'enc-a',
+          previousSecretEnc: 'enc-a-prev',
+          previousSecretExpiresAt: T0 + HOUR,
+          headersEnc: 'enc-a-headers',
+          headerNames: ['x-a'],
+        });
+        const b = await addWebhook(acctB, { secretEnc: 'enc-b' });
+        const gone = await addWebhook(acctB, { secretEnc: 'enc-gone' });
+        await store.deleteWebhook(acctB, gone.id, T0);
+        await store.setListenSecretIfAbsent(acctA, 'enc-listen');
+
+        const accounts = await store.listEncryptedValues('accounts', null, 10);
+        expect(accounts).toEqual([
+          {
+            table: 'accounts',
+            id: acctA,
+            accountId: acctA,
+            values: [{ column: 'listen_secret_enc', blob: 'enc-listen' }],
+          },
+        ]);
+        const first = await store.listEncryptedValues('webhooks', null, 1);
+        expect(first).toHaveLength(1);
+        const rest = await store.listEncryptedValues('webhooks', first[0]!.id, 10);
+        const hooks = [...first, ...rest];
+        const live = hooks.filter((r) => r.id !== gone.id);
+        expect(live.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+        expect(hooks.find((r) => r.id === a.id)).toEqual({
+          table: 'webhooks',
+          id: a.id,
+          accountId: acctA,
+          values: [
+            { column: 'secret_enc', blob: 'enc-a' },
+            { column: 'previous_secret_enc', blob: 'enc-a-prev' },
+            { column: 'headers_enc', blob: 'enc-a-headers' },
+          ],
+        });
+        // Deleted webhooks that keep a row (PostgreSQL) are rotated too; counted with the rest.
+        expect(await store.countEncryptedRows()).toBe(hooks.length + 1);
+
+        const written = await store.replaceEncryptedValues([
+          { table: 'webhooks', id: a.id, column: 'secret_enc', from: 'enc-a', to: 'new-a' },
+          { table: 'webhooks', id: a.id, column: 'headers_enc', from: 'stale', to: 'new-h' },
+          {
+            table: 'accounts',
+            id: acctA,
+            column: 'listen_secret_enc',
+            from: 'enc-listen',
+            to: 'new-l',
+          },
+        ]);
+        expect(written).toBe(2);
+        const after = await store.getWebhook(acctA, a.id);
+        expect(after).toMatchObject({ secretEnc: 'new-a', headersEnc: 'enc-a-headers' });
+        expect(await store.getListenSecret(acctA)).toBe('new-l');
+        expect(await store.replaceEncryptedValues([])).toBe(0);
       });
 
       it('keeps any bytes a receiver sent: a base64 body and odd header values', async () => {

@@ -156,7 +156,8 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     expect(migrations.slice(releasedV5.length).map((m) => [m.version, m.name])).toEqual([
       [6, 'listen secret'],
       [7, 'listen sessions'],
-      [8, 'api key scopes and audit log'],
+      [8, 'rate limits'],
+      [9, 'api key scopes and audit log'],
     ]);
   });
 
@@ -290,7 +291,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     const pool = createPool({ url, schema, poolSize: 1 });
     try {
       await migrate(pool, schema, releasedV5.slice(0, 3), null);
-      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8]);
+      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8, 9]);
       expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
     } finally {
       await pool.end();

@@ -23,6 +23,7 @@ import { buildEnvelope } from './envelope.js';
 import { checkIdempotencyKey, conflictOf, requestHash } from './idempotency.js';
 import { eventBodyLimit } from './json-body.js';
 import { type Cursors, parseTime } from './query.js';
+import type { RateLimits } from './rate-limits.js';
 import {
   BatchBody,
   EventListQuery,
@@ -71,6 +72,7 @@ export function eventRoutes(
   deps: AppDeps,
   cursors: Cursors,
   catalog: CatalogValidator,
+  rateLimits: RateLimits,
 ): void {
   const { store, clock, config, engine, metrics } = deps;
   const maxPayload = config.maxPayloadBytes;
@@ -134,7 +136,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof PostEventBody> }>(
     '/v1/events',
     {
-      config: { access: 'any', scope: 'events:write' },
+      config: { access: 'any', scope: 'events:write', rateLimit: 'events' },
       bodyLimit: eventBodyLimit(maxPayload),
       schema: {
         tags,
@@ -145,7 +147,7 @@ export function eventRoutes(
           'idempotency-key': Type.Optional(Type.String({ description: 'Up to 255 characters' })),
         }),
         body: PostEventBody,
-        response: { 202: EventSchema, ...errorResponses(400, 401, 404, 409, 413, 422) },
+        response: { 202: EventSchema, ...errorResponses(400, 401, 404, 409, 413, 422, 429) },
       },
     },
     async (request, reply) => {
@@ -156,6 +158,7 @@ export function eventRoutes(
         typeof header === 'string' ? checkIdempotencyKey(header, '/Idempotency-Key') : undefined;
       const problem = problemOf(body.event, body.data, '');
       if (problem) throwProblem(problem, false);
+      await rateLimits.takeEvents(reply, accountId, 1);
       const now = clock.now();
       const event = buildEnvelope(
         body.event,
@@ -175,7 +178,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof BatchBody> }>(
     '/v1/events/batch',
     {
-      config: { access: 'any', scope: 'events:write' },
+      config: { access: 'any', scope: 'events:write', rateLimit: 'events' },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags,
@@ -185,7 +188,7 @@ export function eventRoutes(
         body: BatchBody,
         response: {
           202: Type.Object({ data: Type.Array(EventSchema) }),
-          ...errorResponses(400, 401, 404, 409, 413, 422),
+          ...errorResponses(400, 401, 404, 409, 413, 422, 429),
         },
       },
     },
@@ -218,6 +221,8 @@ export function eventRoutes(
         }
       });
       if (firstProblem) throwProblem({ ...(firstProblem as Problem), details, total }, true);
+      // Counted in events: a batch of 100 takes 100.
+      await rateLimits.takeEvents(reply, accountId, body.events.length);
       const now = clock.now();
       const events = body.events.map((item) =>
         buildEnvelope(

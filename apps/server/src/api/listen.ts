@@ -13,6 +13,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { isId } from '../ids.js';
 import { type ListenHub, listenSecretOf } from '../listen/hub.js';
 import { ConnectQuery, parseEventList } from '../listen/protocol.js';
+import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import type { ListenSessionRow } from '../store/types.js';
 import type { AuditRecorder } from './audit.js';
@@ -128,7 +129,10 @@ export function listenRoutes(
     async (request) => {
       const accountId = accountOf(request);
       const secret = generateSecret();
-      await store.rotateListenSecret(accountId, cipher.encrypt(secret));
+      await store.rotateListenSecret(
+        accountId,
+        cipher.encrypt(secret, blobContext.listenSecret(accountId)),
+      );
       await audit.record(request, 'listen_secret.rotated', null);
       return { secret };
     },

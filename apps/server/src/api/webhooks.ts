@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { LimitExceededError, NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
+import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import type { Store, WebhookPatch, WebhookRow } from '../store/types.js';
 import type { AuditRecorder } from './audit.js';
@@ -83,10 +84,13 @@ export function webhookRoutes(
 
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
 
-  function encryptHeaders(headers: Record<string, string>) {
+  function encryptHeaders(webhookId: string, headers: Record<string, string>) {
     const names = Object.keys(headers);
     return {
-      headersEnc: names.length === 0 ? null : cipher.encrypt(JSON.stringify(headers)),
+      headersEnc:
+        names.length === 0
+          ? null
+          : cipher.encrypt(JSON.stringify(headers), blobContext.webhookHeaders(webhookId)),
       headerNames: names,
     };
   }
@@ -113,8 +117,9 @@ export function webhookRoutes(
       const metadata = checkMetadata(body.metadata ?? {});
       const now = clock.now();
       const active = body.active ?? true;
+      const id = newId('wh', now);
       const row: WebhookRow = {
-        id: newId('wh', now),
+        id,
         accountId,
         name: body.name,
         url,
@@ -122,9 +127,9 @@ export function webhookRoutes(
         active,
         disabledReason: active ? null : 'manual',
         description: body.description ?? null,
-        ...encryptHeaders(headers),
+        ...encryptHeaders(id, headers),
         metadata,
-        secretEnc: cipher.encrypt(secret),
+        secretEnc: cipher.encrypt(secret, blobContext.webhookSecret(id)),
         previousSecretEnc: null,
         previousSecretExpiresAt: null,
         createdAt: now,
@@ -196,6 +201,7 @@ export function webhookRoutes(
     async (request) => {
       const accountId = accountOf(request);
       const before = await load(accountId, request.params.id);
+      const { id } = before;
       const body = request.body;
       const patch: WebhookPatch = {};
       if (body.name !== undefined) patch.name = body.name;
@@ -205,7 +211,7 @@ export function webhookRoutes(
       if (body.headers !== undefined)
         Object.assign(
           patch,
-          encryptHeaders(checkHeaders(body.headers, config.maxHeadersPerWebhook)),
+          encryptHeaders(id, checkHeaders(body.headers, config.maxHeadersPerWebhook)),
         );
       if (body.metadata !== undefined) patch.metadata = checkMetadata(body.metadata);
       if (body.active !== undefined) {
@@ -254,7 +260,7 @@ export function webhookRoutes(
     const now = clock.now();
     const expires = row.previousSecretExpiresAt;
     return {
-      secret: cipher.decrypt(row.secretEnc),
+      secret: cipher.decrypt(row.secretEnc, blobContext.webhookSecret(row.id)),
       previous_secret_expires_at:
         row.previousSecretEnc !== null && expires !== null && expires > now
           ? rfc3339(expires)
@@ -305,7 +311,7 @@ export function webhookRoutes(
         accountId,
         current.id,
         {
-          secretEnc: cipher.encrypt(secret),
+          secretEnc: cipher.encrypt(secret, blobContext.webhookSecret(current.id)),
           previousSecretEnc: grace > 0 ? current.secretEnc : null,
           previousSecretExpiresAt: grace > 0 ? now + grace * 1000 : null,
         },

@@ -12,6 +12,7 @@ import { loadClientEnv, loadConfig, parseDuration } from '../config.js';
 import { openStore, startService } from '../service.js';
 import { request } from './http.js';
 import { CliError, type Io } from './output.js';
+import { ROTATE_HELP } from './rotate-encryption-key.js';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -79,6 +80,7 @@ Commands:
   trigger <event>            send a catalog event with its sample data, show its deliveries
   listen --forward-to URL    forward the account's events to a local URL, no tunnel
   tester [--secret S]        a local receiver that shows each request and why it verifies or not
+  rotate-encryption-key      re-encrypt every stored secret under the newest encryption key
 
 Options for commands that call a running service:
   --url URL                  the service (default http://127.0.0.1:3000)
@@ -145,6 +147,7 @@ wait (up to the retry window) and arrive when it starts again with the same sess
   --api-key KEY     the account's API key (default AF_API_KEY, or the development key)
 
 Ctrl-C stops it.`,
+  'rotate-encryption-key': ROTATE_HELP,
   tester: `agentfactory-webhooks tester [--secret whsec_…] [--port 5000] [--path /webhooks] [--url URL] [--api-key KEY]
 
 A local receiver for debugging: listens on http://127.0.0.1:PORT/PATH (printed at start) and

@@ -3,6 +3,7 @@ import { ConfigError, packageVersion } from '../config.js';
 import { accounts, help, keys, migrate, serve, trigger } from './commands.js';
 import { listen } from './listen.js';
 import { CliError, type Io, stdio } from './output.js';
+import { rotateEncryptionKeyCommand } from './rotate-encryption-key.js';
 import { tester } from './tester.js';
 
 type Command = (args: string[], io: Io) => Promise<number>;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   trigger,
   listen,
   tester,
+  'rotate-encryption-key': rotateEncryptionKeyCommand,
 };
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {

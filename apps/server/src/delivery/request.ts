@@ -1,7 +1,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { headerNames as H, signatureHeaders } from '@agentfactory/webhooks';
 import { LRUCache } from 'lru-cache';
-import type { Cipher } from '../security/crypto.js';
+import { blobContext, type Cipher } from '../security/crypto.js';
 import type { ClaimedDelivery } from '../store/types.js';
 import { signBody, signStandard } from './signing.js';
 
@@ -27,20 +27,25 @@ export interface BuiltRequest {
  * the HMACs `signing.ts`'s.
  */
 export class RequestBuilder {
-  /** Blob → plaintext, for blobs that decrypted (one that fails is never kept). */
-  private readonly plain = new LRUCache<string, string>({ max: PLAIN_CACHE_SIZE });
+  /**
+   * Blob → the context it opened for and its plaintext, for blobs that decrypted (one that fails
+   * is never kept). A hit counts only for the same context: a blob copied into another row is
+   * decrypted (and refused) again rather than served from here.
+   */
+  private readonly plain = new LRUCache<string, { context: string; text: string }>({
+    max: PLAIN_CACHE_SIZE,
+  });
 
   constructor(
     private readonly cipher: Cipher,
     private readonly userAgent: string,
   ) {}
 
-  private decrypt(blob: string): string {
-    let text = this.plain.get(blob);
-    if (text === undefined) {
-      text = this.cipher.decrypt(blob);
-      this.plain.set(blob, text);
-    }
+  private decrypt(blob: string, context: string): string {
+    const hit = this.plain.get(blob);
+    if (hit !== undefined && hit.context === context) return hit.text;
+    const text = this.cipher.decrypt(blob, context);
+    this.plain.set(blob, { context, text });
     return text;
   }
 
@@ -51,16 +56,20 @@ export class RequestBuilder {
   build(c: ClaimedDelivery, number: number, now: number, sample: boolean): BuiltRequest {
     const hook = c.webhook;
     if (!hook) throw new Error('the delivery has no webhook');
-    const secrets = [this.decrypt(hook.secretEnc)];
+    const secretContext = blobContext.secretOf(hook.id, c.accountId);
+    const secrets = [this.decrypt(hook.secretEnc, secretContext)];
     if (
       hook.previousSecretEnc &&
       hook.previousSecretExpiresAt !== null &&
       hook.previousSecretExpiresAt > now
     ) {
-      secrets.push(this.decrypt(hook.previousSecretEnc));
+      secrets.push(this.decrypt(hook.previousSecretEnc, secretContext));
     }
     const custom: Record<string, string> = hook.headersEnc
-      ? (JSON.parse(this.decrypt(hook.headersEnc)) as Record<string, string>)
+      ? (JSON.parse(this.decrypt(hook.headersEnc, blobContext.webhookHeaders(hook.id))) as Record<
+          string,
+          string
+        >)
       : {};
     for (const [name, value] of Object.entries(custom)) {
       validateHeaderName(name);

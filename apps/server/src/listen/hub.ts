@@ -28,7 +28,7 @@ import type { EngineMetrics } from '../delivery/engine.js';
 import { parseRetryAfter } from '../delivery/retry-policy.js';
 import { errorOfStatus, type SendRequest, type SendResult } from '../delivery/sender.js';
 import { newId } from '../ids.js';
-import type { Cipher } from '../security/crypto.js';
+import { blobContext, type Cipher } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import { hasWorkNotifier } from '../store/capabilities.js';
 import type { AttemptError, ClaimedDelivery, ListenSessionRow, Store } from '../store/types.js';
@@ -65,10 +65,12 @@ export async function listenSecretOf(
   accountId: string,
 ): Promise<{ secret: string; enc: string }> {
   const stored = await store.getListenSecret(accountId);
+  const context = blobContext.listenSecret(accountId);
   // The first use: one secret wins, even against a concurrent first use.
   const enc =
-    stored ?? (await store.setListenSecretIfAbsent(accountId, cipher.encrypt(generateSecret())));
-  return { secret: cipher.decrypt(enc), enc };
+    stored ??
+    (await store.setListenSecretIfAbsent(accountId, cipher.encrypt(generateSecret(), context)));
+  return { secret: cipher.decrypt(enc, context), enc };
 }
 
 /** The socket closed before the CLI answered: the delivery is released, not attempted. */

@@ -69,3 +69,26 @@ export interface StoreWarmUp {
 export function hasWarmUp<T extends object>(store: T): store is T & StoreWarmUp {
   return typeof (store as Partial<StoreWarmUp>).warmUp === 'function';
 }
+
+/**
+ * Rate limits shared by every process on the database (`rate-limit/limiter.ts`): the GCRA
+ * decision of `rate-limit/gcra.ts` in one atomic statement. PostgreSQL has it; on SQLite, one
+ * process serves the API and keeps its buckets in memory.
+ */
+export interface SharedRateLimits {
+  /**
+   * Moves `key`'s theoretical arrival time forward by `costMs` when it then runs at most
+   * `toleranceMs` ahead of the database's clock. Answers the TAT stored after (unchanged when
+   * refused), whether it moved, and the clock it was decided by, in epoch ms.
+   */
+  takeRate(
+    key: string,
+    costMs: number,
+    toleranceMs: number,
+  ): Promise<{ tat: number; allowed: boolean; nowMs: number }>;
+}
+
+/** Whether `store` keeps rate limits in the database. */
+export function hasSharedRateLimits<T extends object>(store: T): store is T & SharedRateLimits {
+  return typeof (store as Partial<SharedRateLimits>).takeRate === 'function';
+}

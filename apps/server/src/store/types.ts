@@ -205,6 +205,35 @@ export interface OpenListenSession {
   now: number;
 }
 
+/**
+ * The tables that hold encrypted values and their columns, for the encryption key rotation
+ * (`rotate-encryption-key`, `security/key-rotation.ts`). A `webhooks` row is a webhook or a
+ * listen session (`lsn_…`, whose secret is its account's listen secret).
+ */
+export const encryptedColumns = {
+  webhooks: ['secret_enc', 'previous_secret_enc', 'headers_enc'],
+  accounts: ['listen_secret_enc'],
+} as const;
+export type EncryptedTable = keyof typeof encryptedColumns;
+export type EncryptedColumn = (typeof encryptedColumns)[EncryptedTable][number];
+
+/** One row's encrypted values (`Store.listEncryptedValues`); a column that is null is left out. */
+export interface EncryptedRow {
+  table: EncryptedTable;
+  id: string;
+  accountId: string;
+  values: { column: EncryptedColumn; blob: string }[];
+}
+
+/** One re-encrypted value (`Store.replaceEncryptedValues`): written only while it is still `from`. */
+export interface EncryptedChange {
+  table: EncryptedTable;
+  id: string;
+  column: EncryptedColumn;
+  from: string;
+  to: string;
+}
+
 /** A webhook's new secret, and the one it replaces while it still signs (rotation). */
 export interface SecretRotation {
   secretEnc: string;
@@ -626,7 +655,25 @@ export interface Store {
   /** Pending deliveries, for the metrics gauge. */
   countPending(): Promise<number>;
   /** The encrypted secrets of the newest `limit` webhooks: a start checks it can decrypt them. */
-  sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]>;
+  sampleWebhookSecrets(
+    limit: number,
+  ): Promise<{ id: string; accountId: string; secretEnc: string }[]>;
+
+  // Encryption key rotation (`security/key-rotation.ts`): every encrypted value, a page at a time.
+  /** Rows of `table` holding encrypted values, by id, after `afterId` (null: from the first). */
+  listEncryptedValues(
+    table: EncryptedTable,
+    afterId: string | null,
+    limit: number,
+  ): Promise<EncryptedRow[]>;
+  /**
+   * Writes re-encrypted values in one transaction, each only where the column still holds its
+   * `from` blob (a value the API changed meanwhile is left as the API wrote it); answers how many
+   * were written.
+   */
+  replaceEncryptedValues(changes: EncryptedChange[]): Promise<number>;
+  /** How many rows hold encrypted values (deleted webhooks' rows included): the progress total. */
+  countEncryptedRows(): Promise<number>;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;

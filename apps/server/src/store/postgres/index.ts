@@ -16,6 +16,7 @@ import type pg from 'pg';
 import type {
   FusedCompleteClaim,
   SettingsAdvice,
+  SharedRateLimits,
   StoreWarmUp,
   WorkNotifier,
 } from '../capabilities.js';
@@ -30,6 +31,9 @@ import type {
   DeliveryDetail,
   DeliveryFilter,
   DeliveryRow,
+  EncryptedChange,
+  EncryptedRow,
+  EncryptedTable,
   EventDetail,
   EventFilter,
   EventRow,
@@ -62,6 +66,11 @@ import { appendAudit, listAudit } from './sql/audit-log.js';
 import { claimDue, completeAndClaim, countPending, nextDueAt } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
+import {
+  countEncryptedRows,
+  listEncryptedValues,
+  replaceEncryptedValues,
+} from './sql/encrypted-values.js';
 import { insertEvents, purgeIdempotencyKeys } from './sql/insert-events.js';
 import { releaseLeases, renewLeases } from './sql/leases.js';
 import {
@@ -78,6 +87,7 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { takeRate } from './sql/rate-limits.js';
 import { warmConnection } from './sql/warm-up.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -98,6 +108,7 @@ export type PostgresStore = Store &
   WorkNotifier &
   FusedCompleteClaim &
   SettingsAdvice &
+  SharedRateLimits &
   StoreWarmUp;
 
 /** A store on PostgreSQL; call `migrate()` before the first use. Nothing connects until then. */
@@ -298,8 +309,38 @@ class PgStore implements PostgresStore {
     return deleteWebhook(this.pool, accountId, id, now);
   }
 
-  sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]> {
+  sampleWebhookSecrets(
+    limit: number,
+  ): Promise<{ id: string; accountId: string; secretEnc: string }[]> {
     return sampleWebhookSecrets(this.pool, limit);
+  }
+
+  // Encryption key rotation: sql/encrypted-values.ts.
+
+  listEncryptedValues(
+    table: EncryptedTable,
+    afterId: string | null,
+    limit: number,
+  ): Promise<EncryptedRow[]> {
+    return listEncryptedValues(this.pool, table, afterId, limit);
+  }
+
+  replaceEncryptedValues(changes: EncryptedChange[]): Promise<number> {
+    return replaceEncryptedValues(this.pool, changes);
+  }
+
+  countEncryptedRows(): Promise<number> {
+    return countEncryptedRows(this.pool);
+  }
+
+  // Rate limits shared by the api processes: sql/rate-limits.ts.
+
+  takeRate(
+    key: string,
+    costMs: number,
+    toleranceMs: number,
+  ): Promise<{ tat: number; allowed: boolean; nowMs: number }> {
+    return takeRate(this.pool, key, costMs, toleranceMs);
   }
 
   // Events, fan-out and idempotency: sql/insert-events.ts.

@@ -188,6 +188,9 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly nextDueAt = this.forward('nextDueAt');
   readonly countPending = this.forward('countPending');
   readonly sampleWebhookSecrets = this.forward('sampleWebhookSecrets');
+  readonly listEncryptedValues = this.forward('listEncryptedValues');
+  readonly replaceEncryptedValues = this.forward('replaceEncryptedValues');
+  readonly countEncryptedRows = this.forward('countEncryptedRows');
   readonly webhookStats = this.forward('webhookStats');
   /** See `SqliteStore.warmUp`. */
   readonly warmUp = this.forward('warmUp');

@@ -10,6 +10,9 @@ import type {
   DeliveryDetail,
   DeliveryFilter,
   DeliveryRow,
+  EncryptedChange,
+  EncryptedRow,
+  EncryptedTable,
   EventDetail,
   EventFilter,
   EventRow,
@@ -41,6 +44,11 @@ import { appendAudit, listAudit } from './sql/audit-log.js';
 import { countPending, nextDueAt, SqliteClaims } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
+import {
+  countEncryptedRows,
+  listEncryptedValues,
+  replaceEncryptedValues,
+} from './sql/encrypted-values.js';
 import { insertEvents, purgeIdempotencyKeys } from './sql/insert-events.js';
 import { releaseLeases, releaseOrphaned, renewLeases } from './sql/leases.js';
 import {
@@ -292,8 +300,28 @@ export class SqliteStore implements Store {
     return deleteWebhook(this.db, this.stmt, accountId, id, now);
   }
 
-  async sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]> {
+  async sampleWebhookSecrets(
+    limit: number,
+  ): Promise<{ id: string; accountId: string; secretEnc: string }[]> {
     return sampleWebhookSecrets(this.stmt, limit);
+  }
+
+  // Encryption key rotation: sql/encrypted-values.ts.
+
+  async listEncryptedValues(
+    table: EncryptedTable,
+    afterId: string | null,
+    limit: number,
+  ): Promise<EncryptedRow[]> {
+    return listEncryptedValues(this.stmt, table, afterId, limit);
+  }
+
+  async replaceEncryptedValues(changes: EncryptedChange[]): Promise<number> {
+    return replaceEncryptedValues(this.db, this.stmt, changes);
+  }
+
+  async countEncryptedRows(): Promise<number> {
+    return countEncryptedRows(this.stmt);
   }
 
   // Events and fan-out.

@@ -183,11 +183,16 @@ export async function failPendingDeliveries(
 export async function sampleWebhookSecrets(
   pool: pg.Pool,
   limit: number,
-): Promise<{ id: string; secretEnc: string }[]> {
+): Promise<{ id: string; accountId: string; secretEnc: string }[]> {
   const { rows } = await query(
     pool,
-    `select id, secret_enc from webhooks where deleted_at is null order by id desc limit $1`,
+    `select id, account_id, secret_enc from webhooks where deleted_at is null
+      order by id desc limit $1`,
     [limit],
   );
-  return rows.map((r) => ({ id: r.id as string, secretEnc: r.secret_enc as string }));
+  return rows.map((r) => ({
+    id: r.id as string,
+    accountId: r.account_id as string,
+    secretEnc: r.secret_enc as string,
+  }));
 }

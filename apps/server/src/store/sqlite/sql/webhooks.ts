@@ -185,9 +185,13 @@ export function failPendingDeliveries(stmt: Stmt, webhookId: string, now: number
 export function sampleWebhookSecrets(
   stmt: Stmt,
   limit: number,
-): { id: string; secretEnc: string }[] {
-  const rows = stmt('SELECT id, secret_enc FROM webhooks ORDER BY id DESC LIMIT ?').all(
+): { id: string; accountId: string; secretEnc: string }[] {
+  const rows = stmt('SELECT id, account_id, secret_enc FROM webhooks ORDER BY id DESC LIMIT ?').all(
     limit,
   ) as Row[];
-  return rows.map((r) => ({ id: r.id as string, secretEnc: r.secret_enc as string }));
+  return rows.map((r) => ({
+    id: r.id as string,
+    accountId: r.account_id as string,
+    secretEnc: r.secret_enc as string,
+  }));
 }
