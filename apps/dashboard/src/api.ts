@@ -138,6 +138,35 @@ export interface EventRecord {
   deliveries: number;
 }
 
+export type ApiKeyScope = 'full' | 'read' | 'events:write';
+
+/** An API key of the account: never the key itself after creation, but its first characters. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** Shown once: only its hash is stored. */
+  api_key: string;
+}
+
+/** One configuration change of the account; never holds a secret value. */
+export interface AuditEntry {
+  id: string;
+  action: string;
+  /** The key that made the change; null for the admin key. */
+  actor_key_id: string | null;
+  target_id: string | null;
+  changes: Record<string, unknown>;
+  created_at: string;
+}
+
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
@@ -230,6 +259,20 @@ export function createApi(key: string, onUnauthorized?: () => void) {
   const client: Client = { key, onUnauthorized };
   const enc = encodeURIComponent;
   return {
+    /** The first characters of the signed-in key, as `ApiKey.prefix` shows them. */
+    keyPrefix: key.slice(0, 12),
+    listApiKeys: (query: { cursor?: string | null } = {}) =>
+      request<Page<ApiKey>>(client, 'GET', '/v1/api-keys', { query }),
+    createApiKey: (body: { name: string; scopes: ApiKeyScope[]; expires_at?: string }) =>
+      request<CreatedApiKey>(client, 'POST', '/v1/api-keys', { body }),
+    revokeApiKey: (id: string) => request<void>(client, 'DELETE', `/v1/api-keys/${enc(id)}`),
+    listAudit: (query: {
+      action?: string;
+      target_id?: string;
+      since?: string;
+      until?: string;
+      cursor?: string | null;
+    }) => request<Page<AuditEntry>>(client, 'GET', '/v1/audit-log', { query }),
     listWebhooks: (query: { limit?: number; cursor?: string | null } = {}) =>
       request<Page<Webhook>>(client, 'GET', '/v1/webhooks', { query }),
     getWebhook: (id: string) => request<Webhook>(client, 'GET', `/v1/webhooks/${enc(id)}`),

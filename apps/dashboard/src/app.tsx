@@ -2,6 +2,8 @@ import { lazy, Suspense, useCallback, useMemo, useState } from 'react';
 import { createApi } from './api.js';
 import { ApiContext } from './api-context.js';
 import { Loading, PageTitle } from './components/page-title.js';
+import { ApiKeysPage } from './pages/api-keys.js';
+import { AuditLogPage } from './pages/audit-log.js';
 import { DeliveryPage } from './pages/delivery.js';
 import { EventCatalogPage } from './pages/event-catalog.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -66,6 +68,12 @@ export function App() {
           <a href={paths.tester} aria-current={route.name === 'tester' ? 'page' : undefined}>
             Tester
           </a>
+          <a href={paths.apiKeys} aria-current={route.name === 'api-keys' ? 'page' : undefined}>
+            API keys
+          </a>
+          <a href={paths.auditLog} aria-current={route.name === 'audit-log' ? 'page' : undefined}>
+            Audit log
+          </a>
           <button type="button" className="link" onClick={() => signOut('You are signed out.')}>
             Sign out
           </button>
@@ -80,10 +88,24 @@ export function App() {
 }
 
 function isWebhookRoute(route: Route): boolean {
-  return route.name !== 'catalog' && route.name !== 'not-found' && route.name !== 'tester';
+  return (
+    route.name !== 'catalog' &&
+    route.name !== 'not-found' &&
+    route.name !== 'tester' &&
+    route.name !== 'api-keys' &&
+    route.name !== 'audit-log'
+  );
 }
 
 function Breadcrumbs({ route }: { route: Route }) {
+  if (route.name === 'api-keys' || route.name === 'audit-log') {
+    return (
+      <nav aria-label="Breadcrumb" className="breadcrumbs">
+        <span>Settings</span> ›{' '}
+        <span aria-current="page">{route.name === 'api-keys' ? 'API keys' : 'Audit log'}</span>
+      </nav>
+    );
+  }
   if (!isWebhookRoute(route) && route.name !== 'tester') return null;
   return (
     <nav aria-label="Breadcrumb" className="breadcrumbs">
@@ -121,6 +143,10 @@ function Page({ route }: { route: Route }) {
       );
     case 'catalog':
       return <EventCatalogPage />;
+    case 'api-keys':
+      return <ApiKeysPage />;
+    case 'audit-log':
+      return <AuditLogPage />;
     case 'tester':
       return (
         <Suspense fallback={<Loading what="the Tester" />}>

@@ -12,6 +12,8 @@ export type Route =
   | { name: 'delivery'; id: string; deliveryId: string }
   | { name: 'catalog' }
   | { name: 'tester'; webhookId?: string }
+  | { name: 'api-keys' }
+  | { name: 'audit-log' }
   | { name: 'not-found' };
 
 const base = '#/settings/integrations/webhooks';
@@ -25,6 +27,8 @@ export const paths = {
     `${base}/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}`,
   catalog: '#/events',
   tester: `${base}/tester`,
+  apiKeys: '#/settings/api-keys',
+  auditLog: '#/settings/audit-log',
   /** The Tester with a webhook picked. */
   testerFor: (id: string) => `${base}/tester?webhook=${encodeURIComponent(id)}`,
 };
@@ -41,6 +45,8 @@ export function parseRoute(hash: string): Route {
   const [path = '/', query = ''] = (hash.replace(/^#/, '') || '/').split('?');
   if (path === '/' || path === '/settings/integrations/webhooks') return { name: 'webhooks' };
   if (path === '/events') return { name: 'catalog' };
+  if (path === '/settings/api-keys') return { name: 'api-keys' };
+  if (path === '/settings/audit-log') return { name: 'audit-log' };
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] !== 'settings' || parts[1] !== 'integrations' || parts[2] !== 'webhooks') {
     return { name: 'not-found' };

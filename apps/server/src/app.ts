@@ -20,7 +20,9 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { accountRoutes } from './api/accounts.js';
-import { accessHook } from './api/auth.js';
+import { apiKeyRoutes } from './api/api-keys.js';
+import { auditRoutes, createAuditRecorder } from './api/audit.js';
+import { ApiKeyCache, accessHook } from './api/auth.js';
 import { CatalogValidator } from './api/catalog-validator.js';
 import { deliveryRoutes } from './api/deliveries.js';
 import type { AppDeps } from './api/deps.js';
@@ -32,6 +34,7 @@ import { listenRoutes } from './api/listen.js';
 import { createCursors } from './api/query.js';
 import { RateLimits } from './api/rate-limits.js';
 import { ErrorSchema } from './api/schemas.js';
+import { requireDeclaredScopes } from './api/scopes.js';
 import { registerSecurityHeaders } from './api/security-headers.js';
 import { webhookActionRoutes } from './api/webhook-actions.js';
 import { webhookRoutes } from './api/webhooks.js';
@@ -135,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the ingest hot path; `logRequest` below writes one, at `debug` unless the request was slow.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  requireDeclaredScopes(app);
   app.addHook('onResponse', logRequest);
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -153,7 +157,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
       throw new ValidationError('An HTTP/1.1 request needs a Host header.');
   });
-  app.addHook('onRequest', accessHook(deps));
+  // One cache of account keys per app: the API keys routes make a revoked key refused at once.
+  const keys = new ApiKeyCache();
+  app.addHook('onRequest', accessHook(deps, keys));
   // Off by default: then there is no hook, and the events routes skip their check.
   const rateLimits = new RateLimits(
     deps.config.rateLimits,
@@ -228,16 +234,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   healthRoutes(app, deps);
   eventTypeRoutes(app);
-  accountRoutes(app, deps);
+  const audit = createAuditRecorder(deps.store, () => deps.clock.now());
+  accountRoutes(app, deps, audit);
   // One cursor key for every list: a cursor is bound to its account and its row id.
   const cursors = createCursors(deps.config.encryptionKey);
+  apiKeyRoutes(app, deps, cursors, keys, audit);
+  auditRoutes(app, deps, cursors);
   // One compiled catalog for the events routes and the test action's edited data.
   const catalog = new CatalogValidator(deps.config.maxPayloadBytes);
-  webhookRoutes(app, deps, cursors);
-  webhookActionRoutes(app, deps, catalog);
+  webhookRoutes(app, deps, cursors, audit);
+  webhookActionRoutes(app, deps, catalog, audit);
   eventRoutes(app, deps, cursors, catalog, rateLimits);
   deliveryRoutes(app, deps, cursors);
-  listenRoutes(app, deps, hub);
+  listenRoutes(app, deps, hub, audit);
 
   const dashboardDir = deps.dashboardDir === undefined ? DEFAULT_DASHBOARD_DIR : deps.dashboardDir;
   const hasDashboard =

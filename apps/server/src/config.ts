@@ -150,9 +150,16 @@ export const BUILT_IN = {
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
   /** How often keys older than that are purged. */
   idempotencyPurgeMs: 60 * 60 * 1000,
-  /** How long a valid API key's lookup is reused, and how many are kept (`api/auth.ts`). */
-  apiKeyCacheMs: 10_000,
+  /**
+   * How long a valid API key's lookup is reused, and how many are kept (`api/auth.ts`): a key
+   * revoked or expired in one process is refused by every other within this time (SPEC §5: 1 s).
+   */
+  apiKeyCacheMs: 500,
   apiKeyCacheMax: 10_000,
+  /** A key's `last_used_at` is written at most this often (`api/auth.ts`), not per request. */
+  apiKeyLastUsedMs: 60_000,
+  /** Unrevoked keys an account may hold (`POST /v1/api-keys`; the admin key's route is not held). */
+  apiKeysPerAccount: 100,
   /** How often the pending-deliveries gauge of `/metrics` is counted. */
   pendingRefreshMs: 15_000,
   /**

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'url_not_allowed'
   | 'unauthorized'
   | 'forbidden'
+  | 'insufficient_scope'
   | 'not_found'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_flight'
@@ -87,6 +88,23 @@ export class UnauthorizedError extends ApiError {
 export class ForbiddenError extends ApiError {
   constructor(message: string) {
     super(403, 'forbidden', message);
+  }
+}
+
+/**
+ * An account key whose scopes do not cover the route (SPEC §5): the message names the scope it
+ * needs, and so does `WWW-Authenticate` (RFC 6750 §3.1), for clients that read headers.
+ */
+export class InsufficientScopeError extends ApiError {
+  constructor(
+    readonly scope: string,
+    held: readonly string[],
+  ) {
+    super(
+      403,
+      'insufficient_scope',
+      `This API key's scopes (${held.join(', ')}) do not allow this call: it needs the scope "${scope}".`,
+    );
   }
 }
 
@@ -215,6 +233,8 @@ export function errorHandler(
     request.log.error({ err: error }, 'unexpected error');
   }
   if (api instanceof UnavailableError) reply.header('retry-after', String(api.retryAfterSeconds));
+  if (api instanceof InsufficientScopeError)
+    reply.header('www-authenticate', `Bearer error="insufficient_scope", scope="${api.scope}"`);
   return reply.code(api.status).send(errorBody(api));
 }
 

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /** The type prefixes of SPEC §5: every id is a prefix and a ULID, so ids sort by creation time. */
-export type IdPrefix = 'acct' | 'key' | 'wh' | 'lsn' | 'evt' | 'dlv' | 'att';
+export type IdPrefix = 'acct' | 'key' | 'wh' | 'lsn' | 'evt' | 'dlv' | 'att' | 'aud';
 
 const POOL_SIZE = 4096;
 const pool = new Uint8Array(POOL_SIZE);

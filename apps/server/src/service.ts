@@ -7,6 +7,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccount } from './api/accounts.js';
 import { startIdempotencyPurge } from './api/idempotency.js';
@@ -56,6 +57,8 @@ export interface RunningService {
   /** The development account and its key (development on SQLite), for the banner and tests. */
   dev: DevAccount | null;
   store: Store;
+  /** The HTTP app (tests read its routes). */
+  app: FastifyInstance;
   /** What the warm-up at start did; `startService` resolves after it. */
   warmUp: WarmUpResult;
   close(): Promise<void>;
@@ -193,6 +196,7 @@ export async function startService(
     url,
     dev,
     store,
+    app,
     warmUp: warm,
     close() {
       closing ??= (async () => {

@@ -114,6 +114,60 @@ describe('cli', () => {
     expect(missing.err).toMatch(/^error: not_found: /);
   });
 
+  it('keys list | create | revoke with the account key', async () => {
+    const as = ['--url', server.url, '--api-key', server.apiKey];
+    const made = await cli(
+      'keys',
+      'create',
+      '--name',
+      'ingest',
+      '--scopes',
+      'events:write,read',
+      '--expires-in',
+      '30d',
+      ...as,
+    );
+    expect(made.code, made.err).toBe(0);
+    const id = made.out.match(/key\s+(key_\S+)\s+ingest/)?.[1];
+    const key = made.out.match(/api key\s+(afk_\S+)/)?.[1];
+    expect(made.out).toMatch(/scopes\s+events:write, read/);
+    const expires = Date.parse(made.out.match(/expires\s+(\S+)/)![1]!);
+    expect(expires - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    const ingest = client(server.url, key);
+    expect((await ingest('GET', '/v1/webhooks')).status).toBe(200);
+    expect((await ingest('POST', '/v1/webhooks', {})).status).toBe(403);
+
+    const list = await cli('keys', 'list', ...as);
+    expect(list.code).toBe(0);
+    const lines = list.out.split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+PREFIX\s+SCOPES\s+CREATED\s+LAST USED\s+EXPIRES$/);
+    const line = lines.find((l) => l.startsWith(id!));
+    expect(line).toMatch(new RegExp(`ingest\\s+${key!.slice(0, 12)}…\\s+events:write,read\\s`));
+    expect(list.out).not.toContain(key);
+
+    const revoked = await cli('keys', 'revoke', id!, ...as);
+    expect(revoked.code, revoked.err).toBe(0);
+    expect(revoked.out).toMatch(/^revoked\s+key_/);
+    expect((await ingest('GET', '/v1/webhooks')).status).toBe(401);
+    expect((await cli('keys', 'list', ...as)).out).not.toContain(id);
+    const again = await cli('keys', 'revoke', id!, ...as);
+    expect(again).toMatchObject({ code: 1, errLines: 1 });
+    expect(again.err).toMatch(/^error: not_found: /);
+
+    for (const argv of [
+      ['keys', 'create', ...as],
+      ['keys', 'create', '--name', 'x', '--scopes', 'admin', ...as],
+      ['keys', 'create', '--name', 'x', '--expires-in', 'soon', ...as],
+      ['keys', 'revoke', ...as],
+      ['keys', 'rotate', ...as],
+    ]) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(1);
+      expect(r.errLines).toBe(1);
+      expect(r.err).toMatch(/^error: /);
+    }
+  });
+
   it('trigger posts the sample with --set overrides and prints the deliveries', async () => {
     const call = client(server.url, server.apiKey);
     await call('POST', '/v1/webhooks', { name: 'r', url: receiver.url, events: ['usage.*'] });

@@ -8,8 +8,11 @@ import { BUILT_IN } from '../src/config.js';
 import { newId } from '../src/ids.js';
 import { type FusedCompleteClaim, hasCompleteAndClaim } from '../src/store/capabilities.js';
 import type {
+  ApiKeyRow,
   AttemptOutcome,
   AttemptRow,
+  AuditEntryRow,
+  AuditFilter,
   ClaimedDelivery,
   NewEvent,
   OpenListenSession,
@@ -145,17 +148,155 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.getAccount(newId('acct'))).toBeUndefined();
       });
 
-      it('finds API keys by hash only', async () => {
-        const key = {
-          id: newId('key'),
-          accountId: acctA,
-          keyHash: 'a'.repeat(64),
+      function apiKey(accountId: string, over: Partial<ApiKeyRow> = {}): ApiKeyRow {
+        const id = over.id ?? newId('key');
+        return {
+          id,
+          accountId,
+          keyHash: `${id}-hash`.padEnd(64, '0'),
           prefix: 'afk_ab12',
+          name: 'ci',
+          scopes: ['full'],
           createdAt: T0,
+          expiresAt: null,
+          lastUsedAt: null,
+          revokedAt: null,
+          ...over,
         };
+      }
+
+      it('finds API keys by hash only', async () => {
+        const key = apiKey(acctA, { keyHash: 'a'.repeat(64) });
         await store.createApiKey(key);
         expect(await store.findApiKeyByHash(key.keyHash)).toEqual(key);
         expect(await store.findApiKeyByHash('b'.repeat(64))).toBeUndefined();
+      });
+
+      it("keeps a key's name, scopes and expiry", async () => {
+        const key = apiKey(acctA, {
+          name: 'ingest',
+          scopes: ['events:write', 'read'],
+          expiresAt: T0 + HOUR,
+        });
+        await store.createApiKey(key);
+        expect(await store.findApiKeyByHash(key.keyHash)).toEqual(key);
+      });
+
+      it("lists the account's unrevoked keys newest first, in pages, never another account's", async () => {
+        const keys: ApiKeyRow[] = [];
+        for (let i = 0; i < 5; i++) {
+          const k = apiKey(acctA, { id: newId('key', T0 + i), name: `k${i}` });
+          await store.createApiKey(k);
+          keys.push(k);
+        }
+        await store.createApiKey(apiKey(acctB));
+        const first = await store.listApiKeys(acctA, { limit: 3 });
+        expect(first.data.map((k) => k.name)).toEqual(['k4', 'k3', 'k2']);
+        expect(first.nextCursor).toBe(keys[2]!.id);
+        const second = await store.listApiKeys(acctA, { limit: 3, cursor: first.nextCursor! });
+        expect(second.data.map((k) => k.name)).toEqual(['k1', 'k0']);
+        expect(second.nextCursor).toBeNull();
+
+        expect(await store.revokeApiKey(acctA, keys[3]!.id, T0 + MIN)).toEqual(keys[3]);
+        const after = await store.listApiKeys(acctA, { limit: 10 });
+        expect(after.data.map((k) => k.name)).toEqual(['k4', 'k2', 'k1', 'k0']);
+      });
+
+      it('revokes once, only in its own account; the revoked key is still found, marked', async () => {
+        const key = apiKey(acctA);
+        await store.createApiKey(key);
+        expect(await store.revokeApiKey(acctB, key.id, T0 + MIN)).toBeUndefined();
+        expect(await store.findApiKeyByHash(key.keyHash)).toMatchObject({ revokedAt: null });
+        expect(await store.revokeApiKey(acctA, key.id, T0 + MIN)).toEqual(key);
+        expect(await store.revokeApiKey(acctA, key.id, T0 + 2 * MIN)).toBeUndefined();
+        expect(await store.revokeApiKey(acctA, newId('key'), T0 + MIN)).toBeUndefined();
+        expect(await store.findApiKeyByHash(key.keyHash)).toEqual({ ...key, revokedAt: T0 + MIN });
+      });
+
+      it('holds the quota of unrevoked keys, under concurrent creates too; revoked ones free room', async () => {
+        const made = await Promise.all(
+          Array.from({ length: 6 }, () => store.createApiKey(apiKey(acctA), 4)),
+        );
+        expect(made.filter(Boolean)).toHaveLength(4);
+        const listed = await store.listApiKeys(acctA, { limit: 10 });
+        expect(listed.data).toHaveLength(4);
+        expect(await store.createApiKey(apiKey(acctB), 4)).toBe(true);
+        await store.revokeApiKey(acctA, listed.data[0]!.id, T0 + MIN);
+        expect(await store.createApiKey(apiKey(acctA), 4)).toBe(true);
+        expect(await store.createApiKey(apiKey(acctA), 4)).toBe(false);
+        // Without a quota (the admin key's route), always.
+        expect(await store.createApiKey(apiKey(acctA))).toBe(true);
+      });
+
+      it('marks a key used only when it was not marked since notBefore', async () => {
+        const key = apiKey(acctA);
+        await store.createApiKey(key);
+        const used = async () => (await store.findApiKeyByHash(key.keyHash))?.lastUsedAt;
+        await store.markApiKeyUsed(key.id, T0 + MIN, T0);
+        expect(await used()).toBe(T0 + MIN);
+        // Another process, 30 s later, with a one-minute interval: nothing written.
+        await store.markApiKeyUsed(key.id, T0 + MIN + 30_000, T0 + 30_000);
+        expect(await used()).toBe(T0 + MIN);
+        await store.markApiKeyUsed(key.id, T0 + 2 * MIN + 1, T0 + MIN + 1);
+        expect(await used()).toBe(T0 + 2 * MIN + 1);
+      });
+    });
+
+    describe('the audit log', () => {
+      function entry(accountId: string, over: Partial<AuditEntryRow> = {}): AuditEntryRow {
+        const createdAt = over.createdAt ?? T0;
+        return {
+          id: newId('aud', createdAt),
+          accountId,
+          action: 'webhook.updated',
+          actorKeyId: 'key_1',
+          targetId: 'wh_1',
+          changes: { name: { from: 'a', to: 'b' }, events: ['agent.*'] },
+          createdAt,
+          ...over,
+        };
+      }
+
+      it('keeps entries as written and lists them newest first, in pages, per account', async () => {
+        const written: AuditEntryRow[] = [];
+        for (let i = 0; i < 4; i++) {
+          const e = entry(acctA, { createdAt: T0 + i * MIN });
+          await store.appendAudit(e);
+          written.push(e);
+        }
+        await store.appendAudit(entry(acctB, { actorKeyId: null, targetId: null, changes: {} }));
+        const first = await store.listAudit(acctA, {}, { limit: 3 });
+        expect(first.data).toEqual([written[3], written[2], written[1]]);
+        const second = await store.listAudit(acctA, {}, { limit: 3, cursor: first.nextCursor! });
+        expect(second).toEqual({ data: [written[0]], nextCursor: null });
+        const b = await store.listAudit(acctB, {}, { limit: 10 });
+        expect(b.data).toHaveLength(1);
+        expect(b.data[0]).toMatchObject({ actorKeyId: null, targetId: null, changes: {} });
+      });
+
+      it('filters by action, target and time (both ends inclusive)', async () => {
+        const a = entry(acctA, { action: 'webhook.created', targetId: 'wh_a', createdAt: T0 });
+        const b = entry(acctA, {
+          action: 'webhook.deleted',
+          targetId: 'wh_a',
+          createdAt: T0 + MIN,
+        });
+        const c = entry(acctA, {
+          action: 'webhook.created',
+          targetId: 'wh_c',
+          createdAt: T0 + HOUR,
+        });
+        for (const e of [a, b, c]) await store.appendAudit(e);
+        const ids = async (filter: AuditFilter) =>
+          (await store.listAudit(acctA, filter, { limit: 10 })).data.map((e) => e.id);
+        expect(await ids({ action: 'webhook.created' })).toEqual([c.id, a.id]);
+        expect(await ids({ targetId: 'wh_a' })).toEqual([b.id, a.id]);
+        expect(await ids({ since: T0 + MIN, until: T0 + HOUR })).toEqual([c.id, b.id]);
+        expect(await ids({ since: T0, until: T0 + MIN - 1 })).toEqual([a.id]);
+        expect(await ids({ action: 'webhook.created', targetId: 'wh_a', until: T0 })).toEqual([
+          a.id,
+        ]);
+        expect(await ids({ action: 'api_key.revoked' })).toEqual([]);
       });
     });
 

@@ -157,6 +157,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
       [6, 'listen secret'],
       [7, 'listen sessions'],
       [8, 'rate limits'],
+      [9, 'api key scopes and audit log'],
     ]);
   });
 
@@ -207,8 +208,29 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
       expect(first?.body).toBe(events[0]!.body);
       await store.completeAttempts([failedOnce(first!)]);
 
+      // A key as the released createApiKey wrote it, before keys had scopes.
+      const keyId = newId('key');
+      await sql(
+        `insert into ${schema}.api_keys (id, account_id, key_hash, prefix, created_at)
+         values ($1, $2, $3, 'afk_old', $4)`,
+        [keyId, acct, 'f'.repeat(64), T0],
+      );
+
       // Today's migrate: the migrations since that release applied, the functions replaced.
       await store.migrate();
+      // Keys made before scopes existed can do everything, as they could.
+      expect(await store.findApiKeyByHash('f'.repeat(64))).toEqual({
+        id: keyId,
+        accountId: acct,
+        keyHash: 'f'.repeat(64),
+        prefix: 'afk_old',
+        name: 'default',
+        scopes: ['full'],
+        createdAt: T0,
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
       const after = await functionsOf(schema);
       expect(after.map((f) => f.name)).toEqual(FUNCTIONS);
       for (const f of after.filter((f) => CLAIMS.includes(f.name))) {
@@ -269,7 +291,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     const pool = createPool({ url, schema, poolSize: 1 });
     try {
       await migrate(pool, schema, releasedV5.slice(0, 3), null);
-      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8]);
+      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8, 9]);
       expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
     } finally {
       await pool.end();

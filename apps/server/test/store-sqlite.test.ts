@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/store/sqlite/index.js';
+import { migrate } from '../src/store/sqlite/migrate.js';
 import { loadMigrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
@@ -43,6 +44,39 @@ describe('sqlite specifics', () => {
     await b.close();
   });
 
+  it('keys made before scopes existed get scope full and the name default', async () => {
+    const path = join(dir, 'old-keys.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().slice(0, 5));
+    db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)').run(
+      'acct_1',
+      'x',
+      0,
+    );
+    db.prepare(
+      'INSERT INTO api_keys (id, account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run('key_1', 'acct_1', 'f'.repeat(64), 'afk_old', 0);
+    db.close();
+    const store = createSqliteStore({ path });
+    await store.migrate();
+    try {
+      expect(await store.findApiKeyByHash('f'.repeat(64))).toEqual({
+        id: 'key_1',
+        accountId: 'acct_1',
+        keyHash: 'f'.repeat(64),
+        prefix: 'afk_old',
+        name: 'default',
+        scopes: ['full'],
+        createdAt: 0,
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('records applied migrations and survives a second migrate from another handle', async () => {
     const path = join(dir, 'migrate.db');
     const a = createSqliteStore({ path });
@@ -62,6 +96,7 @@ describe('sqlite specifics', () => {
         { version: 3, name: 'response bodies of any bytes' },
         { version: 4, name: 'listen secret' },
         { version: 5, name: 'listen sessions' },
+        { version: 6, name: 'api key scopes and audit log' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');
@@ -72,6 +107,8 @@ describe('sqlite specifics', () => {
       expect(webhookColumns).toContainEqual({ name: 'listen_seen_at' });
       const deliveryColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('deliveries');
       expect(deliveryColumns).toContainEqual({ name: 'listen' });
+      const keyColumns = db.prepare('SELECT name FROM pragma_table_info(?)').all('api_keys');
+      expect(keyColumns).toContainEqual({ name: 'scopes' });
     } finally {
       db.close();
     }

@@ -4,6 +4,8 @@ import { ApiError } from '../api.js';
 const hints: Record<string, string> = {
   unauthorized: 'Your API key was not accepted. Sign out and sign in again with a valid key.',
   forbidden: 'This key may not do that. Use an API key of the account that owns the webhook.',
+  insufficient_scope:
+    "This API key's scopes do not allow this. Sign in with a key that has the scope named above (full does everything).",
   not_found: 'It may have been deleted, or it belongs to another account.',
   url_not_allowed:
     'The service does not deliver to this address. Use a public https:// URL (private and loopback addresses are refused in production).',

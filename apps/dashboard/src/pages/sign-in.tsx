@@ -11,6 +11,11 @@ function signInError(error: unknown): unknown {
       'That API key was not accepted. Check that you pasted the whole key (it starts with afk_) and that it has not been revoked.',
     );
   }
+  if (error.code === 'insufficient_scope') {
+    return new Error(
+      'This key may only post events (scope events:write): the dashboard needs a key with the scope read (to look) or full (to change things).',
+    );
+  }
   if (error.status === 403) {
     return new Error(
       'This key cannot manage webhooks (it may be the admin key). Sign in with an API key of your account.',

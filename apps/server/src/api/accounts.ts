@@ -4,28 +4,58 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from '../security/api-keys.js';
-import type { Store } from '../store/types.js';
+import type { ApiKeyRow, Store } from '../store/types.js';
+import type { AuditRecorder } from './audit.js';
 import type { AppDeps } from './deps.js';
 import { CreateAccountBody, errorResponses, IdParams } from './schemas.js';
 
 const tags = ['accounts'];
 
-/** Creates an API key for the account; the key itself is answered once and stored hashed. */
+type KeyOptions = Pick<ApiKeyRow, 'name' | 'scopes' | 'expiresAt'>;
+type CreatedKey = { id: string; apiKey: string; row: ApiKeyRow };
+
+const FIRST_KEY: KeyOptions = { name: 'default', scopes: ['full'], expiresAt: null };
+
+/** A new key's row and the key itself, answered once; only its hash is stored. */
+function newApiKey(accountId: string, now: number, options: KeyOptions): CreatedKey {
+  const apiKey = generateApiKey();
+  const row: ApiKeyRow = {
+    id: newId('key', now),
+    accountId,
+    keyHash: hashApiKey(apiKey),
+    prefix: keyPrefix(apiKey),
+    name: options.name,
+    scopes: options.scopes,
+    createdAt: now,
+    expiresAt: options.expiresAt,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  return { id: row.id, apiKey, row };
+}
+
+/** Creates an API key (scope full) for the account, with no quota: the admin key's routes. */
 export async function createApiKey(
   store: Store,
   accountId: string,
   now: number,
-): Promise<{ id: string; apiKey: string }> {
-  const apiKey = generateApiKey();
-  const id = newId('key', now);
-  await store.createApiKey({
-    id,
-    accountId,
-    keyHash: hashApiKey(apiKey),
-    prefix: keyPrefix(apiKey),
-    createdAt: now,
-  });
-  return { id, apiKey };
+  options: KeyOptions = FIRST_KEY,
+): Promise<CreatedKey> {
+  const key = newApiKey(accountId, now, options);
+  await store.createApiKey(key.row);
+  return key;
+}
+
+/** Creates an API key unless the account holds `max` already (then undefined). */
+export async function createApiKeyWithin(
+  store: Store,
+  accountId: string,
+  now: number,
+  options: KeyOptions,
+  max: number,
+): Promise<CreatedKey | undefined> {
+  const key = newApiKey(accountId, now, options);
+  return (await store.createApiKey(key.row, max)) ? key : undefined;
 }
 
 /** Creates an account and its first API key. */
@@ -40,7 +70,7 @@ export async function createAccount(
   return { id, name, apiKey: key.apiKey, keyId: key.id };
 }
 
-export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function accountRoutes(app: FastifyInstance, deps: AppDeps, audit: AuditRecorder): void {
   const { store, clock } = deps;
   const config = { access: 'admin' as const };
 
@@ -85,6 +115,12 @@ export function accountRoutes(app: FastifyInstance, deps: AppDeps): void {
       const account = isId('acct', id) ? await store.getAccount(id) : undefined;
       if (!account) throw new NotFoundError('account');
       const key = await createApiKey(store, account.id, clock.now());
+      await audit.recordFor(account.id, 'api_key.created', key.id, {
+        name: key.row.name,
+        prefix: key.row.prefix,
+        scopes: key.row.scopes,
+        expires_at: null,
+      });
       return reply.code(201).send({ id: key.id, api_key: key.apiKey });
     },
   );

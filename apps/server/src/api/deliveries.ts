@@ -13,12 +13,11 @@ const tags = ['deliveries'];
 
 export function deliveryRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
   const { store, clock, engine } = deps;
-  const config = { access: 'account' as const };
 
   app.get<{ Querystring: Static<typeof DeliveryListQuery> }>(
     '/v1/deliveries',
     {
-      config,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'List deliveries, newest first',
@@ -50,7 +49,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cur
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/deliveries/:id',
     {
-      config,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'Read a delivery with its attempts (oldest first)',
@@ -69,7 +68,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cur
   app.post<{ Params: Static<typeof IdParams> }>(
     '/v1/deliveries/:id/retry',
     {
-      config,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Make one new attempt now',

@@ -136,7 +136,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof PostEventBody> }>(
     '/v1/events',
     {
-      config: { access: 'any', rateLimit: 'events' },
+      config: { access: 'any', scope: 'events:write', rateLimit: 'events' },
       bodyLimit: eventBodyLimit(maxPayload),
       schema: {
         tags,
@@ -178,7 +178,7 @@ export function eventRoutes(
   app.post<{ Body: Static<typeof BatchBody> }>(
     '/v1/events/batch',
     {
-      config: { access: 'any', rateLimit: 'events' },
+      config: { access: 'any', scope: 'events:write', rateLimit: 'events' },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags,
@@ -249,7 +249,7 @@ export function eventRoutes(
   app.get<{ Querystring: Static<typeof EventListQuery> }>(
     '/v1/events',
     {
-      config: { access: 'account' },
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'List events, newest first',
@@ -278,7 +278,7 @@ export function eventRoutes(
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/events/:id',
     {
-      config: { access: 'account' },
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'Read an event and the ids of its deliveries',

@@ -16,6 +16,7 @@ import { ConnectQuery, parseEventList } from '../listen/protocol.js';
 import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import type { ListenSessionRow } from '../store/types.js';
+import type { AuditRecorder } from './audit.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { errorResponses, IdParams } from './schemas.js';
@@ -85,14 +86,18 @@ function checkForwardTo(text: string): string {
   return text;
 }
 
-export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub): void {
+export function listenRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  hub: ListenHub,
+  audit: AuditRecorder,
+): void {
   const { store, cipher, clock } = deps;
-  const account = { access: 'account' as const };
 
   app.get(
     '/v1/listen/secret',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: "The account's listen secret",
@@ -101,15 +106,17 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub
         response: { 200: ListenSecretSchema, ...errorResponses(401, 403) },
       },
     },
-    async (request) => ({
-      secret: (await listenSecretOf(store, cipher, accountOf(request))).secret,
-    }),
+    async (request) => {
+      const { secret } = await listenSecretOf(store, cipher, accountOf(request));
+      await audit.record(request, 'listen_secret.revealed', null);
+      return { secret };
+    },
   );
 
   app.post<{ Body: Static<typeof EmptyBody> }>(
     '/v1/listen/secret/rotate',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: "Rotate the account's listen secret",
@@ -126,6 +133,7 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub
         accountId,
         cipher.encrypt(secret, blobContext.listenSecret(accountId)),
       );
+      await audit.record(request, 'listen_secret.rotated', null);
       return { secret };
     },
   );
@@ -134,7 +142,7 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub
     '/v1/listen/connect',
     {
       websocket: true,
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Open a listen session (WebSocket)',
@@ -166,7 +174,7 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub
   app.get(
     '/v1/listen/sessions',
     {
-      config: account,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: "The account's listen sessions",
@@ -187,7 +195,7 @@ export function listenRoutes(app: FastifyInstance, deps: AppDeps, hub: ListenHub
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/v1/listen/sessions/:id',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Delete a listen session',

@@ -407,3 +407,50 @@ export const CreateAccountBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }) },
   { additionalProperties: false },
 );
+
+/** An API key as the account sees it (never the key itself, but its first characters). */
+export const ApiKeySchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String({ description: 'The first characters of the key, to recognise it.' }),
+  scopes: Type.Array(Type.String()),
+  created_at: Time,
+  last_used_at: Nullable(Time),
+  expires_at: Nullable(Time),
+});
+
+export const ScopeSchema = Type.Union(
+  [Type.Literal('full'), Type.Literal('read'), Type.Literal('events:write')],
+  {
+    description:
+      '`full`: everything of the account; `read`: every GET but the secret reveals; `events:write`: posting events only.',
+  },
+);
+
+export const CreateApiKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: LIMITS.name, pattern: NO_NUL }),
+    scopes: Type.Optional(
+      Type.Array(ScopeSchema, { minItems: 1, maxItems: 3, uniqueItems: true, default: ['full'] }),
+    ),
+    expires_at: Type.Optional(Time),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEntrySchema = Type.Object({
+  id: Type.String(),
+  action: Type.String(),
+  actor_key_id: Nullable(Type.String({ description: 'null: the admin key' })),
+  target_id: Nullable(Type.String()),
+  changes: Type.Record(Type.String(), Type.Unknown()),
+  created_at: Time,
+});
+
+export const AuditListQuery = Type.Object({
+  ...PageQuery,
+  action: Type.Optional(Type.String({ maxLength: LIMITS.eventName, pattern: VISIBLE })),
+  target_id: Type.Optional(IdFilter),
+  since: Type.Optional(Time),
+  until: Type.Optional(Time),
+});

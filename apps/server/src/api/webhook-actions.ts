@@ -15,6 +15,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { newId } from '../ids.js';
+import type { AuditRecorder } from './audit.js';
 import { accountOf } from './auth.js';
 import type { CatalogValidator } from './catalog-validator.js';
 import type { AppDeps } from './deps.js';
@@ -41,10 +42,10 @@ export function webhookActionRoutes(
   app: FastifyInstance,
   deps: AppDeps,
   catalog: CatalogValidator,
+  audit: AuditRecorder,
 ): void {
   const { store, clock, config, engine } = deps;
   const maxPayload = config.maxPayloadBytes;
-  const account = { access: 'account' as const };
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
 
   /** Edited `data` for `event`, checked as `POST /v1/events` checks it (size cap, schema). */
@@ -63,7 +64,7 @@ export function webhookActionRoutes(
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof TestBody> }>(
     '/v1/webhooks/:id/test',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Send a test event now',
@@ -149,7 +150,7 @@ export function webhookActionRoutes(
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RecoverBody> }>(
     '/v1/webhooks/:id/recover',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Re-attempt failed deliveries',
@@ -172,6 +173,11 @@ export function webhookActionRoutes(
       if (until < since) throw ValidationError.field('/until', 'until must not be before since');
       const count = await store.recoverDeliveries(accountId, webhook.id, since, until, now);
       if (count > 0) engine.notify();
+      await audit.record(request, 'webhook.recover', webhook.id, {
+        since: rfc3339(since),
+        until: rfc3339(until),
+        deliveries: count,
+      });
       return reply.code(202).send({ deliveries: count });
     },
   );
@@ -179,7 +185,7 @@ export function webhookActionRoutes(
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof StatsQuery> }>(
     '/v1/webhooks/:id/stats',
     {
-      config: account,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'Delivery statistics over a window',

@@ -5,6 +5,7 @@ import { isId, newId } from '../ids.js';
 import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
 import type { Store, WebhookPatch, WebhookRow } from '../store/types.js';
+import type { AuditRecorder } from './audit.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import type { Cursors } from './query.js';
@@ -44,9 +45,42 @@ export async function loadWebhook(
   return row;
 }
 
-export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Cursors): void {
+/**
+ * What the audit log says of a webhook's fields: every creatable field but the secret, and the
+ * custom headers by name only (their values may be credentials).
+ */
+function auditedFields(w: Partial<WebhookRow>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (w.name !== undefined) out.name = w.name;
+  if (w.url !== undefined) out.url = w.url;
+  if (w.events !== undefined) out.events = w.events;
+  if (w.active !== undefined) out.active = w.active;
+  if (w.description !== undefined) out.description = w.description;
+  if (w.headerNames !== undefined) out.header_names = w.headerNames;
+  if (w.metadata !== undefined) out.metadata = w.metadata;
+  return out;
+}
+
+/** `{field: {from, to}}` for each audited field the patch changed. */
+function auditedChanges(before: WebhookRow, after: WebhookRow, patch: WebhookPatch) {
+  const from = auditedFields(before);
+  const to = auditedFields(after);
+  const out: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of Object.keys(auditedFields(patch))) {
+    if (field === 'active') continue;
+    if (JSON.stringify(from[field]) !== JSON.stringify(to[field]))
+      out[field] = { from: from[field] ?? null, to: to[field] ?? null };
+  }
+  return out;
+}
+
+export function webhookRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  cursors: Cursors,
+  audit: AuditRecorder,
+): void {
   const { store, cipher, clock, config, engine } = deps;
-  const account = { access: 'account' as const };
 
   const load = (accountId: string, id: string) => loadWebhook(store, accountId, id);
 
@@ -64,7 +98,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.post<{ Body: Static<typeof CreateWebhookBody> }>(
     '/v1/webhooks',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Create a webhook endpoint',
@@ -108,6 +142,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         throw new LimitExceededError(
           `This account has ${max} webhooks, the most it may have (AF_MAX_WEBHOOKS_PER_ACCOUNT); delete one first.`,
         );
+      await audit.record(request, 'webhook.created', row.id, auditedFields(row));
       return reply.code(201).send(serializeWebhook(row, secret));
     },
   );
@@ -115,7 +150,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.get<{ Querystring: { limit?: number; cursor?: string } }>(
     '/v1/webhooks',
     {
-      config: account,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'List webhooks, newest first',
@@ -138,7 +173,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/webhooks/:id',
     {
-      config: account,
+      config: { access: 'account', scope: 'read' },
       schema: {
         tags,
         summary: 'Read a webhook',
@@ -152,7 +187,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof UpdateWebhookBody> }>(
     '/v1/webhooks/:id',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Update a webhook',
@@ -165,7 +200,8 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
     },
     async (request) => {
       const accountId = accountOf(request);
-      const { id } = await load(accountId, request.params.id);
+      const before = await load(accountId, request.params.id);
+      const { id } = before;
       const body = request.body;
       const patch: WebhookPatch = {};
       if (body.name !== undefined) patch.name = body.name;
@@ -185,6 +221,13 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
       const row = await store.updateWebhook(accountId, request.params.id, patch, clock.now());
       if (!row) throw new NotFoundError('webhook');
       if (body.active === true || body.url !== undefined) engine.notify();
+      const changes = auditedChanges(before, row, patch);
+      if (Object.keys(changes).length > 0)
+        await audit.record(request, 'webhook.updated', row.id, changes);
+      if (body.active !== undefined && body.active !== before.active)
+        await audit.record(request, body.active ? 'webhook.enabled' : 'webhook.disabled', row.id, {
+          active: { from: before.active, to: body.active },
+        });
       return serializeWebhook(row);
     },
   );
@@ -192,7 +235,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/v1/webhooks/:id',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Delete a webhook',
@@ -204,8 +247,11 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
     async (request, reply) => {
       const accountId = accountOf(request);
       const id = request.params.id;
-      const deleted = isId('wh', id) && (await store.deleteWebhook(accountId, id, clock.now()));
+      // Read first, so that the log still says which webhook it was once its id resolves to nothing.
+      const gone = await load(accountId, id);
+      const deleted = await store.deleteWebhook(accountId, id, clock.now());
       if (!deleted) throw new NotFoundError('webhook');
+      await audit.record(request, 'webhook.deleted', id, { name: gone.name, url: gone.url });
       return reply.code(204).send();
     },
   );
@@ -225,7 +271,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/webhooks/:id/secret',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: "Reveal the webhook's signing secret",
@@ -233,13 +279,17 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         response: { 200: SecretSchema, ...errorResponses(401, 403, 404) },
       },
     },
-    async (request) => secretAnswer(await load(accountOf(request), request.params.id)),
+    async (request) => {
+      const answer = secretAnswer(await load(accountOf(request), request.params.id));
+      await audit.record(request, 'webhook.secret_revealed', request.params.id);
+      return answer;
+    },
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> }>(
     '/v1/webhooks/:id/secret/rotate',
     {
-      config: account,
+      config: { access: 'account', scope: 'full' },
       schema: {
         tags,
         summary: 'Rotate the signing secret',
@@ -268,7 +318,13 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         now,
       );
       if (!row) throw new NotFoundError('webhook');
-      return { secret, previous_secret_expires_at: grace > 0 ? rfc3339(now + grace * 1000) : null };
+      const previousExpires = grace > 0 ? rfc3339(now + grace * 1000) : null;
+      await audit.record(request, 'webhook.secret_rotated', row.id, {
+        secret: body.secret === undefined ? 'generated' : 'supplied',
+        grace_period_seconds: grace,
+        previous_secret_expires_at: previousExpires,
+      });
+      return { secret, previous_secret_expires_at: previousExpires };
     },
   );
 }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { eventSamples, isEventName } from '@agentfactory/webhooks';
-import { loadClientEnv, loadConfig } from '../config.js';
+import { loadClientEnv, loadConfig, parseDuration } from '../config.js';
 import { openStore, startService } from '../service.js';
 import { request } from './http.js';
 import { CliError, type Io } from './output.js';
@@ -76,7 +76,7 @@ Commands:
   serve                      run the service (the default)
   migrate                    create or update the database schema, then exit
   accounts create --name N   create an account and its first API key (admin key)
-  keys create --account ID   create another API key for an account (admin key)
+  keys list|create|revoke    the account's API keys (create --account ID: admin key)
   trigger <event>            send a catalog event with its sample data, show its deliveries
   listen --forward-to URL    forward the account's events to a local URL, no tunnel
   tester [--secret S]        a local receiver that shows each request and why it verifies or not
@@ -101,9 +101,26 @@ Creates or updates the database schema in AF_DATA_DIR and exits.`,
 
 Creates an account and prints its id and first API key (shown once). Needs the admin key:
 --api-key, AF_ADMIN_KEY, or the generated key in AF_DATA_DIR.`,
-  keys: `agentfactory-webhooks keys create --account ACCOUNT_ID [--url URL] [--api-key ADMIN_KEY]
+  keys: `agentfactory-webhooks keys list [--url URL] [--api-key KEY]
+agentfactory-webhooks keys create --name NAME [--scopes S,S] [--expires-at TIME | --expires-in 30d]
+agentfactory-webhooks keys revoke KEY_ID
+agentfactory-webhooks keys create --account ACCOUNT_ID [--api-key ADMIN_KEY]
 
-Creates another API key for an account and prints it (shown once). Needs the admin key.`,
+The account's API keys, with the account's own key (--api-key, AF_API_KEY, or the development
+key; creating and revoking need a key with the scope full):
+
+  list                  every key that is not revoked: id, name, the key's first characters,
+                        scopes, when it was created, last used (updated at most once a minute)
+                        and when it expires
+  create --name NAME    a new key, printed once (only its hash is kept)
+    --scopes S,S        full (default: everything), read (every GET but the secrets),
+                        events:write (posting events only); several with commas
+    --expires-at TIME   refused from then on (RFC 3339, e.g. 2026-12-31T00:00:00Z)
+    --expires-in 30d    the same, from now (250ms, 5s, 5m, 24h, 5d)
+  revoke KEY_ID         refused from now on, by every process of the service within a second
+
+With the admin key, \`keys create --account ACCOUNT_ID\` creates another key (scope full) for
+an account and prints it (shown once).`,
   trigger: `agentfactory-webhooks trigger <event> [--data file.json] [--set field=value …] [--url URL] [--api-key KEY]
 
 Sends a catalog event (e.g. agent.created) with its sample data, prints the event id, waits a
@@ -219,25 +236,137 @@ export async function accounts(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
+interface KeyAnswer {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+}
+
+const KEYS_USAGE =
+  'usage: agentfactory-webhooks keys list | create --name NAME [--scopes S,S] [--expires-at TIME] | revoke KEY_ID | create --account ACCOUNT_ID';
+
+/** `--scopes read,events:write` → the list the API takes; the API validates the names. */
+function scopesOption(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const scopes = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (scopes.length === 0)
+    throw new CliError('--scopes needs at least one of full, read, events:write');
+  return scopes;
+}
+
+/** `--expires-at` as an RFC 3339 time, or `--expires-in 30d` from now (the service's durations). */
+function expiryOption(at: string | undefined, inText: string | undefined): string | undefined {
+  if (at !== undefined && inText !== undefined)
+    throw new CliError('pass --expires-at or --expires-in, not both');
+  if (at !== undefined) return at;
+  if (inText === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(inText);
+  } catch (err) {
+    throw new CliError(`--expires-in ${(err as Error).message}`);
+  }
+  return new Date(Date.now() + ms).toISOString();
+}
+
 export async function keys(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { ...CLIENT_OPTIONS, account: { type: 'string' } },
+    {
+      ...CLIENT_OPTIONS,
+      account: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      'expires-at': { type: 'string' },
+      'expires-in': { type: 'string' },
+    },
     true,
   );
   if (values.help) return help('keys', io);
-  if (positionals[0] !== 'create' || positionals.length !== 1)
-    throw new CliError('usage: agentfactory-webhooks keys create --account ACCOUNT_ID');
-  if (!values.account) throw new CliError('--account is required');
-  const opts = { url: clientUrl(values.url), apiKey: adminKey(values['api-key']) };
-  const key = await request<{ id: string; api_key: string }>(
-    opts,
-    'POST',
-    `/v1/accounts/${encodeURIComponent(values.account)}/api-keys`,
-  );
-  io.out(`key      ${key.id}`);
-  io.out(`api key  ${key.api_key}   (shown once: keep it now)`);
-  return 0;
+  const [action, ...rest] = positionals;
+  const url = clientUrl(values.url);
+
+  // The admin's form, as before: another key for an account (scope full).
+  if (action === 'create' && values.account !== undefined) {
+    if (rest.length > 0) throw new CliError(KEYS_USAGE);
+    const opts = { url, apiKey: adminKey(values['api-key']) };
+    const key = await request<{ id: string; api_key: string }>(
+      opts,
+      'POST',
+      `/v1/accounts/${encodeURIComponent(values.account)}/api-keys`,
+    );
+    io.out(`key      ${key.id}`);
+    io.out(`api key  ${key.api_key}   (shown once: keep it now)`);
+    return 0;
+  }
+
+  const opts = { url, apiKey: accountKey(values['api-key']) };
+  if (action === 'list' && rest.length === 0) {
+    const all: KeyAnswer[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { data: KeyAnswer[]; next_cursor: string | null } = await request(
+        opts,
+        'GET',
+        `/v1/api-keys?limit=250${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      all.push(...page.data);
+      cursor = page.next_cursor;
+    } while (cursor);
+    if (all.length === 0) {
+      io.out('no API keys');
+      return 0;
+    }
+    const rows = [
+      ['ID', 'NAME', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'EXPIRES'],
+      ...all.map((k) => [
+        k.id,
+        k.name,
+        `${k.prefix}…`,
+        k.scopes.join(','),
+        k.created_at,
+        k.last_used_at ?? '-',
+        k.expires_at ?? 'never',
+      ]),
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows)
+      io.out(
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
+    return 0;
+  }
+  if (action === 'create' && rest.length === 0) {
+    if (!values.name) throw new CliError('--name is required (or --account ID with the admin key)');
+    const scopes = scopesOption(values.scopes);
+    const expiresAt = expiryOption(values['expires-at'], values['expires-in']);
+    const key = await request<KeyAnswer & { api_key: string }>(opts, 'POST', '/v1/api-keys', {
+      name: values.name,
+      ...(scopes ? { scopes } : {}),
+      ...(expiresAt ? { expires_at: expiresAt } : {}),
+    });
+    io.out(`key      ${key.id}  ${key.name}`);
+    io.out(`scopes   ${key.scopes.join(', ')}`);
+    io.out(`expires  ${key.expires_at ?? 'never'}`);
+    io.out(`api key  ${key.api_key}   (shown once: keep it now)`);
+    return 0;
+  }
+  if (action === 'revoke' && rest.length === 1) {
+    await request(opts, 'DELETE', `/v1/api-keys/${encodeURIComponent(rest[0]!)}`);
+    io.out(`revoked  ${rest[0]}   (refused from now on, by every process within a second)`);
+    return 0;
+  }
+  throw new CliError(KEYS_USAGE);
 }
 
 /** Sets `path` (dot-separated) in `target`; keeps strings as strings where the sample has one. */

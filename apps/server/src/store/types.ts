@@ -76,6 +76,14 @@ export interface AccountRow {
   createdAt: number;
 }
 
+/**
+ * What an API key may do (SPEC §5): `full` everything of its account, `read` every `GET` but the
+ * secret reveals, `events:write` posting events only. Each route declares the one it needs
+ * (`api/scopes.ts`).
+ */
+export type ApiKeyScope = 'full' | 'read' | 'events:write';
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['full', 'read', 'events:write'];
+
 export interface ApiKeyRow {
   id: string;
   accountId: string;
@@ -83,7 +91,39 @@ export interface ApiKeyRow {
   keyHash: string;
   /** The first characters of the key, for people to recognise it (`afk_ab12…`). */
   prefix: string;
+  /** A label people give the key (`ci`, `production ingest`). */
+  name: string;
+  /** At least one; `full` for the keys made before scopes existed. */
+  scopes: ApiKeyScope[];
   createdAt: number;
+  /** Refused from this time on; null: never expires. */
+  expiresAt: number | null;
+  /** Written at most once a minute per key (`Store.markApiKeyUsed`), so it lags by up to that. */
+  lastUsedAt: number | null;
+  /** Set by `revokeApiKey`: the key is refused and no longer listed. */
+  revokedAt: number | null;
+}
+
+/**
+ * One configuration change of an account (`GET /v1/audit-log`): what was done (`action`, e.g.
+ * `webhook.updated`), by which key (null: the admin key), to what, and what changed. `changes`
+ * never holds a secret value: the API builds it from names and non-secret fields only.
+ */
+export interface AuditEntryRow {
+  id: string;
+  accountId: string;
+  action: string;
+  actorKeyId: string | null;
+  targetId: string | null;
+  changes: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface AuditFilter {
+  action?: string | undefined;
+  targetId?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
 }
 
 export interface WebhookRow {
@@ -441,8 +481,34 @@ export interface Store {
   // Accounts and API keys.
   createAccount(account: AccountRow): Promise<void>;
   getAccount(id: string): Promise<AccountRow | undefined>;
-  createApiKey(key: ApiKeyRow): Promise<void>;
+  /**
+   * Inserts the key; with `maxPerAccount`, only while the account has fewer unrevoked keys than
+   * that, checked in the insert's transaction (as `createWebhook`). False when the quota refused
+   * it (nothing written).
+   */
+  createApiKey(key: ApiKeyRow, maxPerAccount?: number): Promise<boolean>;
+  /**
+   * The key with this hash while its account exists, revoked or expired too: the caller decides
+   * whether it is valid.
+   */
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined>;
+  /** The account's keys that are not revoked (expired ones too), newest first. */
+  listApiKeys(accountId: string, page: PageQuery): Promise<Page<ApiKeyRow>>;
+  /**
+   * Revokes the account's key `id` at `now`; answers the key as it was before, or undefined when
+   * the account has no such key or it was revoked already.
+   */
+  revokeApiKey(accountId: string, id: string, now: number): Promise<ApiKeyRow | undefined>;
+  /**
+   * Sets the key's `lastUsedAt` to `now` unless it is already later than `notBefore`, so many
+   * processes together write it at most once per interval.
+   */
+  markApiKeyUsed(id: string, now: number, notBefore: number): Promise<void>;
+
+  // The audit log (`GET /v1/audit-log`).
+  appendAudit(entry: AuditEntryRow): Promise<void>;
+  /** The account's entries, newest first, filtered (`since`/`until` inclusive on `createdAt`). */
+  listAudit(accountId: string, filter: AuditFilter, page: PageQuery): Promise<Page<AuditEntryRow>>;
 
   // The account's listen secret (`GET /v1/listen/secret`): the encrypted blob, never the secret.
   /** The account's encrypted listen secret, or null when it has none yet (or no such account). */

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createAccount } from '../../src/api/accounts.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -22,6 +23,8 @@ export interface TestServer {
   dataDir: string;
   config: Config;
   store: Store;
+  /** The Fastify app serving `url` (its routes, for tests that enumerate them). */
+  app: FastifyInstance;
   /** Stops the service and removes the data dir. */
   close(): Promise<void>;
 }
@@ -79,6 +82,7 @@ export async function startTestServer(
       dataDir,
       config,
       store: service.store,
+      app: service.app,
       async close() {
         await service.close();
         rmSync(dataDir, { recursive: true, force: true });

@@ -24,6 +24,8 @@ import type {
   AccountRow,
   ApiKeyRow,
   AttemptOutcome,
+  AuditEntryRow,
+  AuditFilter,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -51,7 +53,16 @@ import type {
 import { migrate } from './migrate.js';
 import { PgWorkNotifier, type WakeUp, WORK_CHANNEL } from './notifier.js';
 import { checkSchemaName, createPool, POOL_SIZE, type PostgresOptions, query } from './pool.js';
-import { createAccount, createApiKey, findApiKeyByHash, getAccount } from './sql/accounts.js';
+import {
+  createAccount,
+  createApiKey,
+  findApiKeyByHash,
+  getAccount,
+  listApiKeys,
+  markApiKeyUsed,
+  revokeApiKey,
+} from './sql/accounts.js';
+import { appendAudit, listAudit } from './sql/audit-log.js';
 import { claimDue, completeAndClaim, countPending, nextDueAt } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
@@ -194,12 +205,34 @@ class PgStore implements PostgresStore {
     return getAccount(this.pool, id);
   }
 
-  createApiKey(k: ApiKeyRow): Promise<void> {
-    return createApiKey(this.pool, k);
+  createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {
+    return createApiKey(this.pool, k, maxPerAccount);
   }
 
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
     return findApiKeyByHash(this.pool, keyHash);
+  }
+
+  listApiKeys(accountId: string, page: PageQuery): Promise<Page<ApiKeyRow>> {
+    return listApiKeys(this.pool, accountId, page);
+  }
+
+  revokeApiKey(accountId: string, id: string, now: number): Promise<ApiKeyRow | undefined> {
+    return revokeApiKey(this.pool, accountId, id, now);
+  }
+
+  markApiKeyUsed(id: string, now: number, notBefore: number): Promise<void> {
+    return markApiKeyUsed(this.pool, id, now, notBefore);
+  }
+
+  // The audit log: sql/audit-log.ts.
+
+  appendAudit(entry: AuditEntryRow): Promise<void> {
+    return appendAudit(this.pool, entry);
+  }
+
+  listAudit(accountId: string, filter: AuditFilter, page: PageQuery): Promise<Page<AuditEntryRow>> {
+    return listAudit(this.pool, accountId, filter, page);
   }
 
   getListenSecret(accountId: string): Promise<string | null> {

@@ -2,6 +2,7 @@ import type {
   AccountRow,
   ApiKeyRow,
   AttemptRow,
+  AuditEntryRow,
   ClaimedDelivery,
   DeliveryRow,
   EventRow,
@@ -24,6 +25,21 @@ export const apiKeyRow = (r: Raw): ApiKeyRow => ({
   accountId: r.account_id,
   keyHash: r.key_hash,
   prefix: r.prefix,
+  name: r.name,
+  scopes: r.scopes,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at ?? null,
+  lastUsedAt: r.last_used_at ?? null,
+  revokedAt: r.revoked_at ?? null,
+});
+
+export const auditRow = (r: Raw): AuditEntryRow => ({
+  id: r.id,
+  accountId: r.account_id,
+  action: r.action,
+  actorKeyId: r.actor_key_id ?? null,
+  targetId: r.target_id ?? null,
+  changes: r.changes,
   createdAt: r.created_at,
 });
 

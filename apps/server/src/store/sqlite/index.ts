@@ -150,6 +150,11 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly getAccount = this.forward('getAccount');
   readonly createApiKey = this.forward('createApiKey');
   readonly findApiKeyByHash = this.forward('findApiKeyByHash');
+  readonly listApiKeys = this.forward('listApiKeys');
+  readonly revokeApiKey = this.forward('revokeApiKey');
+  readonly markApiKeyUsed = this.forward('markApiKeyUsed');
+  readonly appendAudit = this.forward('appendAudit');
+  readonly listAudit = this.forward('listAudit');
   readonly getListenSecret = this.forward('getListenSecret');
   readonly setListenSecretIfAbsent = this.forward('setListenSecretIfAbsent');
   readonly rotateListenSecret = this.forward('rotateListenSecret');

@@ -3,6 +3,8 @@ import type {
   AccountRow,
   ApiKeyRow,
   AttemptOutcome,
+  AuditEntryRow,
+  AuditFilter,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -29,7 +31,16 @@ import type {
 } from '../types.js';
 import { migrate } from './migrate.js';
 import type { Stmt } from './rows.js';
-import { createAccount, createApiKey, findApiKeyByHash, getAccount } from './sql/accounts.js';
+import {
+  createAccount,
+  createApiKey,
+  findApiKeyByHash,
+  getAccount,
+  listApiKeys,
+  markApiKeyUsed,
+  revokeApiKey,
+} from './sql/accounts.js';
+import { appendAudit, listAudit } from './sql/audit-log.js';
 import { countPending, nextDueAt, SqliteClaims } from './sql/claim-due.js';
 import { completeAttempts } from './sql/complete-attempts.js';
 import { getDelivery, getEvent, listDeliveries, listEvents } from './sql/delivery-log.js';
@@ -178,12 +189,39 @@ export class SqliteStore implements Store {
     return getAccount(this.stmt, id);
   }
 
-  async createApiKey(k: ApiKeyRow): Promise<void> {
-    createApiKey(this.stmt, k);
+  async createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {
+    return createApiKey(this.db, this.stmt, k, maxPerAccount);
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
     return findApiKeyByHash(this.stmt, keyHash);
+  }
+
+  async listApiKeys(accountId: string, page: PageQuery): Promise<Page<ApiKeyRow>> {
+    return listApiKeys(this.stmt, accountId, page);
+  }
+
+  async revokeApiKey(accountId: string, id: string, now: number): Promise<ApiKeyRow | undefined> {
+    return revokeApiKey(this.stmt, accountId, id, now);
+  }
+
+  /** Without an fsync: a `lastUsedAt` lost to a power cut is only a little older than it was. */
+  async markApiKeyUsed(id: string, now: number, notBefore: number): Promise<void> {
+    this.relaxed(() => markApiKeyUsed(this.stmt, id, now, notBefore));
+  }
+
+  // The audit log: sql/audit-log.ts.
+
+  async appendAudit(entry: AuditEntryRow): Promise<void> {
+    appendAudit(this.stmt, entry);
+  }
+
+  async listAudit(
+    accountId: string,
+    filter: AuditFilter,
+    page: PageQuery,
+  ): Promise<Page<AuditEntryRow>> {
+    return listAudit(this.stmt, accountId, filter, page);
   }
 
   // The account's listen secret: sql/listen-secret.ts.

@@ -1,10 +1,19 @@
 /**
  * Accounts and their API keys (`Store.createAccount`, `getAccount`, `createApiKey`,
- * `findApiKeyByHash`), as `postgres/sql/accounts.ts` is on PostgreSQL. A key is stored only as its
- * SHA-256 hash (`security/api-keys.ts` makes it) and found by that hash.
+ * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
+ * `postgres/sql/accounts.ts` is on PostgreSQL. A key is stored only as its SHA-256 hash
+ * (`security/api-keys.ts` makes it) and found by that hash; scopes are a JSON array.
  */
-import type { AccountRow, ApiKeyRow } from '../../types.js';
-import type { Row, Stmt } from '../rows.js';
+import type Database from 'better-sqlite3';
+import {
+  type AccountRow,
+  type ApiKeyRow,
+  type ApiKeyScope,
+  type Page,
+  type PageQuery,
+  pageOf,
+} from '../../types.js';
+import { json, type Row, type Stmt } from '../rows.js';
 
 export function createAccount(stmt: Stmt, a: AccountRow): void {
   stmt('INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)').run(
@@ -21,21 +30,97 @@ export function getAccount(stmt: Stmt, id: string): AccountRow | undefined {
   return r && { id: r.id as string, name: r.name as string, createdAt: r.created_at as number };
 }
 
-export function createApiKey(stmt: Stmt, k: ApiKeyRow): void {
-  stmt(
-    'INSERT INTO api_keys (id, account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)',
-  ).run(k.id, k.accountId, k.keyHash, k.prefix, k.createdAt);
+export function createApiKey(
+  db: Database.Database,
+  stmt: Stmt,
+  k: ApiKeyRow,
+  maxPerAccount?: number,
+): boolean {
+  // One thread runs every statement; the transaction keeps the count and the insert one unit.
+  return db
+    .transaction(() => {
+      if (maxPerAccount !== undefined) {
+        const { n } = stmt(
+          'SELECT count(*) AS n FROM api_keys WHERE account_id = ? AND revoked_at IS NULL',
+        ).get(k.accountId) as { n: number };
+        if (n >= maxPerAccount) return false;
+      }
+      stmt(
+        `INSERT INTO api_keys (id, account_id, key_hash, prefix, name, scopes, created_at,
+           expires_at, last_used_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        k.id,
+        k.accountId,
+        k.keyHash,
+        k.prefix,
+        k.name,
+        JSON.stringify(k.scopes),
+        k.createdAt,
+        k.expiresAt,
+        k.lastUsedAt,
+        k.revokedAt,
+      );
+      return true;
+    })
+    .immediate();
+}
+
+function toApiKey(r: Row): ApiKeyRow {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    keyHash: r.key_hash as string,
+    prefix: r.prefix as string,
+    name: r.name as string,
+    scopes: json<ApiKeyScope[]>(r.scopes, ['full']),
+    createdAt: r.created_at as number,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    lastUsedAt: (r.last_used_at as number | null) ?? null,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
 }
 
 export function findApiKeyByHash(stmt: Stmt, keyHash: string): ApiKeyRow | undefined {
-  const r = stmt('SELECT * FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
-  return (
-    r && {
-      id: r.id as string,
-      accountId: r.account_id as string,
-      keyHash: r.key_hash as string,
-      prefix: r.prefix as string,
-      createdAt: r.created_at as number,
-    }
-  );
+  // Only while its account exists (the foreign key cascades too; this says it where it is read).
+  const r = stmt(
+    `SELECT k.* FROM api_keys k
+     WHERE k.key_hash = ? AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = k.account_id)`,
+  ).get(keyHash) as Row | undefined;
+  return r && toApiKey(r);
+}
+
+export function listApiKeys(stmt: Stmt, accountId: string, page: PageQuery): Page<ApiKeyRow> {
+  const rows = (
+    page.cursor
+      ? stmt(
+          `SELECT * FROM api_keys WHERE account_id = ? AND revoked_at IS NULL AND id < ?
+           ORDER BY id DESC LIMIT ?`,
+        ).all(accountId, page.cursor, page.limit + 1)
+      : stmt(
+          `SELECT * FROM api_keys WHERE account_id = ? AND revoked_at IS NULL
+           ORDER BY id DESC LIMIT ?`,
+        ).all(accountId, page.limit + 1)
+  ) as Row[];
+  return pageOf(rows.map(toApiKey), page.limit);
+}
+
+export function revokeApiKey(
+  stmt: Stmt,
+  accountId: string,
+  id: string,
+  now: number,
+): ApiKeyRow | undefined {
+  const r = stmt(
+    `UPDATE api_keys SET revoked_at = ?
+     WHERE account_id = ? AND id = ? AND revoked_at IS NULL RETURNING *`,
+  ).get(now, accountId, id) as Row | undefined;
+  return r && { ...toApiKey(r), revokedAt: null };
+}
+
+export function markApiKeyUsed(stmt: Stmt, id: string, now: number, notBefore: number): void {
+  stmt(
+    `UPDATE api_keys SET last_used_at = ?
+     WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+  ).run(now, id, notBefore);
 }

@@ -83,7 +83,7 @@ export function listDeliveries(
  * A filter's conditions, the account's first. Only the set of conditions varies, never their
  * text for a given set, so the statement cache holds one statement per filter combination.
  */
-class Where {
+export class Where {
   private readonly clauses = ['account_id = ?'];
   readonly values: unknown[];
 
