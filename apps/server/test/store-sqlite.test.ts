@@ -7,12 +7,14 @@ import { createSqliteStore } from '../src/store/sqlite/index.js';
 import { loadMigrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
+import { healthContract } from './store-contract-health.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'af-store-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
+healthContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
 
 describe('sqlite specifics', () => {
   it('reopening the file releases leases left by a killed process', async () => {
@@ -62,6 +64,7 @@ describe('sqlite specifics', () => {
         { version: 3, name: 'response bodies of any bytes' },
         { version: 4, name: 'listen secret' },
         { version: 5, name: 'listen sessions' },
+        { version: 6, name: 'webhook health' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');

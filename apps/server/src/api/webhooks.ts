@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { LimitExceededError, NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { generateSecret } from '../security/secrets.js';
-import type { Store, WebhookPatch, WebhookRow } from '../store/types.js';
+import { NEW_HEALTH, type Store, type WebhookPatch, type WebhookRow } from '../store/types.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
 import type { Cursors } from './query.js';
@@ -97,6 +97,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, cursors: Curs
         updatedAt: now,
         lastDeliveryAt: null,
         lastDeliveryStatus: null,
+        health: { ...NEW_HEALTH },
       };
       const max = config.maxWebhooksPerAccount;
       if (!(await store.createWebhook(row, max)))

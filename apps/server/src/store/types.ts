@@ -40,7 +40,8 @@ export type AttemptError =
   | 'connection_error'
   /** The attempt could not be built: a secret that does not decrypt, a header the client refuses. */
   | 'configuration_error';
-export type DisabledReason = 'gone' | 'manual';
+/** Why a webhook is inactive: 410 Gone, failing past `AF_AUTO_DISABLE_AFTER`, or a user. */
+export type DisabledReason = 'gone' | 'failing' | 'manual';
 /** How `AttemptRow.responseBody` holds the bytes received. */
 export type BodyEncoding = 'utf8' | 'base64';
 
@@ -109,6 +110,75 @@ export interface WebhookRow {
   updatedAt: number;
   lastDeliveryAt: number | null;
   lastDeliveryStatus: DeliveryStatus | null;
+  /** Kept by the completions (`completeAttempts`); a new webhook's is `NEW_HEALTH`. */
+  health: WebhookHealth;
+}
+
+/**
+ * What the completions learned of a webhook's endpoint (SPEC §5 `health`). Counted from its
+ * attempts but the test action's and those failed as `endpoint_disabled` (they say nothing of
+ * the endpoint). A delivery *exhausted* is one the schedule failed: no attempt left.
+ *
+ * - `failingSince`: the start of the first failed attempt after the last success; null once an
+ *   attempt succeeds.
+ * - `consecutiveFailures`: deliveries exhausted since the last success. Above 0 the webhook is
+ *   `failing` (SPEC's state); it is what `webhook.failing` reports and auto-disable needs.
+ * - `certificateExpiresAt`: `notAfter` of the certificate its HTTPS endpoint last presented on a
+ *   new connection.
+ *
+ * Enabling a webhook again (`updateWebhook` with `active: true` on an inactive one) clears
+ * `failingSince` and `consecutiveFailures`.
+ */
+export interface WebhookHealth {
+  failingSince: number | null;
+  consecutiveFailures: number;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  certificateExpiresAt: number | null;
+}
+
+export const NEW_HEALTH: Readonly<WebhookHealth> = {
+  failingSince: null,
+  consecutiveFailures: 0,
+  lastSuccessAt: null,
+  lastFailureAt: null,
+  certificateExpiresAt: null,
+};
+
+/** What an operational event (SPEC §2) is about: `webhook.<kind>`. */
+export type WebhookNoticeKind = 'failing' | 'disabled' | 'recovered' | 'certificate_expiring';
+
+/**
+ * A change of a webhook's health that its account must be told of, written in the transaction
+ * that made it (a completion, an auto-disable, a user's disable): `operations/notices.ts` turns
+ * it into an operational event and `publishWebhookNotices` delivers that and deletes it, so each
+ * is told once. The fields beyond `at` are those of its kind's event.
+ */
+export interface WebhookNotice {
+  /** Increasing: notices are published in the order they were written. */
+  id: number;
+  accountId: string;
+  webhookId: string;
+  url: string;
+  kind: WebhookNoticeKind;
+  /** When it happened: the failing attempt's batch, the recovering attempt's start, the disable. */
+  at: number;
+  failingSince: number | null;
+  failedDeliveries: number | null;
+  lastError: string | null;
+  reason: DisabledReason | null;
+  host: string | null;
+  expiresAt: number | null;
+  daysLeft: number | null;
+}
+
+/** A notice's operational event, ready to store. */
+export interface NoticeEvent {
+  noticeId: number;
+  accountId: string;
+  /** The webhook the event is about: it never receives it. */
+  webhookId: string;
+  event: NewEvent;
 }
 
 /**
@@ -561,6 +631,22 @@ export interface Store {
   countPending(): Promise<number>;
   /** The encrypted secrets of the newest `limit` webhooks: a start checks it can decrypt them. */
   sampleWebhookSecrets(limit: number): Promise<{ id: string; secretEnc: string }[]>;
+
+  // Health and operational events (`operations/`).
+  /** The oldest `limit` notices not published yet, oldest first. */
+  listWebhookNotices(limit: number): Promise<WebhookNotice[]>;
+  /**
+   * For each notice still there (another process may have published it: then nothing), in one
+   * transaction: deletes it and stores its event with one pending delivery, due now, for each
+   * active webhook and listen session of the account that subscribes to it but the webhook it is
+   * about. Answers how many deliveries it created.
+   */
+  publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number>;
+  /**
+   * Disables (`failing`) every active webhook failing since `failingSince` or earlier (some
+   * delivery exhausted, no success since), with a `disabled` notice for each. Answers how many.
+   */
+  disableFailingWebhooks(failingSince: number, now: number): Promise<number>;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;

@@ -34,12 +34,14 @@ import type {
   InsertEventResult,
   ListenSessionRow,
   NewEvent,
+  NoticeEvent,
   OpenListenSession,
   Page,
   PageQuery,
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookNotice,
   WebhookPatch,
   WebhookRow,
   WebhookStats,
@@ -68,6 +70,11 @@ import {
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { warmConnection } from './sql/warm-up.js';
+import {
+  disableFailingWebhooks,
+  listWebhookNotices,
+  publishWebhookNotices,
+} from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
   createWebhook,
@@ -360,6 +367,20 @@ class PgStore implements PostgresStore {
 
   countPending(): Promise<number> {
     return countPending(this.pool);
+  }
+
+  // Health and operational events: sql/webhook-health.ts (and functions/webhook-health.sql).
+
+  listWebhookNotices(limit: number): Promise<WebhookNotice[]> {
+    return listWebhookNotices(this.pool, limit);
+  }
+
+  publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number> {
+    return publishWebhookNotices(this.pool, this.wake, events, now);
+  }
+
+  disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
+    return disableFailingWebhooks(this.pool, failingSince, now);
   }
 
   // Stats: sql/webhook-stats.ts.

@@ -184,6 +184,9 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly countPending = this.forward('countPending');
   readonly sampleWebhookSecrets = this.forward('sampleWebhookSecrets');
   readonly webhookStats = this.forward('webhookStats');
+  readonly listWebhookNotices = this.forward('listWebhookNotices');
+  readonly publishWebhookNotices = this.forward('publishWebhookNotices');
+  readonly disableFailingWebhooks = this.forward('disableFailingWebhooks');
   /** See `SqliteStore.warmUp`. */
   readonly warmUp = this.forward('warmUp');
 }

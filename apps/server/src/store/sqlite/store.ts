@@ -14,12 +14,14 @@ import type {
   InsertEventResult,
   ListenSessionRow,
   NewEvent,
+  NoticeEvent,
   OpenListenSession,
   Page,
   PageQuery,
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookNotice,
   WebhookPatch,
   WebhookRow,
   WebhookStats,
@@ -46,6 +48,12 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import {
+  disableFailingWebhooks,
+  listWebhookNotices,
+  publishWebhookNotices,
+  userActivation,
+} from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
   createWebhook,
@@ -238,7 +246,12 @@ export class SqliteStore implements Store {
     patch: WebhookPatch,
     now: number,
   ): Promise<WebhookRow | undefined> {
-    return updateWebhook(this.stmt, accountId, id, patch, now);
+    return this.db
+      .transaction(() => {
+        if (patch.active !== undefined) userActivation(this.stmt, accountId, id, patch.active, now);
+        return updateWebhook(this.stmt, accountId, id, patch, now);
+      })
+      .immediate();
   }
 
   async rotateSecret(
@@ -415,6 +428,20 @@ export class SqliteStore implements Store {
 
   async countPending(): Promise<number> {
     return countPending(this.stmt);
+  }
+
+  // Health and operational events: sql/webhook-health.ts.
+
+  async listWebhookNotices(limit: number): Promise<WebhookNotice[]> {
+    return listWebhookNotices(this.stmt, limit);
+  }
+
+  async publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number> {
+    return publishWebhookNotices(this.db, this.stmt, events, now);
+  }
+
+  async disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
+    return disableFailingWebhooks(this.db, this.stmt, failingSince, now);
   }
 
   // Stats: sql/webhook-stats.ts.

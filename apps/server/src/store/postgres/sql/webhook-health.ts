@@ -1,0 +1,158 @@
+/**
+ * Webhook health and its notices (`WebhookHealth`, `WebhookNotice` in `../../types.ts`), as
+ * `sqlite/sql/webhook-health.ts` is on SQLite: the auto-disable sweep, a user's enable and
+ * disable, and the notices' publication as operational events. The completions' health update
+ * is `af_record_health` (`../functions/webhook-health.sql`), called by `af_complete_attempts`.
+ */
+import { matchesEvent } from '@agentfactory/webhooks';
+import type pg from 'pg';
+import { newId } from '../../../ids.js';
+import type { NoticeEvent, WebhookNotice } from '../../types.js';
+import { sendWakeUp, type WakeUp } from '../notifier.js';
+import { type Queryable, query, transaction } from '../pool.js';
+import { webhookNoticeRow } from '../rows.js';
+
+/** `Store.disableFailingWebhooks`: one statement, the notices written with the disables. */
+export async function disableFailingWebhooks(
+  pool: pg.Pool,
+  failingSince: number,
+  now: number,
+): Promise<number> {
+  const { rows } = await query<{ n: number }>(
+    pool,
+    `with off as (
+       update webhooks set active = false, disabled_reason = 'failing', updated_at = $2
+       where active and not listen and deleted_at is null and health_consecutive_failures > 0
+         and health_failing_since <= $1
+       returning id, account_id, url
+     ),
+     told as (
+       insert into webhook_notices (account_id, webhook_id, url, kind, at, reason)
+       select account_id, id, url, 'disabled', $2, 'failing' from off order by id
+       returning 1
+     )
+     select count(*)::int as n from told`,
+    [failingSince, now],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * A user's change of `active`, in `updateWebhook`'s transaction before its update: enabling an
+ * inactive webhook clears its health (it starts again from healthy), disabling an active one
+ * tells the account (`manual`). The row is locked first, so two changes at once tell it once.
+ */
+export async function userActivation(
+  client: Queryable,
+  accountId: string,
+  id: string,
+  active: boolean,
+  now: number,
+): Promise<void> {
+  await client.query(
+    `with old as (
+       select id, account_id, url, active from webhooks
+       where account_id = $1 and id = $2 and deleted_at is null and not listen
+       for no key update
+     ),
+     reset as (
+       update webhooks w set health_failing_since = null, health_consecutive_failures = 0
+       from old where w.id = old.id and $3 and not old.active
+       returning 1
+     )
+     insert into webhook_notices (account_id, webhook_id, url, kind, at, reason)
+     select account_id, id, url, 'disabled', $4, 'manual' from old where not $3 and old.active`,
+    [accountId, id, active, now],
+  );
+}
+
+/** `Store.listWebhookNotices`. */
+export async function listWebhookNotices(pool: pg.Pool, limit: number): Promise<WebhookNotice[]> {
+  const { rows } = await query(pool, 'select * from webhook_notices order by id limit $1', [limit]);
+  return rows.map(webhookNoticeRow);
+}
+
+/**
+ * `Store.publishWebhookNotices`: the notices taken (deleted) first, so that of two processes
+ * publishing the same notices one stores their events; then the fan-out of `insert-events.ts`,
+ * but the webhook each is about, and a wake-up for the workers at commit.
+ */
+export async function publishWebhookNotices(
+  pool: pg.Pool,
+  wake: WakeUp,
+  events: NoticeEvent[],
+  now: number,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  return transaction(pool, async (client) => {
+    const { rows: taken } = await client.query<{ id: string }>(
+      'delete from webhook_notices where id = any($1::bigint[]) returning id',
+      [events.map((e) => e.noticeId)],
+    );
+    const takenIds = new Set(taken.map((r) => Number(r.id)));
+    const mine = events.filter((e) => takenIds.has(e.noticeId));
+    if (mine.length === 0) return 0;
+    const { rows: hooks } = await client.query<{
+      id: string;
+      account_id: string;
+      events: string[];
+      listen: boolean;
+    }>(
+      `select id, account_id, events, listen from webhooks
+       where account_id = any($1) and active and deleted_at is null`,
+      [[...new Set(mine.map((e) => e.accountId))]],
+    );
+    const ev = { ids: [] as string[], accounts: [] as string[], names: [] as string[] };
+    const evTimes: number[] = [];
+    const evBodies: string[] = [];
+    const evCounts: number[] = [];
+    const d = {
+      ids: [] as string[],
+      accounts: [] as string[],
+      eventIds: [] as string[],
+      events: [] as string[],
+      hooks: [] as string[],
+      listen: [] as boolean[],
+    };
+    for (const n of mine) {
+      const targets = hooks.filter(
+        (h) =>
+          h.account_id === n.accountId &&
+          h.id !== n.webhookId &&
+          matchesEvent(h.events, n.event.event),
+      );
+      ev.ids.push(n.event.id);
+      ev.accounts.push(n.accountId);
+      ev.names.push(n.event.event);
+      evTimes.push(n.event.timestamp);
+      evBodies.push(n.event.body);
+      evCounts.push(targets.length);
+      for (const h of targets) {
+        d.ids.push(newId('dlv', now));
+        d.accounts.push(n.accountId);
+        d.eventIds.push(n.event.id);
+        d.events.push(n.event.event);
+        d.hooks.push(h.id);
+        d.listen.push(h.listen);
+      }
+    }
+    await client.query(
+      `insert into events (id, account_id, event, timestamp, body, deliveries)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[])`,
+      [ev.ids, ev.accounts, ev.names, evTimes, evBodies, evCounts],
+    );
+    if (d.ids.length > 0) {
+      await client.query(
+        `insert into deliveries (id, account_id, event_id, event, webhook_id, status,
+           next_attempt_at, created_at, updated_at, listen)
+         select u.id, u.account_id, u.event_id, u.event, u.webhook_id, 'pending', $7, $7, $7,
+           u.listen
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[])
+           as u(id, account_id, event_id, event, webhook_id, listen)`,
+        [d.ids, d.accounts, d.eventIds, d.events, d.hooks, d.listen, now],
+      );
+      await sendWakeUp(client, wake);
+    }
+    return d.ids.length;
+  });
+}
