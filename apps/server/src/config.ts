@@ -62,6 +62,18 @@ export interface Config {
   logLevel: LogLevel;
   version: string;
   delivery: DeliverySettings;
+  operations: OperationsSettings;
+}
+
+/** What `operations/` is given: health, auto-disable and retention (SPEC §4). */
+export interface OperationsSettings {
+  /**
+   * Disable a webhook failing this long (`AF_AUTO_DISABLE_AFTER`): some delivery exhausted and
+   * no success since its first failure this long ago. 0: never.
+   */
+  autoDisableAfterMs: number;
+  /** Delete finished events, deliveries and attempts older than this (`AF_RETENTION`). 0: never. */
+  retentionMs: number;
 }
 
 /**
@@ -93,6 +105,10 @@ export const DEFAULTS = {
   AF_MAX_HEADERS_PER_WEBHOOK: '20',
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
+  /** `0`: never. */
+  AF_AUTO_DISABLE_AFTER: '5d',
+  /** `0`: keep everything. */
+  AF_RETENTION: '30d',
   /** Unset: `/metrics` needs no key. */
   AF_METRICS_TOKEN: null,
   AF_LOG_LEVEL: 'info',
@@ -135,6 +151,12 @@ export const BUILT_IN = {
   listenHeartbeatMs: 10_000,
   listenStaleMs: 30_000,
   listenExpiryMs: 24 * 60 * 60 * 1000,
+  /**
+   * How often health notices are published as operational events and failing webhooks checked
+   * for auto-disable (`operations/monitor.ts`), and how many notices one publication takes.
+   */
+  operationsIntervalMs: 1000,
+  noticeBatch: 100,
 } as const;
 
 /**
@@ -309,6 +331,11 @@ export function loadConfig(env: Env = process.env): Config {
   // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
+  // `0` turns either off; any other value is a duration, seconds included, so tests can use them.
+  const durationOrNever = (name: Variable) =>
+    parse(name, (t) => (t === '0' ? 0 : parseDuration(t)));
+  const autoDisableAfterMs = durationOrNever('AF_AUTO_DISABLE_AFTER');
+  const retentionMs = durationOrNever('AF_RETENTION');
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
   const metricsToken = raw('AF_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken))
@@ -389,6 +416,7 @@ export function loadConfig(env: Env = process.env): Config {
       allowPrivateNetworks,
       userAgent: `AgentFactory-Webhooks/${version}`,
     },
+    operations: { autoDisableAfterMs, retentionMs },
   };
 }
 

@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { OperationsMonitor } from './operations/monitor.js';
 import { type Cipher, createCipher } from './security/crypto.js';
 import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   databaseSchema?: string;
   /** How often the pending-deliveries gauge is counted; default `PENDING_REFRESH_MS` (tests). */
   pendingRefreshMs?: number;
+  /** How often the operations loop runs; default `BUILT_IN.operationsIntervalMs` (tests). */
+  operationsIntervalMs?: number;
   /**
    * Tests: called once the server listens, before the warm-up; the warm-up waits for it, and
    * `/readyz` answers 503 `warming` meanwhile.
@@ -162,6 +165,19 @@ export async function startService(
   }
   // An `api` process sends only test deliveries (the action waits for them); workers send the rest.
   if (delivers) engine.start();
+  const operations = delivers
+    ? new OperationsMonitor({
+        store,
+        clock,
+        logger: logger.child({ component: 'operations' }),
+        settings: config.operations,
+        notify: () => engine.notify(),
+        ...(opts.operationsIntervalMs === undefined
+          ? {}
+          : { intervalMs: opts.operationsIntervalMs }),
+      })
+    : undefined;
+  operations?.start();
 
   const stopPurge = startIdempotencyPurge(store, clock, logger);
   const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
@@ -198,6 +214,7 @@ export async function startService(
       closing ??= (async () => {
         stopPurge();
         stopPendingGauge();
+        await operations?.stop();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });
         await store.close();

@@ -156,6 +156,14 @@ describe('webhooks: create and validation', () => {
       updated_at: expect.stringMatching(/Z$/),
       last_delivery_at: null,
       last_delivery_status: null,
+      health: {
+        state: 'healthy',
+        failing_since: null,
+        consecutive_failures: 0,
+        last_success_at: null,
+        last_failure_at: null,
+        certificate_expires_at: null,
+      },
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
     });
     const read = await call('GET', `/v1/webhooks/${res.body.id}`);

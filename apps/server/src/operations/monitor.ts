@@ -1,0 +1,81 @@
+/**
+ * The operations loop of a delivering process (`AF_ROLE` all or worker): every
+ * `BUILT_IN.operationsIntervalMs` it disables the webhooks failing past `AF_AUTO_DISABLE_AFTER`
+ * and publishes the health notices the store holds as operational events (`notices.ts`), then
+ * wakes the engine for their deliveries. Several processes on one PostgreSQL database may run it
+ * at once: a disable and a notice's publication each happen once, in the store.
+ *
+ * It runs on a timer of its own, never on the delivery path: the completions only write the
+ * notices, in the transaction that changes a webhook's health.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { BUILT_IN, type OperationsSettings } from '../config.js';
+import type { Store } from '../store/types.js';
+import { noticeEvent } from './notices.js';
+
+export interface OperationsMonitorOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  settings: OperationsSettings;
+  /** Wakes the delivery engine: new deliveries are due now. */
+  notify: () => void;
+  /** Default `BUILT_IN.operationsIntervalMs`; tests pass less. */
+  intervalMs?: number;
+}
+
+export class OperationsMonitor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: OperationsMonitorOptions) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Stops the timer and waits for a round in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((err) => this.o.logger.warn({ err }, 'the operations round failed; trying again'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.o.intervalMs ?? BUILT_IN.operationsIntervalMs);
+    this.timer.unref();
+  }
+
+  /** One round: auto-disable, then the notices, oldest first. */
+  async tick(): Promise<void> {
+    const { store, clock, settings, logger } = this.o;
+    if (settings.autoDisableAfterMs > 0) {
+      const now = clock.now();
+      const disabled = await store.disableFailingWebhooks(now - settings.autoDisableAfterMs, now);
+      if (disabled > 0) {
+        logger.info({ webhooks: disabled }, `disabled ${disabled} webhook(s) failing too long`);
+      }
+    }
+    for (;;) {
+      const notices = await store.listWebhookNotices(BUILT_IN.noticeBatch);
+      if (notices.length === 0) return;
+      const now = clock.now();
+      const deliveries = await store.publishWebhookNotices(
+        notices.map((n) => noticeEvent(n, now)),
+        now,
+      );
+      if (deliveries > 0) this.o.notify();
+      if (notices.length < BUILT_IN.noticeBatch || this.stopped) return;
+    }
+  }
+}
