@@ -157,6 +157,12 @@ export const BUILT_IN = {
    */
   operationsIntervalMs: 1000,
   noticeBatch: 100,
+  /**
+   * Retention (`operations/retention.ts`): how often it runs, and how many events (with their
+   * deliveries and attempts) one batch deletes, in one short transaction.
+   */
+  retentionIntervalMs: 60_000,
+  retentionBatch: 500,
 } as const;
 
 /**

@@ -8,6 +8,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { BUILT_IN } from './config.js';
+import type { PurgeCounts } from './store/types.js';
 
 /** What the delivery engine reports after each attempt (`EngineMetrics`). */
 export interface AttemptReport {
@@ -25,6 +26,8 @@ export interface Metrics {
   /** Passed to the engine too: an outcome a store write refused (`EngineMetrics`). */
   outcomeWriteFailed(kind: 'split' | 'safe_form' | 'dropped'): void;
   eventsAccepted(count: number): void;
+  /** Rows one batch of retention deleted (`operations/retention.ts`). */
+  rowsPurged(counts: PurgeCounts): void;
   /**
    * Keeps the pending-deliveries gauge: counts once now, then every `intervalMs` (a timer that
    * does not keep the process alive), never two counts at once. A failed count keeps the last
@@ -84,6 +87,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   for (const kind of ['split', 'safe_form', 'dropped']) writeErrors.inc({ kind }, 0);
 
+  const purged = new Counter({
+    name: 'agentfactory_retention_purged_rows_total',
+    help: 'Rows deleted by retention (AF_RETENTION), by table.',
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  const tables = ['events', 'deliveries', 'attempts', 'webhooks'] as const;
+  for (const table of tables) purged.inc({ table }, 0);
+
   return {
     registry,
     outcomeWriteFailed(kind) {
@@ -100,6 +112,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     eventsAccepted(count) {
       accepted.inc(count);
+    },
+    rowsPurged(counts) {
+      for (const table of tables) if (counts[table] > 0) purged.inc({ table }, counts[table]);
     },
     watchPending(count, { intervalMs = PENDING_REFRESH_MS, onError }) {
       let stopped = false;

@@ -172,6 +172,7 @@ export async function startService(
         logger: logger.child({ component: 'operations' }),
         settings: config.operations,
         notify: () => engine.notify(),
+        metrics,
         ...(opts.operationsIntervalMs === undefined
           ? {}
           : { intervalMs: opts.operationsIntervalMs }),

@@ -159,7 +159,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     expect(migrations.slice(releasedV5.length).map((m) => [m.version, m.name])).toEqual([
       [6, 'listen secret'],
       [7, 'listen sessions'],
-      [8, 'webhook health'],
+      [8, 'webhook health and retention'],
     ]);
   });
 

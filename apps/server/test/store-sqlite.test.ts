@@ -8,6 +8,7 @@ import { loadMigrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
 import { healthContract } from './store-contract-health.js';
+import { retentionContract } from './store-contract-retention.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'af-store-'));
 let n = 0;
@@ -15,6 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
 healthContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
+retentionContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
 
 describe('sqlite specifics', () => {
   it('reopening the file releases leases left by a killed process', async () => {

@@ -2,7 +2,8 @@
  * The operations loop of a delivering process (`AF_ROLE` all or worker): every
  * `BUILT_IN.operationsIntervalMs` it disables the webhooks failing past `AF_AUTO_DISABLE_AFTER`
  * and publishes the health notices the store holds as operational events (`notices.ts`), then
- * wakes the engine for their deliveries. Several processes on one PostgreSQL database may run it
+ * wakes the engine for their deliveries; every `BUILT_IN.retentionIntervalMs` (on the injected
+ * clock) it starts a retention run (`retention.ts`) beside it, one at a time. Several processes on one PostgreSQL database may run it
  * at once: a disable and a notice's publication each happen once, in the store.
  *
  * It runs on a timer of its own, never on the delivery path: the completions only write the
@@ -11,8 +12,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { BUILT_IN, type OperationsSettings } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { noticeEvent } from './notices.js';
+import { purgeOld } from './retention.js';
 
 export interface OperationsMonitorOptions {
   store: Store;
@@ -23,12 +26,15 @@ export interface OperationsMonitorOptions {
   notify: () => void;
   /** Default `BUILT_IN.operationsIntervalMs`; tests pass less. */
   intervalMs?: number;
+  metrics?: Pick<Metrics, 'rowsPurged'>;
 }
 
 export class OperationsMonitor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private purging: Promise<unknown> | undefined;
+  private lastPurgeAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: OperationsMonitorOptions) {}
 
@@ -41,6 +47,7 @@ export class OperationsMonitor {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await this.purging;
   }
 
   private schedule(): void {
@@ -56,9 +63,10 @@ export class OperationsMonitor {
     this.timer.unref();
   }
 
-  /** One round: auto-disable, then the notices, oldest first. */
+  /** One round: retention started when due, auto-disable, then the notices, oldest first. */
   async tick(): Promise<void> {
     const { store, clock, settings, logger } = this.o;
+    this.startRetention();
     if (settings.autoDisableAfterMs > 0) {
       const now = clock.now();
       const disabled = await store.disableFailingWebhooks(now - settings.autoDisableAfterMs, now);
@@ -77,5 +85,22 @@ export class OperationsMonitor {
       if (deliveries > 0) this.o.notify();
       if (notices.length < BUILT_IN.noticeBatch || this.stopped) return;
     }
+  }
+
+  /** A retention run, unless one runs or the last started less than its interval ago. */
+  private startRetention(): void {
+    const { store, clock, settings, logger, metrics } = this.o;
+    const now = clock.now();
+    if (settings.retentionMs <= 0 || this.purging) return;
+    if (now - this.lastPurgeAt < BUILT_IN.retentionIntervalMs) return;
+    this.lastPurgeAt = now;
+    this.purging = purgeOld(
+      { store, logger, metrics, retentionMs: settings.retentionMs, stopped: () => this.stopped },
+      now,
+    )
+      .catch((err) => logger.warn({ err }, 'retention failed; trying again at its next run'))
+      .finally(() => {
+        this.purging = undefined;
+      });
   }
 }

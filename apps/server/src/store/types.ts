@@ -172,6 +172,14 @@ export interface WebhookNotice {
   daysLeft: number | null;
 }
 
+/** Rows one batch of retention deleted (`Store.purgeFinished`). */
+export interface PurgeCounts {
+  events: number;
+  deliveries: number;
+  attempts: number;
+  webhooks: number;
+}
+
 /** A notice's operational event, ready to store. */
 export interface NoticeEvent {
   noticeId: number;
@@ -647,6 +655,17 @@ export interface Store {
    * delivery exhausted, no success since), with a `disabled` notice for each. Answers how many.
    */
   disableFailingWebhooks(failingSince: number, now: number): Promise<number>;
+
+  // Retention (`operations/retention.ts`).
+  /**
+   * One small batch of retention, in one short transaction: up to `limit` events accepted before
+   * `before` none of whose deliveries is pending, with their deliveries and attempts; then up to
+   * `limit` deleted webhooks' (and listen sessions') rows deleted before `before` that no
+   * delivery names any more. Answers how many rows of each it deleted. Events are found by id,
+   * oldest first: an event whose id was made before `before` (ids are made by the service's
+   * clock at acceptance, monotonic, so an id's time is never before its event's `timestamp`).
+   */
+  purgeFinished(before: number, limit: number): Promise<PurgeCounts>;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;

@@ -38,6 +38,7 @@ import type {
   OpenListenSession,
   Page,
   PageQuery,
+  PurgeCounts,
   SecretRotation,
   StatsQuery,
   Store,
@@ -69,6 +70,7 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { purgeFinished } from './sql/retention.js';
 import { warmConnection } from './sql/warm-up.js';
 import {
   disableFailingWebhooks,
@@ -381,6 +383,12 @@ class PgStore implements PostgresStore {
 
   disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
     return disableFailingWebhooks(this.pool, failingSince, now);
+  }
+
+  // Retention: sql/retention.ts.
+
+  purgeFinished(before: number, limit: number): Promise<PurgeCounts> {
+    return purgeFinished(this.pool, before, limit);
   }
 
   // Stats: sql/webhook-stats.ts.

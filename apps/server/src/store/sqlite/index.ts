@@ -187,6 +187,7 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly listWebhookNotices = this.forward('listWebhookNotices');
   readonly publishWebhookNotices = this.forward('publishWebhookNotices');
   readonly disableFailingWebhooks = this.forward('disableFailingWebhooks');
+  readonly purgeFinished = this.forward('purgeFinished');
   /** See `SqliteStore.warmUp`. */
   readonly warmUp = this.forward('warmUp');
 }

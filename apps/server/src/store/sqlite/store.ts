@@ -18,6 +18,7 @@ import type {
   OpenListenSession,
   Page,
   PageQuery,
+  PurgeCounts,
   SecretRotation,
   StatsQuery,
   Store,
@@ -48,6 +49,7 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { purgeFinished } from './sql/retention.js';
 import {
   disableFailingWebhooks,
   listWebhookNotices,
@@ -442,6 +444,14 @@ export class SqliteStore implements Store {
 
   async disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
     return disableFailingWebhooks(this.db, this.stmt, failingSince, now);
+  }
+
+  // Retention: sql/retention.ts.
+
+  async purgeFinished(before: number, limit: number): Promise<PurgeCounts> {
+    return this.relaxed(() =>
+      this.db.transaction(() => purgeFinished(this.stmt, before, limit)).immediate(),
+    );
   }
 
   // Stats: sql/webhook-stats.ts.

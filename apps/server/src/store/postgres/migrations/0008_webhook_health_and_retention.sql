@@ -1,4 +1,4 @@
--- webhook health
+-- webhook health and retention
 --
 -- A webhook's health (`WebhookHealth` in ../../types.ts), kept by the completions once per
 -- webhook per batch (`af_record_health`, functions/webhook-health.sql), and the certificate its
@@ -35,3 +35,7 @@ create table webhook_notices (
   expires_at bigint,
   days_left int
 );
+
+-- Retention deletes the rows of deleted webhooks (and listen sessions) once no delivery names
+-- them (sql/retention.ts): it finds them here, not by reading every webhook.
+create index webhooks_deleted on webhooks (deleted_at) where deleted_at is not null;
