@@ -163,6 +163,12 @@ export const BUILT_IN = {
    */
   retentionIntervalMs: 60_000,
   retentionBatch: 500,
+  /**
+   * How often every webhook's recorded certificate is checked against the warning thresholds
+   * (certificates seen on new connections are checked at once): a threshold passes while a
+   * keep-alive connection lasts, with no new connection to notice it.
+   */
+  certificateCheckMs: 60 * 60 * 1000,
 } as const;
 
 /**

@@ -173,6 +173,7 @@ export async function startService(
         settings: config.operations,
         notify: () => engine.notify(),
         metrics,
+        certificates: engine.certificates,
         ...(opts.operationsIntervalMs === undefined
           ? {}
           : { intervalMs: opts.operationsIntervalMs }),

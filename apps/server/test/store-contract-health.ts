@@ -409,5 +409,56 @@ export function healthContract(name: string, makeStore: MakeStore): void {
       expect(claimed.map((c) => c.event)).toEqual(['webhook.failing']);
       expect(named.events).toEqual(['webhook.recovered']);
     });
+
+    it('certificates: recorded per webhook, warned of at 14, 7 and 1 days, once each per certificate', async () => {
+      const w = await addWebhook(acctA);
+      const off = await addWebhook(acctA, { active: false, disabledReason: 'manual' });
+      const far = T0 + 30 * DAY;
+      expect(
+        await store.recordCertificates([{ webhookId: w.id, accountId: acctA, expiresAt: far }], T0),
+      ).toBe(0);
+      expect((await health(w)).certificateExpiresAt).toBe(far);
+      // Another account's id changes nothing.
+      await store.recordCertificates([{ webhookId: w.id, accountId: acctB, expiresAt: T0 }], T0);
+      expect((await health(w)).certificateExpiresAt).toBe(far);
+
+      const soon = T0 + 10 * DAY + 5 * MIN;
+      const seen = [
+        { webhookId: w.id, accountId: acctA, expiresAt: soon },
+        { webhookId: off.id, accountId: acctA, expiresAt: soon },
+      ];
+      expect(await store.recordCertificates(seen, T0)).toBe(1);
+      expect(await store.recordCertificates(seen, T0 + MIN)).toBe(0);
+      expect(await store.warnExpiringCertificates(T0 + 2 * MIN)).toBe(0);
+      const [first, ...none] = await store.listWebhookNotices(100);
+      expect(none).toEqual([]);
+      expect(first).toMatchObject({
+        webhookId: w.id,
+        url: w.url,
+        kind: 'certificate_expiring',
+        at: T0,
+        expiresAt: soon,
+        daysLeft: 10,
+      });
+      expect((await health(off)).certificateExpiresAt).toBe(soon);
+
+      // Time passes on one connection: the 7-day and the 1-day warnings, each once.
+      expect(await store.warnExpiringCertificates(soon - 6 * DAY)).toBe(1);
+      expect(await store.warnExpiringCertificates(soon - 5 * DAY)).toBe(0);
+      expect(await store.warnExpiringCertificates(soon - DAY)).toBe(1);
+      expect(await store.warnExpiringCertificates(soon + DAY)).toBe(0);
+      const days = (await store.listWebhookNotices(100)).map((n) => n.daysLeft);
+      expect(days).toEqual([10, 6, 1]);
+
+      // A renewed certificate starts again.
+      const renewed = soon + 3 * DAY;
+      expect(
+        await store.recordCertificates(
+          [{ webhookId: w.id, accountId: acctA, expiresAt: renewed }],
+          soon,
+        ),
+      ).toBe(1);
+      expect((await store.listWebhookNotices(100)).at(-1)).toMatchObject({ daysLeft: 3 });
+    });
   });
 }

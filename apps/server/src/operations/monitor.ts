@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { BUILT_IN, type OperationsSettings } from '../config.js';
+import type { CertificateWatch } from '../delivery/certificates.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { noticeEvent } from './notices.js';
@@ -27,6 +28,8 @@ export interface OperationsMonitorOptions {
   /** Default `BUILT_IN.operationsIntervalMs`; tests pass less. */
   intervalMs?: number;
   metrics?: Pick<Metrics, 'rowsPurged'>;
+  /** The certificates the engine's connections saw (`delivery/certificates.ts`). */
+  certificates?: CertificateWatch;
 }
 
 export class OperationsMonitor {
@@ -35,6 +38,7 @@ export class OperationsMonitor {
   private stopped = false;
   private purging: Promise<unknown> | undefined;
   private lastPurgeAt = Number.NEGATIVE_INFINITY;
+  private lastCertificateCheckAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: OperationsMonitorOptions) {}
 
@@ -63,10 +67,14 @@ export class OperationsMonitor {
     this.timer.unref();
   }
 
-  /** One round: retention started when due, auto-disable, then the notices, oldest first. */
+  /**
+   * One round: retention started when due, the certificates seen and their warnings,
+   * auto-disable, then the notices, oldest first.
+   */
   async tick(): Promise<void> {
     const { store, clock, settings, logger } = this.o;
     this.startRetention();
+    await this.watchCertificates();
     if (settings.autoDisableAfterMs > 0) {
       const now = clock.now();
       const disabled = await store.disableFailingWebhooks(now - settings.autoDisableAfterMs, now);
@@ -84,6 +92,28 @@ export class OperationsMonitor {
       );
       if (deliveries > 0) this.o.notify();
       if (notices.length < BUILT_IN.noticeBatch || this.stopped) return;
+    }
+  }
+
+  /**
+   * The certificates seen since the last round, stored and warned of at once; every webhook's
+   * every `BUILT_IN.certificateCheckMs` (a threshold may pass with no new connection).
+   */
+  private async watchCertificates(): Promise<void> {
+    const { store, clock, certificates } = this.o;
+    const seen = certificates?.take() ?? [];
+    if (seen.length > 0) {
+      try {
+        await store.recordCertificates(seen, clock.now());
+      } catch (err) {
+        certificates!.restore(seen);
+        throw err;
+      }
+    }
+    const now = clock.now();
+    if (now - this.lastCertificateCheckAt >= BUILT_IN.certificateCheckMs) {
+      this.lastCertificateCheckAt = now;
+      await store.warnExpiringCertificates(now);
     }
   }
 

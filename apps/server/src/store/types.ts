@@ -172,6 +172,20 @@ export interface WebhookNotice {
   daysLeft: number | null;
 }
 
+/** The certificate a webhook's endpoint presented on a new TLS connection (`CertificateWatch`). */
+export interface CertificateSeen {
+  webhookId: string;
+  accountId: string;
+  /** Its `notAfter`, epoch ms. */
+  expiresAt: number;
+}
+
+/**
+ * Days before a certificate's `notAfter` when `webhook.certificate_expiring` is sent, once each
+ * (SPEC §2), largest first.
+ */
+export const CERTIFICATE_WARNING_DAYS = [14, 7, 1] as const;
+
 /** Rows one batch of retention deleted (`Store.purgeFinished`). */
 export interface PurgeCounts {
   events: number;
@@ -655,6 +669,19 @@ export interface Store {
    * delivery exhausted, no success since), with a `disabled` notice for each. Answers how many.
    */
   disableFailingWebhooks(failingSince: number, now: number): Promise<number>;
+
+  /**
+   * Records each certificate as its webhook's `certificateExpiresAt` (a new certificate starts
+   * its warnings again), then warns of those webhooks' certificates as
+   * `warnExpiringCertificates` does. Answers how many warnings it wrote.
+   */
+  recordCertificates(seen: CertificateSeen[], now: number): Promise<number>;
+  /**
+   * For each active webhook whose certificate expires within one of `CERTIFICATE_WARNING_DAYS`
+   * of `now` and was not warned of at that many days or fewer yet: a `certificate_expiring`
+   * notice (`expiresAt`, whole `daysLeft`), once per threshold and certificate. Answers how many.
+   */
+  warnExpiringCertificates(now: number): Promise<number>;
 
   // Retention (`operations/retention.ts`).
   /**

@@ -23,6 +23,7 @@ import type {
   AccountRow,
   ApiKeyRow,
   AttemptOutcome,
+  CertificateSeen,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -76,6 +77,8 @@ import {
   disableFailingWebhooks,
   listWebhookNotices,
   publishWebhookNotices,
+  recordCertificates,
+  warnExpiringCertificates,
 } from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -383,6 +386,14 @@ class PgStore implements PostgresStore {
 
   disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
     return disableFailingWebhooks(this.pool, failingSince, now);
+  }
+
+  recordCertificates(seen: CertificateSeen[], now: number): Promise<number> {
+    return recordCertificates(this.pool, seen, now);
+  }
+
+  warnExpiringCertificates(now: number): Promise<number> {
+    return warnExpiringCertificates(this.pool, now);
   }
 
   // Retention: sql/retention.ts.

@@ -3,6 +3,7 @@ import type {
   AccountRow,
   ApiKeyRow,
   AttemptOutcome,
+  CertificateSeen,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -54,7 +55,9 @@ import {
   disableFailingWebhooks,
   listWebhookNotices,
   publishWebhookNotices,
+  recordCertificates,
   userActivation,
+  warnExpiringCertificates,
 } from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
@@ -444,6 +447,14 @@ export class SqliteStore implements Store {
 
   async disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
     return disableFailingWebhooks(this.db, this.stmt, failingSince, now);
+  }
+
+  async recordCertificates(seen: CertificateSeen[], now: number): Promise<number> {
+    return recordCertificates(this.db, this.stmt, seen, now);
+  }
+
+  async warnExpiringCertificates(now: number): Promise<number> {
+    return warnExpiringCertificates(this.db, this.stmt, now);
   }
 
   // Retention: sql/retention.ts.

@@ -7,7 +7,12 @@
 import { matchesEvent } from '@agentfactory/webhooks';
 import type pg from 'pg';
 import { newId } from '../../../ids.js';
-import type { NoticeEvent, WebhookNotice } from '../../types.js';
+import {
+  CERTIFICATE_WARNING_DAYS,
+  type CertificateSeen,
+  type NoticeEvent,
+  type WebhookNotice,
+} from '../../types.js';
 import { sendWakeUp, type WakeUp } from '../notifier.js';
 import { type Queryable, query, transaction } from '../pool.js';
 import { webhookNoticeRow } from '../rows.js';
@@ -155,4 +160,78 @@ export async function publishWebhookNotices(
     }
     return d.ids.length;
   });
+}
+
+/**
+ * `Store.recordCertificates`: the certificates first, in one statement (a new one clears the
+ * thresholds warned of), then the warnings of those webhooks, in one transaction.
+ */
+export async function recordCertificates(
+  pool: pg.Pool,
+  seen: CertificateSeen[],
+  now: number,
+): Promise<number> {
+  if (seen.length === 0) return 0;
+  const sorted = [...seen].sort((a, b) => (a.webhookId < b.webhookId ? -1 : 1));
+  return transaction(pool, async (client) => {
+    await client.query(
+      `update webhooks w set
+         certificate_warned_days = case when w.certificate_expires_at = u.expires_at
+                                        then w.certificate_warned_days end,
+         certificate_expires_at = u.expires_at
+       from unnest($1::text[], $2::text[], $3::bigint[]) as u(id, account_id, expires_at)
+       where w.id = u.id and w.account_id = u.account_id and not w.listen
+         and w.deleted_at is null`,
+      [
+        sorted.map((c) => c.webhookId),
+        sorted.map((c) => c.accountId),
+        sorted.map((c) => c.expiresAt),
+      ],
+    );
+    return warn(
+      client,
+      now,
+      sorted.map((c) => c.webhookId),
+    );
+  });
+}
+
+/** `Store.warnExpiringCertificates`. */
+export async function warnExpiringCertificates(pool: pg.Pool, now: number): Promise<number> {
+  return warn(pool, now, null);
+}
+
+/**
+ * One statement: each active webhook (of `ids`, or all) whose certificate reached a threshold of
+ * `CERTIFICATE_WARNING_DAYS` not warned of yet is marked and gets its notice.
+ */
+async function warn(client: Queryable, now: number, ids: string[] | null): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `with due as (
+       select w.id, (select min(d) from unnest($2::int[]) as d
+                     where w.certificate_expires_at - $1 <= d::bigint * 86400000) as days
+       from webhooks w
+       where w.active and not w.listen and w.deleted_at is null
+         and w.certificate_expires_at is not null
+         and w.certificate_expires_at <= $1 + $3::bigint * 86400000
+         and ($4::text[] is null or w.id = any($4))
+     ),
+     marked as (
+       update webhooks w set certificate_warned_days = due.days
+       from due
+       where w.id = due.id and due.days is not null
+         and (w.certificate_warned_days is null or due.days < w.certificate_warned_days)
+       returning w.id, w.account_id, w.url, w.certificate_expires_at
+     ),
+     told as (
+       insert into webhook_notices (account_id, webhook_id, url, kind, at, expires_at, days_left)
+       select account_id, id, url, 'certificate_expiring', $1, certificate_expires_at,
+         greatest(0, floor((certificate_expires_at - $1) / 86400000.0))::int
+       from marked order by id
+       returning 1
+     )
+     select count(*)::int as n from told`,
+    [now, [...CERTIFICATE_WARNING_DAYS], CERTIFICATE_WARNING_DAYS[0], ids],
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -7,7 +7,14 @@
 import { matchesEvent } from '@agentfactory/webhooks';
 import type Database from 'better-sqlite3';
 import { newId } from '../../../ids.js';
-import type { AttemptOutcome, NoticeEvent, WebhookNotice, WebhookNoticeKind } from '../../types.js';
+import {
+  type AttemptOutcome,
+  CERTIFICATE_WARNING_DAYS,
+  type CertificateSeen,
+  type NoticeEvent,
+  type WebhookNotice,
+  type WebhookNoticeKind,
+} from '../../types.js';
 import { json, type Row, type Stmt, toWebhookNotice } from '../rows.js';
 
 type NoticeFields = Partial<
@@ -265,4 +272,75 @@ export function publishWebhookNotices(
       return created;
     })
     .immediate();
+}
+
+const DAY = 86_400_000;
+
+/** The smallest warning threshold (days) a certificate expiring at `expiresAt` has reached. */
+function dueWarning(expiresAt: number, now: number): number | undefined {
+  let due: number | undefined;
+  for (const days of CERTIFICATE_WARNING_DAYS) if (expiresAt - now <= days * DAY) due = days;
+  return due;
+}
+
+/** `Store.recordCertificates`. */
+export function recordCertificates(
+  db: Database.Database,
+  stmt: Stmt,
+  seen: CertificateSeen[],
+  now: number,
+): number {
+  return db
+    .transaction(() => {
+      const write = stmt(
+        `UPDATE webhooks SET certificate_warned_days = CASE
+           WHEN certificate_expires_at = ? THEN certificate_warned_days END,
+           certificate_expires_at = ?
+         WHERE id = ? AND account_id = ? AND listen = 0`,
+      );
+      for (const c of seen) write.run(c.expiresAt, c.expiresAt, c.webhookId, c.accountId);
+      return warn(
+        stmt,
+        now,
+        seen.map((c) => c.webhookId),
+      );
+    })
+    .immediate();
+}
+
+/** `Store.warnExpiringCertificates`. */
+export function warnExpiringCertificates(db: Database.Database, stmt: Stmt, now: number): number {
+  return db.transaction(() => warn(stmt, now)).immediate();
+}
+
+function warn(stmt: Stmt, now: number, ids?: string[]): number {
+  const horizon = now + CERTIFICATE_WARNING_DAYS[0] * DAY;
+  const rows = (
+    ids
+      ? stmt(
+          `SELECT id, account_id, url, certificate_expires_at, certificate_warned_days FROM webhooks
+           WHERE id IN (SELECT value FROM json_each(?)) AND active = 1 AND listen = 0
+             AND certificate_expires_at <= ?`,
+        ).all(JSON.stringify(ids), horizon)
+      : stmt(
+          `SELECT id, account_id, url, certificate_expires_at, certificate_warned_days FROM webhooks
+           WHERE active = 1 AND listen = 0 AND certificate_expires_at <= ?`,
+        ).all(horizon)
+  ) as Row[];
+  const mark = stmt('UPDATE webhooks SET certificate_warned_days = ? WHERE id = ?');
+  let told = 0;
+  for (const r of rows) {
+    const expiresAt = r.certificate_expires_at as number;
+    const due = dueWarning(expiresAt, now);
+    const warned = (r.certificate_warned_days as number | null) ?? null;
+    if (due === undefined || (warned !== null && warned <= due)) continue;
+    mark.run(due, r.id);
+    const hook = { id: r.id as string, accountId: r.account_id as string, url: r.url as string };
+    addNotice(stmt, hook, 'certificate_expiring', now, {
+      expiresAt,
+      daysLeft: Math.max(0, Math.floor((expiresAt - now) / DAY)),
+    });
+    told++;
+  }
+  return told;
 }
