@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { healthGauges } from './operations/gauges.js';
 import { OperationsMonitor } from './operations/monitor.js';
 import { type Cipher, createCipher } from './security/crypto.js';
 import { hasSettingsAdvice } from './store/capabilities.js';
@@ -187,6 +188,11 @@ export async function startService(
     onError: (err) => logger.warn({ err }, 'counting pending deliveries for /metrics failed'),
   });
 
+  const stopHealthGauges = metrics.watchHealth(() => healthGauges(store, clock), {
+    ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
+    onError: (err) => logger.warn({ err }, 'reading webhook health for /metrics failed'),
+  });
+
   const url = address.replace('://[::1]', '://localhost');
   await opts.beforeWarmUp?.(url);
   const warm = await warmUp({
@@ -216,6 +222,7 @@ export async function startService(
       closing ??= (async () => {
         stopPurge();
         stopPendingGauge();
+        stopHealthGauges();
         await operations?.stop();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });

@@ -8,7 +8,7 @@
 import { type AgentFactoryEvent, constructEvent, eventSamples } from '@agentfactory/webhooks';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../src/clock.js';
-import { type Call, client } from './helpers/client.js';
+import { type Call, client, eventually } from './helpers/client.js';
 import { describePostgres } from './helpers/postgres.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -48,7 +48,12 @@ async function scenario(env: Record<string, string>, databaseSchema?: string): P
       AF_MAX_RETRIES: '0',
       AF_AUTO_DISABLE_AFTER: '1h',
     },
-    { clock, operationsIntervalMs: 50, ...(databaseSchema ? { databaseSchema } : {}) },
+    {
+      clock,
+      operationsIntervalMs: 50,
+      pendingRefreshMs: 50,
+      ...(databaseSchema ? { databaseSchema } : {}),
+    },
   );
   started.push(server);
   const call: Call = client(server.url, server.apiKey);
@@ -141,6 +146,13 @@ async function scenario(env: Record<string, string>, databaseSchema?: string): P
     health: { state: 'disabled', consecutive_failures: 2 },
   });
   expect((await webhook(flakyHook.id)).active).toBe(true);
+
+  // The operators see it too.
+  const metrics = await eventually(async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return text.includes('agentfactory_webhooks_disabled{reason="failing"} 1') ? text : undefined;
+  });
+  expect(metrics).toContain('agentfactory_webhooks_failing 0');
 
   // Enabling it clears its health.
   const enabled = await call('PATCH', `/v1/webhooks/${badHook.id}`, { active: true });

@@ -304,6 +304,28 @@ export function healthContract(name: string, makeStore: MakeStore): void {
       );
     });
 
+    it('counts failing webhooks and inactive ones by reason, all accounts, no listen sessions', async () => {
+      const zero = { failing: 0, disabled: { gone: 0, failing: 0, manual: 0 } };
+      expect(await store.countWebhookHealth()).toEqual(zero);
+      const a = await addWebhook(acctA);
+      const b = await addWebhook(acctB);
+      await addWebhook(acctA, { active: false, disabledReason: 'manual' });
+      await addWebhook(acctB, { active: false, disabledReason: 'gone' });
+      await deliver(a, T0, 'exhausted');
+      await deliver(b, T0, 'exhausted');
+      expect(await store.countWebhookHealth()).toEqual({
+        failing: 2,
+        disabled: { gone: 1, failing: 0, manual: 1 },
+      });
+      await store.disableFailingWebhooks(T0, T0 + DAY);
+      expect(await store.countWebhookHealth()).toEqual({
+        failing: 0,
+        disabled: { gone: 1, failing: 2, manual: 1 },
+      });
+      await store.deleteWebhook(acctA, a.id, T0 + DAY);
+      expect((await store.countWebhookHealth()).disabled.failing).toBe(1);
+    });
+
     it('enabling clears health; a user disabling an active webhook tells the account', async () => {
       const w = await addWebhook(acctA);
       await deliver(w, T0, 'exhausted');

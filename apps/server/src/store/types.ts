@@ -186,6 +186,12 @@ export interface CertificateSeen {
  */
 export const CERTIFICATE_WARNING_DAYS = [14, 7, 1] as const;
 
+/** `Store.countWebhookHealth`. */
+export interface WebhookHealthCounts {
+  failing: number;
+  disabled: Record<DisabledReason, number>;
+}
+
 /** Rows one batch of retention deleted (`Store.purgeFinished`). */
 export interface PurgeCounts {
   events: number;
@@ -682,6 +688,9 @@ export interface Store {
    * notice (`expiresAt`, whole `daysLeft`), once per threshold and certificate. Answers how many.
    */
   warnExpiringCertificates(now: number): Promise<number>;
+
+  /** Webhooks (not listen sessions) failing, and inactive by reason: the `/metrics` gauges. */
+  countWebhookHealth(): Promise<WebhookHealthCounts>;
 
   // Retention (`operations/retention.ts`).
   /**

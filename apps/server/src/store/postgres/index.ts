@@ -43,6 +43,7 @@ import type {
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookHealthCounts,
   WebhookNotice,
   WebhookPatch,
   WebhookRow,
@@ -74,6 +75,7 @@ import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/man
 import { purgeFinished } from './sql/retention.js';
 import { warmConnection } from './sql/warm-up.js';
 import {
+  countWebhookHealth,
   disableFailingWebhooks,
   listWebhookNotices,
   publishWebhookNotices,
@@ -394,6 +396,10 @@ class PgStore implements PostgresStore {
 
   warnExpiringCertificates(now: number): Promise<number> {
     return warnExpiringCertificates(this.pool, now);
+  }
+
+  countWebhookHealth(): Promise<WebhookHealthCounts> {
+    return countWebhookHealth(this.pool);
   }
 
   // Retention: sql/retention.ts.

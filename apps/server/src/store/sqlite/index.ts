@@ -188,6 +188,7 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly publishWebhookNotices = this.forward('publishWebhookNotices');
   readonly disableFailingWebhooks = this.forward('disableFailingWebhooks');
   readonly purgeFinished = this.forward('purgeFinished');
+  readonly countWebhookHealth = this.forward('countWebhookHealth');
   readonly recordCertificates = this.forward('recordCertificates');
   readonly warnExpiringCertificates = this.forward('warnExpiringCertificates');
   /** See `SqliteStore.warmUp`. */

@@ -23,6 +23,7 @@ import type {
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookHealthCounts,
   WebhookNotice,
   WebhookPatch,
   WebhookRow,
@@ -52,6 +53,7 @@ import {
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { purgeFinished } from './sql/retention.js';
 import {
+  countWebhookHealth,
   disableFailingWebhooks,
   listWebhookNotices,
   publishWebhookNotices,
@@ -455,6 +457,10 @@ export class SqliteStore implements Store {
 
   async warnExpiringCertificates(now: number): Promise<number> {
     return warnExpiringCertificates(this.db, this.stmt, now);
+  }
+
+  async countWebhookHealth(): Promise<WebhookHealthCounts> {
+    return countWebhookHealth(this.stmt);
   }
 
   // Retention: sql/retention.ts.

@@ -10,7 +10,9 @@ import { newId } from '../../../ids.js';
 import {
   CERTIFICATE_WARNING_DAYS,
   type CertificateSeen,
+  type DisabledReason,
   type NoticeEvent,
+  type WebhookHealthCounts,
   type WebhookNotice,
 } from '../../types.js';
 import { sendWakeUp, type WakeUp } from '../notifier.js';
@@ -234,4 +236,22 @@ async function warn(client: Queryable, now: number, ids: string[] | null): Promi
     [now, [...CERTIFICATE_WARNING_DAYS], CERTIFICATE_WARNING_DAYS[0], ids],
   );
   return rows[0]?.n ?? 0;
+}
+
+/** `Store.countWebhookHealth`. */
+export async function countWebhookHealth(pool: pg.Pool): Promise<WebhookHealthCounts> {
+  const { rows } = await query<{ reason: DisabledReason | null; active: boolean; n: number }>(
+    pool,
+    `select active, case when active then null else disabled_reason end as reason,
+       count(*)::int as n
+     from webhooks
+     where deleted_at is null and not listen and (not active or health_consecutive_failures > 0)
+     group by 1, 2`,
+  );
+  const counts: WebhookHealthCounts = { failing: 0, disabled: { gone: 0, failing: 0, manual: 0 } };
+  for (const r of rows) {
+    if (r.active) counts.failing += r.n;
+    else counts.disabled[r.reason ?? 'manual'] += r.n;
+  }
+  return counts;
 }

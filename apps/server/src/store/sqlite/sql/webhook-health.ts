@@ -11,7 +11,9 @@ import {
   type AttemptOutcome,
   CERTIFICATE_WARNING_DAYS,
   type CertificateSeen,
+  type DisabledReason,
   type NoticeEvent,
+  type WebhookHealthCounts,
   type WebhookNotice,
   type WebhookNoticeKind,
 } from '../../types.js';
@@ -343,4 +345,22 @@ function warn(stmt: Stmt, now: number, ids?: string[]): number {
     told++;
   }
   return told;
+}
+
+/** `Store.countWebhookHealth`. */
+export function countWebhookHealth(stmt: Stmt): WebhookHealthCounts {
+  const failing = stmt(
+    `SELECT count(*) AS n FROM webhooks
+     WHERE active = 1 AND health_consecutive_failures > 0 AND listen = 0`,
+  ).get() as Row;
+  const disabled: WebhookHealthCounts['disabled'] = { gone: 0, failing: 0, manual: 0 };
+  const rows = stmt(
+    `SELECT disabled_reason AS reason, count(*) AS n FROM webhooks
+     WHERE active = 0 AND listen = 0 GROUP BY disabled_reason`,
+  ).all() as Row[];
+  for (const r of rows) {
+    const reason = (r.reason as DisabledReason | null) ?? 'manual';
+    disabled[reason] += r.n as number;
+  }
+  return { failing: failing.n as number, disabled };
 }
