@@ -558,7 +558,12 @@ export interface Store {
   createWebhook(webhook: WebhookRow, maxPerAccount?: number): Promise<boolean>;
   getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined>;
   listWebhooks(accountId: string, page: PageQuery): Promise<Page<WebhookRow>>;
-  /** Undefined when there is no such webhook in the account. */
+  /**
+   * Undefined when there is no such webhook in the account. Changing `active` is also health:
+   * enabling an inactive webhook clears its `failingSince` and `consecutiveFailures`, and
+   * disabling an active one writes a `disabled` notice with reason `manual` (the API's user), in
+   * the same transaction.
+   */
   updateWebhook(
     accountId: string,
     id: string,
