@@ -6,6 +6,7 @@
  * run, not waited for.
  */
 
+import { Writable } from 'node:stream';
 import { eventSamples } from '@agentfactory/webhooks';
 import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
@@ -167,9 +168,21 @@ async function scenario(
   databaseSchema?: string,
 ): Promise<void> {
   const clock = movableClock();
+  let logs = '';
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
   const server = await startTestServer(
-    { ...env, AF_RETENTION: '30d' },
-    { clock, operationsIntervalMs: 20, ...(databaseSchema ? { databaseSchema } : {}) },
+    { ...env, AF_RETENTION: '30d', AF_LOG_LEVEL: 'info' },
+    {
+      clock,
+      logStream,
+      operationsIntervalMs: 20,
+      ...(databaseSchema ? { databaseSchema } : {}),
+    },
   );
   started.push(server);
   const receiver = await startReceiver();
@@ -218,6 +231,21 @@ async function scenario(
   );
   expect(await count('select count(*) as n from events', server)).toBe(OLD_PENDING + live);
   expect(await count('select count(*) as n from attempts', server)).toBe(live);
+  // One line for the run, with what it deleted.
+  const runs = logs
+    .split('\n')
+    .filter((l) => l.includes('"retention: deleted'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(runs).toHaveLength(1);
+  expect(runs[0]).toMatchObject({
+    events: OLD_EVENTS,
+    deliveries: OLD_EVENTS,
+    attempts: 2 * OLD_EVENTS,
+    webhooks: 0,
+    msg: expect.stringMatching(
+      /^retention: deleted 25000 events, 25000 deliveries, 50000 attempts .* older than 30d$/,
+    ),
+  });
 }
 
 describe('retention on SQLite', () => {
