@@ -1,10 +1,12 @@
 /**
  * The operations loop of a delivering process (`AF_ROLE` all or worker): every
- * `BUILT_IN.operationsIntervalMs` it disables the webhooks failing past `AF_AUTO_DISABLE_AFTER`
- * and publishes the health notices the store holds as operational events (`notices.ts`), then
- * wakes the engine for their deliveries; every `BUILT_IN.retentionIntervalMs` (on the injected
- * clock) it starts a retention run (`retention.ts`) beside it, one at a time. Several processes on one PostgreSQL database may run it
- * at once: a disable and a notice's publication each happen once, in the store.
+ * `BUILT_IN.operationsIntervalMs` it stores the certificates the attempts' connections saw,
+ * disables the webhooks failing past `AF_AUTO_DISABLE_AFTER` and publishes the health notices the
+ * store holds as operational events (`notices.ts`), then wakes the engine for their deliveries;
+ * every `BUILT_IN.retentionIntervalMs` (on the injected clock) it starts a retention run
+ * (`retention.ts`) beside it, one at a time. Several processes on one PostgreSQL database may run
+ * it at once: a disable and a notice's publication each happen once, in the store. One step that
+ * fails (logged) does not keep the others of its round from running.
  *
  * It runs on a timer of its own, never on the delivery path: the completions only write the
  * notices, in the transaction that changes a webhook's health.
@@ -57,12 +59,10 @@ export class OperationsMonitor {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .catch((err) => this.o.logger.warn({ err }, 'the operations round failed; trying again'))
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
+      this.running = this.tick().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
     }, this.o.intervalMs ?? BUILT_IN.operationsIntervalMs);
     this.timer.unref();
   }
@@ -72,16 +72,32 @@ export class OperationsMonitor {
    * auto-disable, then the notices, oldest first.
    */
   async tick(): Promise<void> {
-    const { store, clock, settings, logger } = this.o;
     this.startRetention();
-    await this.watchCertificates();
-    if (settings.autoDisableAfterMs > 0) {
-      const now = clock.now();
-      const disabled = await store.disableFailingWebhooks(now - settings.autoDisableAfterMs, now);
-      if (disabled > 0) {
-        logger.info({ webhooks: disabled }, `disabled ${disabled} webhook(s) failing too long`);
-      }
+    await this.step('storing certificates', () => this.watchCertificates());
+    await this.step('auto-disable', () => this.autoDisable());
+    await this.step('publishing health notices', () => this.publishNotices());
+  }
+
+  private async step(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.o.logger.warn({ err }, `operations: ${what} failed; trying again next round`);
     }
+  }
+
+  private async autoDisable(): Promise<void> {
+    const { store, clock, settings, logger } = this.o;
+    if (settings.autoDisableAfterMs <= 0) return;
+    const now = clock.now();
+    const disabled = await store.disableFailingWebhooks(now - settings.autoDisableAfterMs, now);
+    if (disabled > 0) {
+      logger.info({ webhooks: disabled }, `disabled ${disabled} webhook(s) failing too long`);
+    }
+  }
+
+  private async publishNotices(): Promise<void> {
+    const { store, clock } = this.o;
     for (;;) {
       const notices = await store.listWebhookNotices(BUILT_IN.noticeBatch);
       if (notices.length === 0) return;
