@@ -472,6 +472,17 @@ export function healthContract(name: string, makeStore: MakeStore): void {
       const days = (await store.listWebhookNotices(100)).map((n) => n.daysLeft);
       expect(days).toEqual([10, 6, 1]);
 
+      // Another URL: the certificate was the old endpoint's.
+      const other = await addWebhook(acctA);
+      await store.recordCertificates(
+        [{ webhookId: other.id, accountId: acctA, expiresAt: far }],
+        T0,
+      );
+      await store.updateWebhook(acctA, other.id, { url: other.url }, T0);
+      expect((await health(other)).certificateExpiresAt).toBe(far);
+      await store.updateWebhook(acctA, other.id, { url: 'http://elsewhere.test/' }, T0);
+      expect((await health(other)).certificateExpiresAt).toBeNull();
+
       // A renewed certificate starts again.
       const renewed = soon + 3 * DAY;
       expect(

@@ -562,7 +562,7 @@ export interface Store {
    * Undefined when there is no such webhook in the account. Changing `active` is also health:
    * enabling an inactive webhook clears its `failingSince` and `consecutiveFailures`, and
    * disabling an active one writes a `disabled` notice with reason `manual` (the API's user), in
-   * the same transaction.
+   * the same transaction. A new `url` forgets the certificate recorded for the old one.
    */
   updateWebhook(
     accountId: string,

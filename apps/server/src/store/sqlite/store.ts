@@ -58,6 +58,7 @@ import {
   listWebhookNotices,
   publishWebhookNotices,
   recordCertificates,
+  urlChange,
   userActivation,
   warnExpiringCertificates,
 } from './sql/webhook-health.js';
@@ -256,6 +257,7 @@ export class SqliteStore implements Store {
     return this.db
       .transaction(() => {
         if (patch.active !== undefined) userActivation(this.stmt, accountId, id, patch.active, now);
+        if (patch.url !== undefined) urlChange(this.stmt, accountId, id, patch.url);
         return updateWebhook(this.stmt, accountId, id, patch, now);
       })
       .immediate();

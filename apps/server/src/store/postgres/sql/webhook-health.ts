@@ -73,6 +73,23 @@ export async function userActivation(
   );
 }
 
+/**
+ * A new URL, in `updateWebhook`'s transaction before its update: the certificate recorded was
+ * another endpoint's, and its warnings with it.
+ */
+export async function urlChange(
+  client: Queryable,
+  accountId: string,
+  id: string,
+  url: string,
+): Promise<void> {
+  await client.query(
+    `update webhooks set certificate_expires_at = null, certificate_warned_days = null
+     where account_id = $1 and id = $2 and deleted_at is null and not listen and url <> $3`,
+    [accountId, id, url],
+  );
+}
+
 /** `Store.listWebhookNotices`. */
 export async function listWebhookNotices(pool: pg.Pool, limit: number): Promise<WebhookNotice[]> {
   const { rows } = await query(pool, 'select * from webhook_notices order by id limit $1', [limit]);

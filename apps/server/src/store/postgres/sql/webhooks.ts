@@ -19,7 +19,7 @@ import {
 } from '../../types.js';
 import { type Queryable, query, transaction } from '../pool.js';
 import { webhookRow, webhookSelect } from '../rows.js';
-import { userActivation } from './webhook-health.js';
+import { urlChange, userActivation } from './webhook-health.js';
 
 export async function createWebhook(
   pool: pg.Pool,
@@ -99,11 +99,15 @@ export async function updateWebhook(
   patch: WebhookPatch,
   now: number,
 ): Promise<WebhookRow | undefined> {
+  // A change of `active` or `url` is a change of health too (`webhook-health.ts`).
   const found =
-    patch.active === undefined
+    patch.active === undefined && patch.url === undefined
       ? await updateWebhookRow(pool, accountId, id, patch, now)
       : await transaction(pool, async (client) => {
-          await userActivation(client, accountId, id, patch.active!, now);
+          if (patch.active !== undefined) {
+            await userActivation(client, accountId, id, patch.active, now);
+          }
+          if (patch.url !== undefined) await urlChange(client, accountId, id, patch.url);
           return updateWebhookRow(client, accountId, id, patch, now);
         });
   return found ? getWebhook(pool, accountId, id) : undefined;

@@ -220,6 +220,17 @@ export function userActivation(
   }
 }
 
+/**
+ * A new URL, in `updateWebhook`'s transaction before its update: the certificate recorded was
+ * another endpoint's, and its warnings with it.
+ */
+export function urlChange(stmt: Stmt, accountId: string, id: string, url: string): void {
+  stmt(
+    `UPDATE webhooks SET certificate_expires_at = NULL, certificate_warned_days = NULL
+     WHERE account_id = ? AND id = ? AND listen = 0 AND url <> ?`,
+  ).run(accountId, id, url);
+}
+
 /** `Store.listWebhookNotices`. */
 export function listWebhookNotices(stmt: Stmt, limit: number): WebhookNotice[] {
   return (stmt('SELECT * FROM webhook_notices ORDER BY id LIMIT ?').all(limit) as Row[]).map(
