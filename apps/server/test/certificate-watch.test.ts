@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constructEvent, eventSamples } from '@agentfactory/webhooks';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { CertificateWatch } from '../src/delivery/certificates.js';
 import { selfSignedCert } from './helpers/certs.js';
 import { freePort, runCli, signal } from './helpers/cli-process.js';
 import { client } from './helpers/client.js';
@@ -24,6 +25,52 @@ vi.setConfig({ testTimeout: 90_000 });
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
+});
+
+describe('CertificateWatch', () => {
+  /** A sender whose connections recorded `certs` (origin → notAfter). */
+  function sender(certs: Record<string, number>) {
+    return {
+      certificateVersion: 0,
+      certificateOf: (url: string) => certs[new URL(url).origin],
+      connect(origin: string, notAfter: number) {
+        certs[origin] = notAfter;
+        this.certificateVersion++;
+      },
+    };
+  }
+
+  it('hands out each webhook certificate once, again when it changes or the URL does', () => {
+    const s = sender({});
+    const watch = new CertificateWatch(s);
+    watch.seen('wh_a', 'acct', 'https://a.test/hooks');
+    expect(watch.take()).toEqual([]);
+    s.connect('https://a.test', 1000);
+    watch.seen('wh_a', 'acct', 'https://a.test/hooks');
+    watch.seen('wh_a', 'acct', 'https://a.test/hooks');
+    watch.seen('wh_b', 'acct', 'http://b.test/');
+    expect(watch.take()).toEqual([{ webhookId: 'wh_a', accountId: 'acct', expiresAt: 1000 }]);
+    expect(watch.take()).toEqual([]);
+    // Another connection to the same origin, the same certificate: nothing new.
+    s.connect('https://a.test', 1000);
+    watch.seen('wh_a', 'acct', 'https://a.test/hooks');
+    expect(watch.take()).toEqual([]);
+    // Renewed.
+    s.connect('https://a.test', 2000);
+    watch.seen('wh_a', 'acct', 'https://a.test/hooks');
+    // A webhook that moved to an origin already connected to, with no new connection.
+    s.connect('https://c.test', 3000);
+    watch.seen('wh_b', 'acct', 'http://b.test/');
+    watch.seen('wh_b', 'acct', 'https://c.test/in');
+    const taken = watch.take();
+    expect(taken).toEqual([
+      { webhookId: 'wh_a', accountId: 'acct', expiresAt: 2000 },
+      { webhookId: 'wh_b', accountId: 'acct', expiresAt: 3000 },
+    ]);
+    // Not stored: handed out again next time.
+    watch.restore(taken);
+    expect(watch.take()).toHaveLength(2);
+  });
 });
 
 describe('certificate watch', () => {

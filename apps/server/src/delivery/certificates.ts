@@ -10,22 +10,28 @@ import type { CertificateSeen } from '../store/types.js';
 import type { Sender } from './sender.js';
 
 export class CertificateWatch {
-  /** Webhook id → the sender's `certificateVersion` when it was last looked at. */
-  private readonly checked = new Map<string, number>();
-  /** Webhook id → the `notAfter` last handed out for it. */
-  private readonly known = new Map<string, number>();
+  /** Webhook id → its URL and the sender's `certificateVersion` when it was last looked at. */
+  private readonly checked = new Map<string, { url: string; version: number }>();
+  /** Webhook id → the URL and `notAfter` last handed out for it. */
+  private readonly known = new Map<string, { url: string; expiresAt: number }>();
   private changed = new Map<string, CertificateSeen>();
 
   constructor(private readonly sender: Pick<Sender, 'certificateVersion' | 'certificateOf'>) {}
 
-  /** After an attempt to `url`: notes the certificate its origin presented, when it is new. */
+  /**
+   * After an attempt to `url`: notes the certificate its origin presented, when it is new (a new
+   * URL of the webhook is looked at again: the store forgot the old one's certificate).
+   */
   seen(webhookId: string, accountId: string, url: string): void {
     const version = this.sender.certificateVersion;
-    if (version === 0 || this.checked.get(webhookId) === version) return;
-    this.checked.set(webhookId, version);
+    if (version === 0) return;
+    const last = this.checked.get(webhookId);
+    if (last && last.version === version && last.url === url) return;
+    this.checked.set(webhookId, { url, version });
     const expiresAt = this.sender.certificateOf(url);
-    if (expiresAt === undefined || this.known.get(webhookId) === expiresAt) return;
-    this.known.set(webhookId, expiresAt);
+    const known = this.known.get(webhookId);
+    if (expiresAt === undefined || (known?.url === url && known.expiresAt === expiresAt)) return;
+    this.known.set(webhookId, { url, expiresAt });
     this.changed.set(webhookId, { webhookId, accountId, expiresAt });
   }
 
