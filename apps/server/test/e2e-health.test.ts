@@ -163,9 +163,18 @@ async function scenario(env: Record<string, string>, databaseSchema?: string): P
   });
   expect(enabled.body.health.last_failure_at).not.toBeNull();
 
+  // A user disables flaky: the account is told that too.
+  const off = await call('PATCH', `/v1/webhooks/${flakyHook.id}`, { active: false });
+  expect(off.body).toMatchObject({ disabled_reason: 'manual', health: { state: 'disabled' } });
+  const fourth = await waitSeen(5);
+  expect(fourth[4]).toMatchObject({
+    event: 'webhook.disabled',
+    data: { webhook_id: flakyHook.id, reason: 'manual' },
+  });
+
   // What the webhooks received: operational events only where subscribed, never about themselves.
   await new Promise((r) => setTimeout(r, 300));
-  expect(monitor.requests).toHaveLength(4);
+  expect(monitor.requests).toHaveLength(5);
   const eventsOf = (r: Receiver) => r.requests.map((q) => JSON.parse(q.body).event);
   expect(eventsOf(bad)).toEqual(['agent.created', 'agent.updated']);
   expect(eventsOf(flaky)).toEqual(['agent.created', 'agent.updated']);
