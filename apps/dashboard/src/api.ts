@@ -9,7 +9,7 @@ export interface Webhook {
   url: string;
   events: string[];
   active: boolean;
-  disabled_reason: null | 'gone' | 'manual';
+  disabled_reason: null | 'gone' | 'failing' | 'manual';
   description: string | null;
   headers: Record<string, string> | null;
   metadata: Record<string, unknown> | null;
@@ -17,6 +17,20 @@ export interface Webhook {
   updated_at: string;
   last_delivery_at: string | null;
   last_delivery_status: null | 'pending' | 'succeeded' | 'failed';
+  health: WebhookHealth;
+}
+
+/** What the deliveries tell of the endpoint (SPEC §5); enabling the webhook clears it. */
+export interface WebhookHealth {
+  state: 'healthy' | 'failing' | 'disabled';
+  /** Start of the first failed attempt since the last success. */
+  failing_since: string | null;
+  /** Deliveries that used up their attempts since the last success. */
+  consecutive_failures: number;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  /** HTTPS endpoints: `notAfter` of the certificate it last presented. */
+  certificate_expires_at: string | null;
 }
 
 export interface CreatedWebhook extends Webhook {

@@ -792,4 +792,64 @@ describe.runIf(runs)('dashboard', () => {
     },
     flowTimeout,
   );
+
+  it(
+    'shows endpoint health: a failing badge and banner, auto-disabled, enabled and recovered in one step',
+    async () => {
+      const { page, errors } = await setUp();
+      const created = await fetch(`${server.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Flaky receiver', url: receiver.url, events: ['agent.*'] }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      // The attempt and its retry fail: the delivery is exhausted, the webhook failing.
+      receiver.mode = 'fail';
+      await postEvent('agent.created', eventSamples['agent.created']);
+      await eventually(() => receiver.requests.length >= 2, 'the attempt and its retry');
+      await eventually(async () => {
+        const r = await fetch(`${server.url}/v1/webhooks/${id}`, {
+          headers: { authorization: `Bearer ${server.apiKey}` },
+        });
+        return ((await r.json()) as { health: { state: string } }).health.state === 'failing';
+      }, 'the webhook failing');
+
+      await signIn(page, server.url, server.apiKey);
+      const row = page.getByRole('row', { name: /Flaky receiver/ });
+      await row.getByText('Failing (1 delivery)').waitFor();
+      await page.getByRole('link', { name: 'Flaky receiver' }).click();
+      const banner = page.getByRole('region', { name: 'Endpoint health' });
+      await banner.getByText('Failing: 1 delivery used up their attempts.').waitFor();
+      await banner.getByText('last success never', { exact: false }).waitFor();
+      await banner.getByRole('button', { name: 'Recover the failed deliveries' }).waitFor();
+
+      // The service disables it (as AF_AUTO_DISABLE_AFTER would): the banner says why.
+      expect(await server.store.disableFailingWebhooks(Date.now(), Date.now())).toBe(1);
+      await page.reload();
+      await banner
+        .getByText('Disabled automatically: every delivery failed for too long')
+        .waitFor();
+      await page.getByText('Disabled (every delivery failed too long)').waitFor();
+
+      // One step: enabled, and the failed delivery sent again to the receiver, now fixed.
+      receiver.mode = 'ok';
+      await banner
+        .getByRole('button', { name: 'Enable and recover the failed deliveries' })
+        .click();
+      await banner.getByText('Enabled; 1 failed delivery gets a new attempt now.').waitFor();
+      await eventually(() => receiver.requests.length >= 3, 'the recovered delivery');
+      await page.getByRole('region', { name: 'Overview' }).getByText('Healthy').waitFor();
+      await page.getByRole('button', { name: 'Disable webhook' }).waitFor();
+      expect(await banner.getByRole('button').count()).toBe(0);
+
+      // Back in the list: on, and healthy.
+      await page.goto(`${server.url}/`);
+      await row.getByText('Healthy').waitFor();
+      expect(await page.getByRole('switch', { name: 'Active: Flaky receiver' }).isChecked()).toBe(
+        true,
+      );
+      expect(errors).toEqual([]);
+    },
+    flowTimeout,
+  );
 });

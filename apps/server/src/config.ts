@@ -78,6 +78,18 @@ export interface Config {
    */
   rateLimits: { api: RateLimitSetting | null; events: RateLimitSetting | null };
   delivery: DeliverySettings;
+  operations: OperationsSettings;
+}
+
+/** What `operations/` is given: health, auto-disable and retention (SPEC §4). */
+export interface OperationsSettings {
+  /**
+   * Disable a webhook failing this long (`AF_AUTO_DISABLE_AFTER`): some delivery exhausted and
+   * no success since its first failure this long ago. 0: never.
+   */
+  autoDisableAfterMs: number;
+  /** Delete finished events, deliveries and attempts older than this (`AF_RETENTION`). 0: never. */
+  retentionMs: number;
 }
 
 /**
@@ -111,6 +123,10 @@ export const DEFAULTS = {
   AF_MAX_HEADERS_PER_WEBHOOK: '20',
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
+  /** `0`: never. */
+  AF_AUTO_DISABLE_AFTER: '5d',
+  /** `0`: keep everything. */
+  AF_RETENTION: '30d',
   /** Unset: `/metrics` needs no key. */
   AF_METRICS_TOKEN: null,
   AF_LOG_LEVEL: 'info',
@@ -175,6 +191,24 @@ export const BUILT_IN = {
    * 100 a second (SPEC §6: "burst twice that").
    */
   rateLimitBurstSeconds: 2,
+  /**
+   * How often health notices are published as operational events and failing webhooks checked
+   * for auto-disable (`operations/monitor.ts`), and how many notices one publication takes.
+   */
+  operationsIntervalMs: 1000,
+  noticeBatch: 100,
+  /**
+   * Retention (`operations/retention.ts`): how often it runs, and how many events (with their
+   * deliveries and attempts) one batch deletes, in one short transaction.
+   */
+  retentionIntervalMs: 60_000,
+  retentionBatch: 500,
+  /**
+   * How often every webhook's recorded certificate is checked against the warning thresholds
+   * (certificates seen on new connections are checked at once): a threshold passes while a
+   * keep-alive connection lasts, with no new connection to notice it.
+   */
+  certificateCheckMs: 60 * 60 * 1000,
 } as const;
 
 /**
@@ -369,6 +403,11 @@ export function loadConfig(env: Env = process.env): Config {
   // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
+  // `0` turns either off; any other value is a duration, seconds included, so tests can use them.
+  const durationOrNever = (name: Variable) =>
+    parse(name, (t) => (t === '0' ? 0 : parseDuration(t)));
+  const autoDisableAfterMs = durationOrNever('AF_AUTO_DISABLE_AFTER');
+  const retentionMs = durationOrNever('AF_RETENTION');
   const logLevel = oneOf<LogLevel>('AF_LOG_LEVEL', LOG_LEVELS);
   const rateLimits = {
     api: parse('AF_RATE_LIMIT', parseRateLimit),
@@ -458,6 +497,7 @@ export function loadConfig(env: Env = process.env): Config {
       allowPrivateNetworks,
       userAgent: `AgentFactory-Webhooks/${version}`,
     },
+    operations: { autoDisableAfterMs, retentionMs },
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /** The type prefixes of SPEC §5: every id is a prefix and a ULID, so ids sort by creation time. */
 export type IdPrefix = 'acct' | 'key' | 'wh' | 'lsn' | 'evt' | 'dlv' | 'att' | 'aud';
@@ -34,4 +34,12 @@ export function isId(prefix: IdPrefix, id: string): boolean {
   return (
     id.startsWith(`${prefix}_`) && /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id.slice(prefix.length + 1))
   );
+}
+
+/**
+ * The least id of `prefix` made at `ms` or later: every id made before `ms` sorts below it, so a
+ * range of the primary key finds the records older than a time (retention).
+ */
+export function idBefore(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${encodeTime(ms, 10)}${'0'.repeat(16)}`;
 }

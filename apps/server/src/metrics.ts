@@ -8,6 +8,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { BUILT_IN } from './config.js';
+import type { DisabledReason, PurgeCounts } from './store/types.js';
 
 /** What the delivery engine reports after each attempt (`EngineMetrics`). */
 export interface AttemptReport {
@@ -27,6 +28,8 @@ export interface Metrics {
   eventsAccepted(count: number): void;
   /** A request refused by a rate limit (`api/rate-limits.ts`): `api` or `events`. */
   rateLimited(limit: string): void;
+  /** Rows one batch of retention deleted (`operations/retention.ts`). */
+  rowsPurged(counts: PurgeCounts): void;
   /**
    * Keeps the pending-deliveries gauge: counts once now, then every `intervalMs` (a timer that
    * does not keep the process alive), never two counts at once. A failed count keeps the last
@@ -36,6 +39,24 @@ export interface Metrics {
     count: () => Promise<number>,
     options: { intervalMs?: number; onError: (err: unknown) => void },
   ): () => void;
+  /**
+   * Keeps the health gauges (the oldest due delivery's wait, failing and disabled webhooks) the
+   * same way: read once now, then every `intervalMs`, never twice at once, errors to `onError`.
+   */
+  watchHealth(
+    read: () => Promise<HealthGauges>,
+    options: { intervalMs?: number; onError: (err: unknown) => void },
+  ): () => void;
+}
+
+/** What `watchHealth` reads (`operations/gauges.ts`). */
+export interface HealthGauges {
+  /** How long the oldest due, unleased pending delivery has waited past its due time; 0 if none. */
+  oldestDueAgeSeconds: number;
+  /** Active webhooks failing (some delivery exhausted since their last success). */
+  failingWebhooks: number;
+  /** Inactive webhooks by `disabled_reason`. */
+  disabledWebhooks: Record<DisabledReason, number>;
 }
 
 /** How often the pending gauge is refreshed (`config.ts`): within a typical 15–60 s scrape interval. */
@@ -93,6 +114,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   for (const kind of ['split', 'safe_form', 'dropped']) writeErrors.inc({ kind }, 0);
 
+  const purged = new Counter({
+    name: 'agentfactory_retention_purged_rows_total',
+    help: 'Rows deleted by retention (AF_RETENTION), by table.',
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  const tables = ['events', 'deliveries', 'attempts', 'webhooks'] as const;
+  for (const table of tables) purged.inc({ table }, 0);
+  const oldestDue = new Gauge({
+    name: 'agentfactory_deliveries_oldest_due_age_seconds',
+    help: `How long the oldest due delivery (pending, not leased) has waited past its due time; 0 when none waits (read every ${PENDING_REFRESH_MS / 1000} s).`,
+    registers: [registry],
+  });
+  const failing = new Gauge({
+    name: 'agentfactory_webhooks_failing',
+    help: 'Active webhooks with a delivery exhausted since their last success (health state failing).',
+    registers: [registry],
+  });
+  const disabled = new Gauge({
+    name: 'agentfactory_webhooks_disabled',
+    help: 'Inactive webhooks, by disabled_reason (gone, failing, manual).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+
   return {
     registry,
     outcomeWriteFailed(kind) {
@@ -113,29 +159,57 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     rateLimited(limit) {
       limited.inc({ limit });
     },
-    watchPending(count, { intervalMs = PENDING_REFRESH_MS, onError }) {
-      let stopped = false;
-      let counting = false;
-      const refresh = async () => {
-        if (counting || stopped) return;
-        counting = true;
-        try {
-          const n = await count();
-          if (!stopped) pending.set(n);
-        } catch (err) {
-          // At shutdown the store closes under a count: not worth a warning.
-          if (!stopped) onError(err);
-        } finally {
-          counting = false;
-        }
-      };
-      void refresh();
-      const timer = setInterval(() => void refresh(), intervalMs);
-      timer.unref();
-      return () => {
-        stopped = true;
-        clearInterval(timer);
-      };
+    rowsPurged(counts) {
+      for (const table of tables) if (counts[table] > 0) purged.inc({ table }, counts[table]);
     },
+    watchPending(count, { intervalMs = PENDING_REFRESH_MS, onError }) {
+      return every(intervalMs, onError, async (live) => {
+        const n = await count();
+        if (live()) pending.set(n);
+      });
+    },
+    watchHealth(read, { intervalMs = PENDING_REFRESH_MS, onError }) {
+      return every(intervalMs, onError, async (live) => {
+        const g = await read();
+        if (!live()) return;
+        oldestDue.set(g.oldestDueAgeSeconds);
+        failing.set(g.failingWebhooks);
+        for (const [reason, n] of Object.entries(g.disabledWebhooks)) disabled.set({ reason }, n);
+      });
+    },
+  };
+}
+
+/**
+ * Runs `refresh` now and every `intervalMs` on a timer that does not keep the process alive,
+ * never two at once; a failure keeps the gauges as they were and goes to `onError` unless stopped
+ * (at shutdown the store closes under a read: not worth a warning). `live()` is false once
+ * stopped. Returns the function that stops it.
+ */
+function every(
+  intervalMs: number,
+  onError: (err: unknown) => void,
+  refresh: (live: () => boolean) => Promise<void>,
+): () => void {
+  let stopped = false;
+  let running = false;
+  const live = () => !stopped;
+  const run = async () => {
+    if (running || stopped) return;
+    running = true;
+    try {
+      await refresh(live);
+    } catch (err) {
+      if (!stopped) onError(err);
+    } finally {
+      running = false;
+    }
+  };
+  void run();
+  const timer = setInterval(() => void run(), intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
   };
 }

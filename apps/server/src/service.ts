@@ -17,6 +17,8 @@ import type { Config } from './config.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { healthGauges } from './operations/gauges.js';
+import { OperationsMonitor } from './operations/monitor.js';
 import { blobContext, type Cipher, createCipher } from './security/crypto.js';
 import { hasSettingsAdvice } from './store/capabilities.js';
 import { createPostgresStore } from './store/postgres/index.js';
@@ -35,6 +37,8 @@ export interface ServiceOptions {
   databaseSchema?: string;
   /** How often the pending-deliveries gauge is counted; default `PENDING_REFRESH_MS` (tests). */
   pendingRefreshMs?: number;
+  /** How often the operations loop runs; default `BUILT_IN.operationsIntervalMs` (tests). */
+  operationsIntervalMs?: number;
   /**
    * Tests: called once the server listens, before the warm-up; the warm-up waits for it, and
    * `/readyz` answers 503 `warming` meanwhile.
@@ -165,11 +169,31 @@ export async function startService(
   }
   // An `api` process sends only test deliveries (the action waits for them); workers send the rest.
   if (delivers) engine.start();
+  const operations = delivers
+    ? new OperationsMonitor({
+        store,
+        clock,
+        logger: logger.child({ component: 'operations' }),
+        settings: config.operations,
+        notify: () => engine.notify(),
+        metrics,
+        certificates: engine.certificates,
+        ...(opts.operationsIntervalMs === undefined
+          ? {}
+          : { intervalMs: opts.operationsIntervalMs }),
+      })
+    : undefined;
+  operations?.start();
 
   const stopPurge = startIdempotencyPurge(store, clock, logger);
   const stopPendingGauge = metrics.watchPending(() => store.countPending(), {
     ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
     onError: (err) => logger.warn({ err }, 'counting pending deliveries for /metrics failed'),
+  });
+
+  const stopHealthGauges = metrics.watchHealth(() => healthGauges(store, clock), {
+    ...(opts.pendingRefreshMs === undefined ? {} : { intervalMs: opts.pendingRefreshMs }),
+    onError: (err) => logger.warn({ err }, 'reading webhook health for /metrics failed'),
   });
 
   const url = address.replace('://[::1]', '://localhost');
@@ -202,6 +226,8 @@ export async function startService(
       closing ??= (async () => {
         stopPurge();
         stopPendingGauge();
+        stopHealthGauges();
+        await operations?.stop();
         await app.close();
         await engine.stop({ graceMs: Math.min(config.delivery.timeoutMs + 1000, 15_000) });
         await store.close();

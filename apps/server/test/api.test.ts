@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventCatalog, eventNames, eventSamples } from '@agentfactory/webhooks';
+import { eventCatalog, eventNames, eventSamples, isOperationalEvent } from '@agentfactory/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Call, client } from './helpers/client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -156,6 +156,14 @@ describe('webhooks: create and validation', () => {
       updated_at: expect.stringMatching(/Z$/),
       last_delivery_at: null,
       last_delivery_status: null,
+      health: {
+        state: 'healthy',
+        failing_since: null,
+        consecutive_failures: 0,
+        last_success_at: null,
+        last_failure_at: null,
+        certificate_expires_at: null,
+      },
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
     });
     const read = await call('GET', `/v1/webhooks/${res.body.id}`);
@@ -448,11 +456,13 @@ describe('events', () => {
     expect(dl.body.data.map((d: any) => d.webhook_id)).toEqual([wh2.id]);
   });
 
-  it('every catalog event but webhook.test is accepted with its sample', async () => {
+  it('every catalog event but webhook.test and the operational ones is accepted with its sample', async () => {
     for (const name of eventNames) {
       const res = await call('POST', '/v1/events', { event: name, data: eventSamples[name] });
-      if (name === 'webhook.test') expectError(res, 422, 'unknown_event_type');
-      else {
+      if (name === 'webhook.test' || isOperationalEvent(name)) {
+        expectError(res, 422, 'unknown_event_type');
+        expect(res.body.error.details[0].path, name).toBe('/event');
+      } else {
         expect(res.status, name).toBe(202);
         expect(res.body.data, name).toEqual(eventSamples[name]);
       }

@@ -163,6 +163,23 @@ describe('loadConfig', () => {
     expect(parseSize('512')).toBe(512);
   });
 
+  it('AF_AUTO_DISABLE_AFTER and AF_RETENTION: 5d and 30d by default, any duration, 0 never', () => {
+    expect(loadConfig({ AF_DATA_DIR: dataDir() }).operations).toEqual({
+      autoDisableAfterMs: 5 * 86_400_000,
+      retentionMs: 30 * 86_400_000,
+    });
+    expect(
+      loadConfig({ AF_DATA_DIR: dataDir(), AF_AUTO_DISABLE_AFTER: '90s', AF_RETENTION: '0' })
+        .operations,
+    ).toEqual({ autoDisableAfterMs: 90_000, retentionMs: 0 });
+    expect(
+      loadConfig({ AF_DATA_DIR: dataDir(), AF_AUTO_DISABLE_AFTER: '0', AF_RETENTION: '7d' })
+        .operations,
+    ).toEqual({ autoDisableAfterMs: 0, retentionMs: 7 * 86_400_000 });
+    expect(configError({ AF_AUTO_DISABLE_AFTER: 'soon' }).variable).toBe('AF_AUTO_DISABLE_AFTER');
+    expect(configError({ AF_RETENTION: '-1d' }).variable).toBe('AF_RETENTION');
+  });
+
   it('production: requires both keys and disallows private networks by default', () => {
     expect(configError({ AF_ENV: 'production' }).variable).toBe('AF_ADMIN_KEY');
     expect(

@@ -17,7 +17,7 @@ import { createLogger } from '../src/logger.js';
 import { createCipher, keyId } from '../src/security/crypto.js';
 import { rotateEncryptionKey } from '../src/security/key-rotation.js';
 import { openStore, startService } from '../src/service.js';
-import type { EncryptedRow, Store, WebhookRow } from '../src/store/types.js';
+import { type EncryptedRow, NEW_HEALTH, type Store, type WebhookRow } from '../src/store/types.js';
 import { runCli } from './helpers/cli-process.js';
 import { client, eventually } from './helpers/client.js';
 import { createCluster } from './helpers/cluster.js';
@@ -105,6 +105,7 @@ async function scenario(env: Record<string, string>): Promise<void> {
     updatedAt: now,
     lastDeliveryAt: null,
     lastDeliveryStatus: null,
+    health: { ...NEW_HEALTH },
   };
   expect(await service.store.createWebhook(legacyRow)).toBe(true);
   ids.push(legacyRow.id);

@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
+import { healthGauges } from '../src/operations/gauges.js';
 import type { Store } from '../src/store/types.js';
 import { client, eventually } from './helpers/client.js';
 import { describePostgres } from './helpers/postgres.js';
@@ -44,6 +45,44 @@ function pendingOf(text: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith('agentfactory_deliveries_pending '));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
+
+describe('the health gauges (watchHealth)', () => {
+  it('show the oldest due wait, failing webhooks and disabled ones by reason', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const now = Date.UTC(2024, 0, 15);
+    const store = {
+      nextDueAt: async () => now - 90_000,
+      countWebhookHealth: async () => ({
+        failing: 3,
+        disabled: { gone: 1, failing: 2, manual: 0 },
+      }),
+    } as unknown as Store;
+    const stop = metrics.watchHealth(() => healthGauges(store, { now: () => now }), {
+      onError: (err) => {
+        throw err;
+      },
+    });
+    await eventually(async () =>
+      (await metrics.registry.metrics()).includes('agentfactory_webhooks_failing 3')
+        ? true
+        : undefined,
+    );
+    stop();
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('agentfactory_deliveries_oldest_due_age_seconds 90');
+    expect(text).toContain('agentfactory_webhooks_disabled{reason="gone"} 1');
+    expect(text).toContain('agentfactory_webhooks_disabled{reason="failing"} 2');
+    expect(text).toContain('agentfactory_webhooks_disabled{reason="manual"} 0');
+    // Nothing due yet (the next retry is later): no wait.
+    expect(
+      (
+        await healthGauges({ ...store, nextDueAt: async () => now + 5 } as Store, {
+          now: () => now,
+        })
+      ).oldestDueAgeSeconds,
+    ).toBe(0);
+  });
+});
 
 describe('the pending gauge (watchPending)', () => {
   afterEach(() => {

@@ -2,10 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/store/postgres/index.js';
 import { describePostgres } from './helpers/postgres.js';
 import { storeContract } from './store-contract.js';
+import { healthContract } from './store-contract-health.js';
+import { retentionContract } from './store-contract-retention.js';
 
 await describePostgres('postgres store', ({ url, freshSchema, sql }) => {
   // A fresh schema per store: the contract counts pending deliveries across accounts.
   storeContract('postgres', () => createPostgresStore({ url, schema: freshSchema(), poolSize: 4 }));
+  const fresh = () => createPostgresStore({ url, schema: freshSchema(), poolSize: 4 });
+  healthContract('postgres', fresh);
+  retentionContract('postgres', fresh);
 
   describe('postgres specifics', () => {
     it('refuses a schema name that is not a plain identifier', () => {

@@ -8,12 +8,16 @@ import { migrate } from '../src/store/sqlite/migrate.js';
 import { loadMigrations } from '../src/store/sqlite/migrations.js';
 import { webhookRow } from './helpers/rows.js';
 import { storeContract } from './store-contract.js';
+import { healthContract } from './store-contract-health.js';
+import { retentionContract } from './store-contract-retention.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'af-store-'));
 let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 storeContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
+healthContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
+retentionContract('sqlite', () => createSqliteStore({ path: join(dir, `store-${n++}.db`) }));
 
 describe('sqlite specifics', () => {
   it('reopening the file releases leases left by a killed process', async () => {
@@ -97,6 +101,7 @@ describe('sqlite specifics', () => {
         { version: 4, name: 'listen secret' },
         { version: 5, name: 'listen sessions' },
         { version: 6, name: 'api key scopes and audit log' },
+        { version: 7, name: 'webhook health' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');

@@ -15,6 +15,9 @@ export {
   eventSamples,
   eventSchemas,
   isEventName,
+  isOperationalEvent,
+  type OperationalEventName,
+  operationalEventNames,
 } from './catalog/index.js';
 export {
   categoryOf,

@@ -26,6 +26,10 @@ const SPEC_NAMES = [
   'error.occurred',
   'error.resolved',
   'webhook.test',
+  'webhook.failing',
+  'webhook.disabled',
+  'webhook.recovered',
+  'webhook.certificate_expiring',
 ];
 
 function validator() {
@@ -36,7 +40,7 @@ function validator() {
 }
 
 describe('event catalog', () => {
-  it('has the 13 event types of SPEC §2, in order', () => {
+  it('has the 17 event types of SPEC §2, in order', () => {
     expect(eventNames).toEqual(SPEC_NAMES);
     expect(eventCatalog.map((e) => e.name)).toEqual(SPEC_NAMES);
     for (const name of SPEC_NAMES) {

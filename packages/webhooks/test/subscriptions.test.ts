@@ -19,6 +19,18 @@ describe('subscriptions', () => {
     expect(matchesEvent([], 'agent.created')).toBe(false);
   });
 
+  it('matches the operational events by name, webhook.* and *', () => {
+    for (const name of ['webhook.failing', 'webhook.disabled', 'webhook.recovered']) {
+      expect(matchesEvent(['*'], name)).toBe(true);
+      expect(matchesEvent(['webhook.*'], name)).toBe(true);
+      expect(matchesEvent([name], name)).toBe(true);
+      expect(matchesEvent(['agent.*'], name)).toBe(false);
+      expect(isValidPattern(name)).toBe(true);
+    }
+    expect(isValidPattern('webhook.*')).toBe(true);
+    expect(matchesEvent(['webhook.*'], 'webhook.test')).toBe(false);
+  });
+
   it('never matches webhook.test, which only the test action sends', () => {
     expect(matchesEvent(['*'], 'webhook.test')).toBe(false);
     expect(matchesEvent(['webhook.test'], 'webhook.test')).toBe(false);
@@ -28,7 +40,7 @@ describe('subscriptions', () => {
   });
 
   it('accepts a catalog name, * or a known category wildcard, nothing else', () => {
-    expect(eventCategories).toEqual(['agent', 'conversation', 'usage', 'error']);
+    expect(eventCategories).toEqual(['agent', 'conversation', 'usage', 'error', 'webhook']);
     for (const name of subscribableEventNames) expect(isValidPattern(name)).toBe(true);
     for (const c of eventCategories) expect(isValidPattern(`${c}.*`)).toBe(true);
     expect(isValidPattern('*')).toBe(true);

@@ -5,10 +5,11 @@ import { CopyButton } from '../components/copy-button.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
 import { DeliveryChart } from '../components/delivery-chart.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { HealthBanner } from '../components/health-banner.js';
 import { Loading, PageTitle } from '../components/page-title.js';
 import { RecoverPanel } from '../components/recover-panel.js';
 import { SecretPanel } from '../components/secret-panel.js';
-import { ActiveBadge, DeliveryBadge } from '../components/status.js';
+import { ActiveBadge, DeliveryBadge, HealthBadge } from '../components/status.js';
 import { TestPanel } from '../components/test-panel.js';
 import { Time } from '../components/time.js';
 import { navigate, paths } from '../router.js';
@@ -47,6 +48,7 @@ export function WebhookDetailPage({ id }: { id: string }) {
         <PageTitle>{wh.name}</PageTitle>
         <ActiveBadge webhook={wh} />
       </div>
+      <HealthBanner webhook={wh} onChange={webhook.setData} onRecovered={refreshAll} />
       <Overview webhook={wh} onChange={webhook.setData} />
       <section className="card" aria-labelledby="chart-title">
         <h2 id="chart-title">Last 24 hours</h2>
@@ -81,12 +83,6 @@ function Overview({ webhook, onChange }: { webhook: Webhook; onChange: (w: Webho
 
   return (
     <section className="card" aria-label="Overview">
-      {webhook.disabled_reason === 'gone' ? (
-        <p className="warning">
-          Disabled automatically: your receiver answered <strong>410 Gone</strong>. Enable the
-          webhook when the URL accepts deliveries again, then recover the failed deliveries.
-        </p>
-      ) : null}
       <dl className="overview">
         <dt>Webhook ID</dt>
         <dd>
@@ -135,6 +131,26 @@ function Overview({ webhook, onChange }: { webhook: Webhook; onChange: (w: Webho
           <DeliveryBadge status={webhook.last_delivery_status} />{' '}
           <Time iso={webhook.last_delivery_at} fallback="" />
         </dd>
+        {webhook.active ? (
+          <>
+            <dt>Health</dt>
+            <dd>
+              <HealthBadge webhook={webhook} />
+            </dd>
+          </>
+        ) : null}
+        <dt>Last success</dt>
+        <dd>
+          <Time iso={webhook.health.last_success_at} fallback="—" />
+        </dd>
+        {webhook.health.certificate_expires_at ? (
+          <>
+            <dt>TLS certificate expires</dt>
+            <dd>
+              <Time iso={webhook.health.certificate_expires_at} />
+            </dd>
+          </>
+        ) : null}
         <dt>Created</dt>
         <dd>
           <Time iso={webhook.created_at} />

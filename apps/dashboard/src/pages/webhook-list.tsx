@@ -3,7 +3,7 @@ import type { Webhook } from '../api.js';
 import { useApi } from '../api-context.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
-import { DeliveryBadge } from '../components/status.js';
+import { DeliveryBadge, HealthBadge } from '../components/status.js';
 import { Time } from '../components/time.js';
 import { eventsSummary, formatRate } from '../format.js';
 import { paths } from '../router.js';
@@ -67,6 +67,7 @@ export function WebhookListPage() {
                 <th scope="col">Name</th>
                 <th scope="col">Events</th>
                 <th scope="col">Active</th>
+                <th scope="col">Health</th>
                 <th scope="col">Last delivery</th>
                 <th scope="col">Success (24 h)</th>
               </tr>
@@ -138,9 +139,20 @@ function WebhookRow({ webhook: initial }: { webhook: Webhook }) {
             onChange={toggle}
             aria-label={`Active: ${webhook.name}`}
           />
-          <span>{active ? 'On' : webhook.disabled_reason === 'gone' ? 'Off (410)' : 'Off'}</span>
+          <span>
+            {active
+              ? 'On'
+              : webhook.disabled_reason === 'gone'
+                ? 'Off (410)'
+                : webhook.disabled_reason === 'failing'
+                  ? 'Off (failing)'
+                  : 'Off'}
+          </span>
         </label>
         <ErrorMessage error={error} />
+      </td>
+      <td data-label="Health">
+        <HealthBadge webhook={webhook} />
       </td>
       <td data-label="Last delivery">
         <DeliveryBadge status={webhook.last_delivery_status} />{' '}

@@ -2,7 +2,7 @@
  * `/v1/events`: accept events (catalog validation, size cap, idempotency via `idempotency.ts`), fan them out in the
  * store, wake the engine; and read them back (SPEC §5).
  */
-import { isEventName } from '@agentfactory/webhooks';
+import { isEventName, isOperationalEvent } from '@agentfactory/webhooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
@@ -92,6 +92,17 @@ export function eventRoutes(
         kind: 'unknown',
         details: [
           { path: `${prefix}/event`, message: 'webhook.test is sent only by the test action' },
+        ],
+        total: 1,
+      };
+    if (isOperationalEvent(event))
+      return {
+        kind: 'unknown',
+        details: [
+          {
+            path: `${prefix}/event`,
+            message: `${event} is an operational event, sent only by the service itself`,
+          },
         ],
         total: 1,
       };

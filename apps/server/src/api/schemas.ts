@@ -2,9 +2,10 @@
  * TypeBox schemas of the API's requests and answers (SPEC §5): Fastify validates requests with
  * them and @fastify/swagger turns them into `/openapi.json`.
  */
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type SchemaOptions, type TSchema, Type } from '@sinclair/typebox';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends TSchema>(schema: T, options?: SchemaOptions) =>
+  Type.Union([schema, Type.Null()], options);
 const Time = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' });
 
 export const ErrorSchema = Type.Object(
@@ -107,7 +108,12 @@ export const WebhookSchema = Type.Object(
     url: Type.String(),
     events: Type.Array(Type.String()),
     active: Type.Boolean(),
-    disabled_reason: Nullable(Type.Union([Type.Literal('gone'), Type.Literal('manual')])),
+    disabled_reason: Nullable(
+      Type.Union([Type.Literal('gone'), Type.Literal('failing'), Type.Literal('manual')], {
+        description:
+          '`gone`: the endpoint answered 410; `failing`: every delivery failed for `AF_AUTO_DISABLE_AFTER`; `manual`: a user disabled it',
+      }),
+    ),
     description: Nullable(Type.String()),
     headers: Type.Record(Type.String(), Type.String(), {
       description: 'Custom headers; values masked as ••••',
@@ -117,6 +123,32 @@ export const WebhookSchema = Type.Object(
     updated_at: Time,
     last_delivery_at: Nullable(Time),
     last_delivery_status: Nullable(Type.String()),
+    health: Type.Object(
+      {
+        state: Type.Union(
+          [Type.Literal('healthy'), Type.Literal('failing'), Type.Literal('disabled')],
+          {
+            description:
+              '`disabled` while inactive; `failing` once a delivery used up its attempts since the last success; else `healthy`',
+          },
+        ),
+        failing_since: Nullable(Time, {
+          description: 'Start of the first failed attempt since the last success',
+        }),
+        consecutive_failures: Type.Integer({
+          minimum: 0,
+          description: 'Deliveries that used up their attempts since the last success',
+        }),
+        last_success_at: Nullable(Time),
+        last_failure_at: Nullable(Time),
+        certificate_expires_at: Nullable(Time, {
+          description: 'HTTPS endpoints: the `notAfter` of the certificate it last presented',
+        }),
+      },
+      {
+        description: 'What the deliveries tell of the endpoint (health is cleared by enabling it)',
+      },
+    ),
     secret: Type.Optional(Type.String()),
   },
   {},

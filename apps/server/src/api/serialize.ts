@@ -39,7 +39,21 @@ export function serializeWebhook(row: WebhookRow, secret?: string) {
     updated_at: rfc3339(row.updatedAt),
     last_delivery_at: maybeTime(row.lastDeliveryAt),
     last_delivery_status: row.lastDeliveryStatus,
+    health: serializeHealth(row),
     ...(secret === undefined ? {} : { secret }),
+  };
+}
+
+/** A webhook's `health` (SPEC §5): its state is read from `active` and the failure count. */
+export function serializeHealth(row: Pick<WebhookRow, 'active' | 'health'>) {
+  const h = row.health;
+  return {
+    state: !row.active ? 'disabled' : h.consecutiveFailures > 0 ? 'failing' : 'healthy',
+    failing_since: maybeTime(h.failingSince),
+    consecutive_failures: h.consecutiveFailures,
+    last_success_at: maybeTime(h.lastSuccessAt),
+    last_failure_at: maybeTime(h.lastFailureAt),
+    certificate_expires_at: maybeTime(h.certificateExpiresAt),
   };
 }
 

@@ -4,7 +4,7 @@ import { LimitExceededError, NotFoundError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import { blobContext } from '../security/crypto.js';
 import { generateSecret } from '../security/secrets.js';
-import type { Store, WebhookPatch, WebhookRow } from '../store/types.js';
+import { NEW_HEALTH, type Store, type WebhookPatch, type WebhookRow } from '../store/types.js';
 import type { AuditRecorder } from './audit.js';
 import { accountOf } from './auth.js';
 import type { AppDeps } from './deps.js';
@@ -136,6 +136,7 @@ export function webhookRoutes(
         updatedAt: now,
         lastDeliveryAt: null,
         lastDeliveryStatus: null,
+        health: { ...NEW_HEALTH },
       };
       const max = config.maxWebhooksPerAccount;
       if (!(await store.createWebhook(row, max)))

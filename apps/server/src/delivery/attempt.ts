@@ -9,6 +9,7 @@ import type {
   ClaimedDelivery,
   DeliveryStatus,
 } from '../store/types.js';
+import { CertificateWatch } from './certificates.js';
 import type { EngineMetrics } from './engine.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
@@ -61,6 +62,8 @@ export class AttemptRunner {
   private readonly random: () => number;
   private readonly requests: RequestBuilder;
   private readonly sender: Sender;
+  /** The certificates the endpoints presented (the operations loop takes them). */
+  readonly certificates: CertificateWatch;
 
   constructor(opts: AttemptRunnerOptions) {
     this.clock = opts.clock;
@@ -73,6 +76,7 @@ export class AttemptRunner {
       allowPrivateNetworks: this.config.allowPrivateNetworks,
       clock: this.clock,
     });
+    this.certificates = new CertificateWatch(this.sender);
   }
 
   async run(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
@@ -120,6 +124,7 @@ export class AttemptRunner {
       ...(mode.signal ? { signal: mode.signal } : {}),
     };
     const result = await (mode.transport ? mode.transport(send) : this.sender.send(send));
+    if (!mode.transport) this.certificates.seen(hook.id, c.accountId, hook.url);
 
     const { status, nextAttemptAt, disable } = this.decide(c, number, trigger, result);
     const outcome = this.outcome(c, number, trigger, result, recorded, status, nextAttemptAt);

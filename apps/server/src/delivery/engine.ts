@@ -6,6 +6,7 @@ import type { Cipher } from '../security/crypto.js';
 import { hasCompleteAndClaim } from '../store/capabilities.js';
 import type { AttemptOutcome, ClaimedDelivery, Store } from '../store/types.js';
 import { type AttemptMode, AttemptRunner } from './attempt.js';
+import type { CertificateWatch } from './certificates.js';
 import { ClaimLoop } from './claim-loop.js';
 import { Fairness } from './fairness.js';
 import { type Lease, Leases } from './leases.js';
@@ -183,6 +184,11 @@ export class DeliveryEngine {
   }
 
   /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
+  /** The certificates endpoints presented since the last call (see `CertificateWatch`). */
+  get certificates(): CertificateWatch {
+    return this.attempts.certificates;
+  }
+
   notify(): void {
     this.claims.notify();
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, request } from 'undici';
 import type { Clock } from '../clock.js';
 import { BUILT_IN } from '../config.js';
@@ -109,9 +110,47 @@ export class Sender {
             return;
           }
         }
-        connector(options, callback);
+        connector(options, (err, socket) => {
+          if (socket && options.protocol === 'https:') this.observe(options, socket);
+          callback(err, socket as never);
+        });
       },
     });
+  }
+
+  /**
+   * `notAfter` of the certificate each origin presented on its latest new TLS connection (the
+   * certificate watch reads it: `certificateVersion`, `certificateOf`). Recorded from the
+   * connections the attempts open anyway, never from one of its own.
+   */
+  private readonly certificates = new Map<string, number>();
+  /** Changes whenever a new connection records a certificate. */
+  certificateVersion = 0;
+
+  private observe(options: buildConnector.Options, socket: object): void {
+    const peer = (socket as Partial<TLSSocket>).getPeerCertificate?.();
+    const notAfter = peer?.valid_to ? Date.parse(peer.valid_to) : Number.NaN;
+    if (Number.isNaN(notAfter)) return;
+    const host =
+      options.hostname.includes(':') && !options.hostname.startsWith('[')
+        ? `[${options.hostname}]`
+        : options.hostname;
+    try {
+      const origin = new URL(`https://${host}${options.port ? `:${options.port}` : ''}`).origin;
+      this.certificates.set(origin, notAfter);
+      this.certificateVersion++;
+    } catch {
+      // Not a host a URL can name: no webhook's URL has this origin either.
+    }
+  }
+
+  /** The `notAfter` last recorded for the origin of `url` (epoch ms), if it was connected to. */
+  certificateOf(url: string): number | undefined {
+    try {
+      return this.certificates.get(new URL(url).origin);
+    } catch {
+      return undefined;
+    }
   }
 
   async send(req: SendRequest): Promise<SendResult> {

@@ -40,7 +40,8 @@ export type AttemptError =
   | 'connection_error'
   /** The attempt could not be built: a secret that does not decrypt, a header the client refuses. */
   | 'configuration_error';
-export type DisabledReason = 'gone' | 'manual';
+/** Why a webhook is inactive: 410 Gone, failing past `AF_AUTO_DISABLE_AFTER`, or a user. */
+export type DisabledReason = 'gone' | 'failing' | 'manual';
 /** How `AttemptRow.responseBody` holds the bytes received. */
 export type BodyEncoding = 'utf8' | 'base64';
 
@@ -149,6 +150,103 @@ export interface WebhookRow {
   updatedAt: number;
   lastDeliveryAt: number | null;
   lastDeliveryStatus: DeliveryStatus | null;
+  /** Kept by the completions (`completeAttempts`); a new webhook's is `NEW_HEALTH`. */
+  health: WebhookHealth;
+}
+
+/**
+ * What the completions learned of a webhook's endpoint (SPEC §5 `health`). Counted from its
+ * attempts but the test action's and those failed as `endpoint_disabled` (they say nothing of
+ * the endpoint). A delivery *exhausted* is one the schedule failed: no attempt left.
+ *
+ * - `failingSince`: the start of the first failed attempt after the last success; null once an
+ *   attempt succeeds.
+ * - `consecutiveFailures`: deliveries exhausted since the last success. Above 0 the webhook is
+ *   `failing` (SPEC's state); it is what `webhook.failing` reports and auto-disable needs.
+ * - `certificateExpiresAt`: `notAfter` of the certificate its HTTPS endpoint last presented on a
+ *   new connection.
+ *
+ * Enabling a webhook again (`updateWebhook` with `active: true` on an inactive one) clears
+ * `failingSince` and `consecutiveFailures`.
+ */
+export interface WebhookHealth {
+  failingSince: number | null;
+  consecutiveFailures: number;
+  lastSuccessAt: number | null;
+  lastFailureAt: number | null;
+  certificateExpiresAt: number | null;
+}
+
+export const NEW_HEALTH: Readonly<WebhookHealth> = {
+  failingSince: null,
+  consecutiveFailures: 0,
+  lastSuccessAt: null,
+  lastFailureAt: null,
+  certificateExpiresAt: null,
+};
+
+/** What an operational event (SPEC §2) is about: `webhook.<kind>`. */
+export type WebhookNoticeKind = 'failing' | 'disabled' | 'recovered' | 'certificate_expiring';
+
+/**
+ * A change of a webhook's health that its account must be told of, written in the transaction
+ * that made it (a completion, an auto-disable, a user's disable): `operations/notices.ts` turns
+ * it into an operational event and `publishWebhookNotices` delivers that and deletes it, so each
+ * is told once. The fields beyond `at` are those of its kind's event.
+ */
+export interface WebhookNotice {
+  /** Increasing: notices are published in the order they were written. */
+  id: number;
+  accountId: string;
+  webhookId: string;
+  url: string;
+  kind: WebhookNoticeKind;
+  /** When it happened: the failing attempt's batch, the recovering attempt's start, the disable. */
+  at: number;
+  failingSince: number | null;
+  failedDeliveries: number | null;
+  lastError: string | null;
+  reason: DisabledReason | null;
+  host: string | null;
+  expiresAt: number | null;
+  daysLeft: number | null;
+}
+
+/** The certificate a webhook's endpoint presented on a new TLS connection (`CertificateWatch`). */
+export interface CertificateSeen {
+  webhookId: string;
+  accountId: string;
+  /** Its `notAfter`, epoch ms. */
+  expiresAt: number;
+}
+
+/**
+ * Days before a certificate's `notAfter` when `webhook.certificate_expiring` is sent, once each
+ * (SPEC §2), largest first.
+ */
+export const CERTIFICATE_WARNING_DAYS = [14, 7, 1] as const;
+
+/** `Store.countWebhookHealth`. */
+export interface WebhookHealthCounts {
+  failing: number;
+  disabled: Record<DisabledReason, number>;
+}
+
+/** Rows one batch of retention deleted (`Store.purgeFinished`). */
+export interface PurgeCounts {
+  events: number;
+  deliveries: number;
+  attempts: number;
+  webhooks: number;
+}
+
+/** A notice's operational event, ready to store. */
+export interface NoticeEvent {
+  noticeId: number;
+  accountId: string;
+  /** The webhook the event is about: it never receives it. */
+  webhookId: string;
+  event: NewEvent;
 }
 
 /**
@@ -555,7 +653,12 @@ export interface Store {
   createWebhook(webhook: WebhookRow, maxPerAccount?: number): Promise<boolean>;
   getWebhook(accountId: string, id: string): Promise<WebhookRow | undefined>;
   listWebhooks(accountId: string, page: PageQuery): Promise<Page<WebhookRow>>;
-  /** Undefined when there is no such webhook in the account. */
+  /**
+   * Undefined when there is no such webhook in the account. Changing `active` is also health:
+   * enabling an inactive webhook clears its `failingSince` and `consecutiveFailures`, and
+   * disabling an active one writes a `disabled` notice with reason `manual` (the API's user), in
+   * the same transaction. A new `url` forgets the certificate recorded for the old one.
+   */
   updateWebhook(
     accountId: string,
     id: string,
@@ -674,6 +777,49 @@ export interface Store {
   replaceEncryptedValues(changes: EncryptedChange[]): Promise<number>;
   /** How many rows hold encrypted values (deleted webhooks' rows included): the progress total. */
   countEncryptedRows(): Promise<number>;
+
+  // Health and operational events (`operations/`).
+  /** The oldest `limit` notices not published yet, oldest first. */
+  listWebhookNotices(limit: number): Promise<WebhookNotice[]>;
+  /**
+   * For each notice still there (another process may have published it: then nothing), in one
+   * transaction: deletes it and stores its event with one pending delivery, due now, for each
+   * active webhook and listen session of the account that subscribes to it but the webhook it is
+   * about. Answers how many deliveries it created.
+   */
+  publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number>;
+  /**
+   * Disables (`failing`) every active webhook failing since `failingSince` or earlier (some
+   * delivery exhausted, no success since), with a `disabled` notice for each. Answers how many.
+   */
+  disableFailingWebhooks(failingSince: number, now: number): Promise<number>;
+
+  /**
+   * Records each certificate as its webhook's `certificateExpiresAt` (a new certificate starts
+   * its warnings again), then warns of those webhooks' certificates as
+   * `warnExpiringCertificates` does. Answers how many warnings it wrote.
+   */
+  recordCertificates(seen: CertificateSeen[], now: number): Promise<number>;
+  /**
+   * For each active webhook whose certificate expires within one of `CERTIFICATE_WARNING_DAYS`
+   * of `now` and was not warned of at that many days or fewer yet: a `certificate_expiring`
+   * notice (`expiresAt`, whole `daysLeft`), once per threshold and certificate. Answers how many.
+   */
+  warnExpiringCertificates(now: number): Promise<number>;
+
+  /** Webhooks (not listen sessions) failing, and inactive by reason: the `/metrics` gauges. */
+  countWebhookHealth(): Promise<WebhookHealthCounts>;
+
+  // Retention (`operations/retention.ts`).
+  /**
+   * One small batch of retention, in one short transaction: up to `limit` events accepted before
+   * `before` none of whose deliveries is pending, with their deliveries and attempts; then up to
+   * `limit` deleted webhooks' (and listen sessions') rows deleted before `before` that no
+   * delivery names any more. Answers how many rows of each it deleted. Events are found by id,
+   * oldest first: an event whose id was made before `before` (ids are made by the service's
+   * clock at acceptance, monotonic, so an id's time is never before its event's `timestamp`).
+   */
+  purgeFinished(before: number, limit: number): Promise<PurgeCounts>;
 
   // Stats.
   webhookStats(accountId: string, webhookId: string, query: StatsQuery): Promise<WebhookStats>;

@@ -1,6 +1,7 @@
 /**
  * Certificates for HTTPS receivers on loopback, made with the system's `openssl`: self-signed for
- * `san` (e.g. `IP:127.0.0.1,DNS:localhost`), valid for a day, or expired (dated 2020).
+ * `san` (e.g. `IP:127.0.0.1,DNS:localhost`), valid for `days` (default one), or expired (dated
+ * 2020).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,13 @@ export type Cert = {
 };
 
 /** A key and a self-signed certificate in a new folder `name` under `dir`. */
-export function selfSignedCert(dir: string, name: string, san: string, expired = false): Cert {
+export function selfSignedCert(
+  dir: string,
+  name: string,
+  san: string,
+  expired = false,
+  days = 1,
+): Cert {
   const d = join(dir, name);
   mkdirSync(d);
   const key = join(d, 'key.pem');
@@ -33,7 +40,7 @@ export function selfSignedCert(dir: string, name: string, san: string, expired =
         '-out',
         cert,
         '-days',
-        '1',
+        String(days),
         '-subj',
         '/CN=tester',
         '-addext',

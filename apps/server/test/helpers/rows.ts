@@ -1,5 +1,5 @@
 import { newId } from '../../src/ids.js';
-import type { WebhookRow } from '../../src/store/types.js';
+import { NEW_HEALTH, type WebhookRow } from '../../src/store/types.js';
 
 /**
  * A webhook row as the store takes it, every field at a plain default (active, all events, no
@@ -23,6 +23,7 @@ export function webhookRow(
     updatedAt: over.createdAt,
     lastDeliveryAt: null,
     lastDeliveryStatus: null,
+    health: { ...NEW_HEALTH },
     ...over,
   };
 }

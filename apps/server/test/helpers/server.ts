@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { createAccount } from '../../src/api/accounts.js';
+import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startService } from '../../src/service.js';
@@ -49,6 +50,10 @@ export async function startTestServer(
     databaseSchema?: string;
     /** How often the pending-deliveries gauge is counted (default 15 s). */
     pendingRefreshMs?: number;
+    /** The service's clock (default the system's): tests advance it instead of waiting. */
+    clock?: Clock;
+    /** How often the operations loop runs (default 1 s). */
+    operationsIntervalMs?: number;
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'af-server-'));
@@ -67,6 +72,10 @@ export async function startTestServer(
       ...(options.pendingRefreshMs === undefined
         ? {}
         : { pendingRefreshMs: options.pendingRefreshMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.operationsIntervalMs === undefined
+        ? {}
+        : { operationsIntervalMs: options.operationsIntervalMs }),
     });
     // Production has no development account: make one the way an operator would.
     let dev = service.dev;

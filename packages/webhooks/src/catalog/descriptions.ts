@@ -16,4 +16,12 @@ export const eventDescriptions = {
   'error.resolved': 'A previously reported error was resolved.',
   'webhook.test':
     'A test delivery sent from the dashboard or `POST /v1/webhooks/{id}/test`; never sent for real activity.',
+  'webhook.failing':
+    "Operational: one of the account's webhooks used up every attempt of a delivery after working (its first exhausted delivery since its last success).",
+  'webhook.disabled':
+    "Operational: one of the account's webhooks was disabled: it answered 410 Gone, every delivery failed for the auto-disable period, or a user disabled it.",
+  'webhook.recovered':
+    'Operational: a failing webhook of the account delivered successfully again.',
+  'webhook.certificate_expiring':
+    "Operational: the TLS certificate of one of the account's webhooks expires in 14, 7 or 1 days.",
 } as const;

@@ -29,6 +29,31 @@ export const eventCatalog: EventTypeInfo[] = eventNames.map((name) => ({
   sample: eventSamples[name],
 }));
 
+/**
+ * The operational events: the service emits them about an account's own webhooks (health,
+ * certificates), and nobody may post them. They are delivered like any event to the webhooks
+ * that subscribe to them, never to the webhook they are about.
+ */
+export const operationalEventNames = [
+  'webhook.failing',
+  'webhook.disabled',
+  'webhook.recovered',
+  'webhook.certificate_expiring',
+] as const satisfies readonly EventName[];
+
+export type OperationalEventName = (typeof operationalEventNames)[number];
+
+/**
+ * True when `name` is an operational event (see `operationalEventNames`).
+ *
+ * @example
+ * isOperationalEvent('webhook.failing'); // true
+ * isOperationalEvent('agent.created'); // false
+ */
+export function isOperationalEvent(name: string): name is OperationalEventName {
+  return (operationalEventNames as readonly string[]).includes(name);
+}
+
 /** True when `name` is an event type of the catalog. */
 export function isEventName(name: string): name is EventName {
   return Object.hasOwn(eventSchemas, name);

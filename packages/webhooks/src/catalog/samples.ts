@@ -101,4 +101,30 @@ export const eventSamples: { [N in keyof EventMap]: EventMap[N] } = {
     webhook_id: 'wh_01HMB7X8Q6N3ZT2V9K4R5S6W7Y',
     message: 'This is a test event from Agent Factory.',
   },
+  'webhook.failing': {
+    webhook_id: 'wh_01HMB7X8Q6N3ZT2V9K4R5S6W7Y',
+    url: 'https://example.com/webhooks/agentfactory',
+    failing_since: '2024-01-15T09:12:40Z',
+    failed_deliveries: 1,
+    last_error: 'timeout',
+  },
+  'webhook.disabled': {
+    webhook_id: 'wh_01HMB7X8Q6N3ZT2V9K4R5S6W7Y',
+    url: 'https://example.com/webhooks/agentfactory',
+    reason: 'failing',
+    disabled_at: '2024-01-20T09:12:41Z',
+  },
+  'webhook.recovered': {
+    webhook_id: 'wh_01HMB7X8Q6N3ZT2V9K4R5S6W7Y',
+    url: 'https://example.com/webhooks/agentfactory',
+    recovered_at: '2024-01-15T11:02:03Z',
+    failing_since: '2024-01-15T09:12:40Z',
+  },
+  'webhook.certificate_expiring': {
+    webhook_id: 'wh_01HMB7X8Q6N3ZT2V9K4R5S6W7Y',
+    url: 'https://example.com/webhooks/agentfactory',
+    host: 'example.com',
+    expires_at: '2024-01-29T23:59:59Z',
+    days_left: 14,
+  },
 };

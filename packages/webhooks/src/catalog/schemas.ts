@@ -204,4 +204,69 @@ export const eventSchemas = {
       message: freeText,
     },
   },
+  'webhook.failing': {
+    $schema: SCHEMA,
+    title: 'WebhookFailingData',
+    type: 'object',
+    required: ['webhook_id', 'url', 'failing_since', 'failed_deliveries'],
+    properties: {
+      webhook_id: text,
+      url: text,
+      failing_since: {
+        ...datetime,
+        description: 'When the first failed attempt since the last success started.',
+      },
+      failed_deliveries: {
+        ...int,
+        description: 'Deliveries that used up their attempts since the last success.',
+      },
+      last_error: {
+        ...freeText,
+        description:
+          "The last failed attempt's error code (`timeout`, `response_status`, …), when it had one.",
+      },
+    },
+  },
+  'webhook.disabled': {
+    $schema: SCHEMA,
+    title: 'WebhookDisabledData',
+    type: 'object',
+    required: ['webhook_id', 'url', 'reason', 'disabled_at'],
+    properties: {
+      webhook_id: text,
+      url: text,
+      reason: {
+        type: 'string',
+        enum: ['gone', 'failing', 'manual'],
+        description:
+          '`gone`: the endpoint answered 410; `failing`: every delivery failed for the auto-disable period; `manual`: a user disabled it.',
+      },
+      disabled_at: datetime,
+    },
+  },
+  'webhook.recovered': {
+    $schema: SCHEMA,
+    title: 'WebhookRecoveredData',
+    type: 'object',
+    required: ['webhook_id', 'url', 'recovered_at', 'failing_since'],
+    properties: {
+      webhook_id: text,
+      url: text,
+      recovered_at: { ...datetime, description: 'When the successful attempt started.' },
+      failing_since: datetime,
+    },
+  },
+  'webhook.certificate_expiring': {
+    $schema: SCHEMA,
+    title: 'WebhookCertificateExpiringData',
+    type: 'object',
+    required: ['webhook_id', 'url', 'host', 'expires_at', 'days_left'],
+    properties: {
+      webhook_id: text,
+      url: text,
+      host: text,
+      expires_at: { ...datetime, description: "The certificate's `notAfter`." },
+      days_left: int,
+    },
+  },
 } as const;

@@ -145,6 +145,58 @@ export interface WebhookTestData {
   message: string;
 }
 
+/** `data` of `webhook.failing`. */
+export interface WebhookFailingData {
+  webhook_id: string;
+  url: string;
+  /**
+   * When the first failed attempt since the last success started.
+   */
+  failing_since: string;
+  /**
+   * Deliveries that used up their attempts since the last success.
+   */
+  failed_deliveries: number;
+  /**
+   * The last failed attempt's error code (`timeout`, `response_status`, …), when it had one.
+   */
+  last_error?: string;
+}
+
+/** `data` of `webhook.disabled`. */
+export interface WebhookDisabledData {
+  webhook_id: string;
+  url: string;
+  /**
+   * `gone`: the endpoint answered 410; `failing`: every delivery failed for the auto-disable period; `manual`: a user disabled it.
+   */
+  reason: 'gone' | 'failing' | 'manual';
+  disabled_at: string;
+}
+
+/** `data` of `webhook.recovered`. */
+export interface WebhookRecoveredData {
+  webhook_id: string;
+  url: string;
+  /**
+   * When the successful attempt started.
+   */
+  recovered_at: string;
+  failing_since: string;
+}
+
+/** `data` of `webhook.certificate_expiring`. */
+export interface WebhookCertificateExpiringData {
+  webhook_id: string;
+  url: string;
+  host: string;
+  /**
+   * The certificate's `notAfter`.
+   */
+  expires_at: string;
+  days_left: number;
+}
+
 /** Every event type name of the catalog. */
 export type EventName =
   | 'agent.created'
@@ -159,7 +211,11 @@ export type EventName =
   | 'usage.limit'
   | 'error.occurred'
   | 'error.resolved'
-  | 'webhook.test';
+  | 'webhook.test'
+  | 'webhook.failing'
+  | 'webhook.disabled'
+  | 'webhook.recovered'
+  | 'webhook.certificate_expiring';
 
 /** The `data` type of each event, keyed by event name. */
 export interface EventMap {
@@ -176,6 +232,10 @@ export interface EventMap {
   'error.occurred': ErrorOccurredData;
   'error.resolved': ErrorResolvedData;
   'webhook.test': WebhookTestData;
+  'webhook.failing': WebhookFailingData;
+  'webhook.disabled': WebhookDisabledData;
+  'webhook.recovered': WebhookRecoveredData;
+  'webhook.certificate_expiring': WebhookCertificateExpiringData;
 }
 
 /** The envelope of one event: `{ id, event, timestamp, data }`. */

@@ -26,6 +26,7 @@ import type {
   AttemptOutcome,
   AuditEntryRow,
   AuditFilter,
+  CertificateSeen,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -40,12 +41,16 @@ import type {
   InsertEventResult,
   ListenSessionRow,
   NewEvent,
+  NoticeEvent,
   OpenListenSession,
   Page,
   PageQuery,
+  PurgeCounts,
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookHealthCounts,
+  WebhookNotice,
   WebhookPatch,
   WebhookRow,
   WebhookStats,
@@ -88,7 +93,16 @@ import {
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
 import { takeRate } from './sql/rate-limits.js';
+import { purgeFinished } from './sql/retention.js';
 import { warmConnection } from './sql/warm-up.js';
+import {
+  countWebhookHealth,
+  disableFailingWebhooks,
+  listWebhookNotices,
+  publishWebhookNotices,
+  recordCertificates,
+  warnExpiringCertificates,
+} from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
   createWebhook,
@@ -434,6 +448,38 @@ class PgStore implements PostgresStore {
 
   countPending(): Promise<number> {
     return countPending(this.pool);
+  }
+
+  // Health and operational events: sql/webhook-health.ts (and functions/webhook-health.sql).
+
+  listWebhookNotices(limit: number): Promise<WebhookNotice[]> {
+    return listWebhookNotices(this.pool, limit);
+  }
+
+  publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number> {
+    return publishWebhookNotices(this.pool, this.wake, events, now);
+  }
+
+  disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
+    return disableFailingWebhooks(this.pool, failingSince, now);
+  }
+
+  recordCertificates(seen: CertificateSeen[], now: number): Promise<number> {
+    return recordCertificates(this.pool, seen, now);
+  }
+
+  warnExpiringCertificates(now: number): Promise<number> {
+    return warnExpiringCertificates(this.pool, now);
+  }
+
+  countWebhookHealth(): Promise<WebhookHealthCounts> {
+    return countWebhookHealth(this.pool);
+  }
+
+  // Retention: sql/retention.ts.
+
+  purgeFinished(before: number, limit: number): Promise<PurgeCounts> {
+    return purgeFinished(this.pool, before, limit);
   }
 
   // Stats: sql/webhook-stats.ts.

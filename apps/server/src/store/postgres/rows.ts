@@ -7,6 +7,7 @@ import type {
   DeliveryRow,
   EventRow,
   ListenSessionRow,
+  WebhookNotice,
   WebhookRow,
 } from '../types.js';
 import { listenConnected } from '../types.js';
@@ -80,6 +81,29 @@ export const webhookRow = (r: Raw): WebhookRow => ({
   updatedAt: r.updated_at,
   lastDeliveryAt: r.last_delivery_at ?? null,
   lastDeliveryStatus: r.last_delivery_status ?? null,
+  health: {
+    failingSince: r.health_failing_since ?? null,
+    consecutiveFailures: r.health_consecutive_failures ?? 0,
+    lastSuccessAt: r.health_last_success_at ?? null,
+    lastFailureAt: r.health_last_failure_at ?? null,
+    certificateExpiresAt: r.certificate_expires_at ?? null,
+  },
+});
+
+export const webhookNoticeRow = (r: Raw): WebhookNotice => ({
+  id: Number(r.id),
+  accountId: r.account_id,
+  webhookId: r.webhook_id,
+  url: r.url,
+  kind: r.kind,
+  at: r.at,
+  failingSince: r.failing_since,
+  failedDeliveries: r.failed_deliveries,
+  lastError: r.last_error,
+  reason: r.reason,
+  host: r.host,
+  expiresAt: r.expires_at,
+  daysLeft: r.days_left,
 });
 
 /** A listen session's row of `webhooks` (read with `webhookSelect`); `connected` as of `now`. */

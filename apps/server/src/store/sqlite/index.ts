@@ -192,6 +192,13 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly replaceEncryptedValues = this.forward('replaceEncryptedValues');
   readonly countEncryptedRows = this.forward('countEncryptedRows');
   readonly webhookStats = this.forward('webhookStats');
+  readonly listWebhookNotices = this.forward('listWebhookNotices');
+  readonly publishWebhookNotices = this.forward('publishWebhookNotices');
+  readonly disableFailingWebhooks = this.forward('disableFailingWebhooks');
+  readonly purgeFinished = this.forward('purgeFinished');
+  readonly countWebhookHealth = this.forward('countWebhookHealth');
+  readonly recordCertificates = this.forward('recordCertificates');
+  readonly warnExpiringCertificates = this.forward('warnExpiringCertificates');
   /** See `SqliteStore.warmUp`. */
   readonly warmUp = this.forward('warmUp');
 }

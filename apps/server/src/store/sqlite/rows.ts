@@ -8,8 +8,11 @@ import type {
   ClaimedDelivery,
   DeliveryRow,
   DeliveryStatus,
+  DisabledReason,
   EventRow,
   ListenSessionRow,
+  WebhookNotice,
+  WebhookNoticeKind,
   WebhookRow,
 } from '../types.js';
 import { listenConnected } from '../types.js';
@@ -41,6 +44,31 @@ export function toWebhook(r: Row): WebhookRow {
     updatedAt: r.updated_at as number,
     lastDeliveryAt: (r.last_delivery_at as number | null) ?? null,
     lastDeliveryStatus: (r.last_delivery_status as DeliveryStatus | null) ?? null,
+    health: {
+      failingSince: (r.health_failing_since as number | null) ?? null,
+      consecutiveFailures: (r.health_consecutive_failures as number | null) ?? 0,
+      lastSuccessAt: (r.health_last_success_at as number | null) ?? null,
+      lastFailureAt: (r.health_last_failure_at as number | null) ?? null,
+      certificateExpiresAt: (r.certificate_expires_at as number | null) ?? null,
+    },
+  };
+}
+
+export function toWebhookNotice(r: Row): WebhookNotice {
+  return {
+    id: r.id as number,
+    accountId: r.account_id as string,
+    webhookId: r.webhook_id as string,
+    url: r.url as string,
+    kind: r.kind as WebhookNoticeKind,
+    at: r.at as number,
+    failingSince: (r.failing_since as number | null) ?? null,
+    failedDeliveries: (r.failed_deliveries as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    reason: (r.reason as DisabledReason | null) ?? null,
+    host: (r.host as string | null) ?? null,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    daysLeft: (r.days_left as number | null) ?? null,
   };
 }
 

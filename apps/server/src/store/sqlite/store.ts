@@ -5,6 +5,7 @@ import type {
   AttemptOutcome,
   AuditEntryRow,
   AuditFilter,
+  CertificateSeen,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryDetail,
@@ -19,12 +20,16 @@ import type {
   InsertEventResult,
   ListenSessionRow,
   NewEvent,
+  NoticeEvent,
   OpenListenSession,
   Page,
   PageQuery,
+  PurgeCounts,
   SecretRotation,
   StatsQuery,
   Store,
+  WebhookHealthCounts,
+  WebhookNotice,
   WebhookPatch,
   WebhookRow,
   WebhookStats,
@@ -65,6 +70,17 @@ import {
   touchListenSession,
 } from './sql/listen-sessions.js';
 import { insertTestDelivery, recoverDeliveries, requestAttempt } from './sql/manual-deliveries.js';
+import { purgeFinished } from './sql/retention.js';
+import {
+  countWebhookHealth,
+  disableFailingWebhooks,
+  listWebhookNotices,
+  publishWebhookNotices,
+  recordCertificates,
+  urlChange,
+  userActivation,
+  warnExpiringCertificates,
+} from './sql/webhook-health.js';
 import { webhookStats } from './sql/webhook-stats.js';
 import {
   createWebhook,
@@ -284,7 +300,13 @@ export class SqliteStore implements Store {
     patch: WebhookPatch,
     now: number,
   ): Promise<WebhookRow | undefined> {
-    return updateWebhook(this.stmt, accountId, id, patch, now);
+    return this.db
+      .transaction(() => {
+        if (patch.active !== undefined) userActivation(this.stmt, accountId, id, patch.active, now);
+        if (patch.url !== undefined) urlChange(this.stmt, accountId, id, patch.url);
+        return updateWebhook(this.stmt, accountId, id, patch, now);
+      })
+      .immediate();
   }
 
   async rotateSecret(
@@ -481,6 +503,40 @@ export class SqliteStore implements Store {
 
   async countPending(): Promise<number> {
     return countPending(this.stmt);
+  }
+
+  // Health and operational events: sql/webhook-health.ts.
+
+  async listWebhookNotices(limit: number): Promise<WebhookNotice[]> {
+    return listWebhookNotices(this.stmt, limit);
+  }
+
+  async publishWebhookNotices(events: NoticeEvent[], now: number): Promise<number> {
+    return publishWebhookNotices(this.db, this.stmt, events, now);
+  }
+
+  async disableFailingWebhooks(failingSince: number, now: number): Promise<number> {
+    return disableFailingWebhooks(this.db, this.stmt, failingSince, now);
+  }
+
+  async recordCertificates(seen: CertificateSeen[], now: number): Promise<number> {
+    return recordCertificates(this.db, this.stmt, seen, now);
+  }
+
+  async warnExpiringCertificates(now: number): Promise<number> {
+    return warnExpiringCertificates(this.db, this.stmt, now);
+  }
+
+  async countWebhookHealth(): Promise<WebhookHealthCounts> {
+    return countWebhookHealth(this.stmt);
+  }
+
+  // Retention: sql/retention.ts.
+
+  async purgeFinished(before: number, limit: number): Promise<PurgeCounts> {
+    return this.relaxed(() =>
+      this.db.transaction(() => purgeFinished(this.stmt, before, limit)).immediate(),
+    );
   }
 
   // Stats: sql/webhook-stats.ts.

@@ -1,5 +1,5 @@
 -- Completion: a batch of attempt outcomes written in one round trip and one transaction,
--- three statements whatever the batch's size. ../sql/complete-attempts.ts calls it and explains
+-- four statements whatever the batch's size. ../sql/complete-attempts.ts calls it and explains
 -- why it is idempotent and in which order it takes its locks. migrate() installs this file
 -- after the migrations, whenever its text changes.
 --
@@ -51,6 +51,11 @@ begin
   if cardinality(v_fresh) = 0 then
     return;
   end if;
+
+  -- Health once per webhook of the batch (webhook-health.sql), before the 410s below disable
+  -- theirs, and like them before the deliveries' rows (the lock order of deleteWebhook).
+  perform af_record_health(v_fresh, p_ids, p_webhook_ids, p_started_at, p_succeeded,
+    p_statuses, p_triggers, p_errors, p_disable, p_now);
 
   -- Webhooks answered 410, before their deliveries' rows (the lock order of deleteWebhook).
   update webhooks wh set active = false, disabled_reason = u.reason, updated_at = u.now

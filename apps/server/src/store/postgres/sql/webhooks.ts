@@ -19,6 +19,7 @@ import {
 } from '../../types.js';
 import { type Queryable, query, transaction } from '../pool.js';
 import { webhookRow, webhookSelect } from '../rows.js';
+import { urlChange, userActivation } from './webhook-health.js';
 
 export async function createWebhook(
   pool: pg.Pool,
@@ -98,6 +99,28 @@ export async function updateWebhook(
   patch: WebhookPatch,
   now: number,
 ): Promise<WebhookRow | undefined> {
+  // A change of `active` or `url` is a change of health too (`webhook-health.ts`).
+  const found =
+    patch.active === undefined && patch.url === undefined
+      ? await updateWebhookRow(pool, accountId, id, patch, now)
+      : await transaction(pool, async (client) => {
+          if (patch.active !== undefined) {
+            await userActivation(client, accountId, id, patch.active, now);
+          }
+          if (patch.url !== undefined) await urlChange(client, accountId, id, patch.url);
+          return updateWebhookRow(client, accountId, id, patch, now);
+        });
+  return found ? getWebhook(pool, accountId, id) : undefined;
+}
+
+/** The patch's update alone; false when there is no such webhook. */
+async function updateWebhookRow(
+  pool: Queryable,
+  accountId: string,
+  id: string,
+  patch: WebhookPatch,
+  now: number,
+): Promise<boolean> {
   const sets = ['updated_at = $3'];
   const values: unknown[] = [accountId, id, now];
   for (const [field, column] of Object.entries(webhookPatchColumns)) {
@@ -112,7 +135,7 @@ export async function updateWebhook(
      where account_id = $1 and id = $2 and deleted_at is null and not listen`,
     values,
   );
-  return rowCount ? getWebhook(pool, accountId, id) : undefined;
+  return Boolean(rowCount);
 }
 
 export async function rotateSecret(

@@ -1,5 +1,6 @@
 import type { AttemptOutcome, DeliveryStatus } from '../../types.js';
 import type { Row, Stmt } from '../rows.js';
+import { recordHealth } from './webhook-health.js';
 
 /**
  * The completion (`Store.completeAttempts`, and the first half of `completeAndClaim`), as
@@ -29,13 +30,14 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
   );
   const leaseOwner = stmt('SELECT lease_owner FROM deliveries WHERE id = ?');
   const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
+  const recorded: AttemptOutcome[] = [];
   for (const o of outcomes) {
     if (o.owner !== undefined) {
       const held = leaseOwner.get(o.deliveryId) as Row | undefined;
       if (held?.lease_owner !== o.owner) continue; // the lease was taken over: see AttemptOutcome.owner
     }
     const a = o.attempt;
-    insertAttempt.run(
+    const inserted = insertAttempt.run(
       a.id,
       o.deliveryId,
       o.accountId,
@@ -54,7 +56,8 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
       // A delivery removed meanwhile (retention) drops its outcome instead of failing the
       // whole batch, which the engine would otherwise retry forever.
       o.deliveryId,
-    );
+    ).changes;
+    if (inserted > 0) recorded.push(o);
     updateDelivery.run(
       o.status,
       a.number,
@@ -73,8 +76,12 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
         status: a.succeeded ? 'succeeded' : 'failed',
       });
     }
-    if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
   }
   // One write per webhook per batch, however many of its attempts the batch holds.
   for (const [webhookId, l] of last) updateWebhook.run(l.at, l.status, webhookId, l.accountId);
+  // Health before the 410s disable their webhooks: it tells the account of those that were active.
+  recordHealth(stmt, recorded);
+  for (const o of recorded) {
+    if (o.disableWebhook) disable.run(o.disableWebhook, o.now, o.webhookId, o.accountId);
+  }
 }
