@@ -15,15 +15,24 @@ export class Api {
     path: string,
     body?: unknown,
   ): Promise<T> {
-    const res = await this.pool.request({
-      method,
-      path,
-      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`${method} ${path} → ${res.statusCode}: ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
+    for (;;) {
+      const res = await this.pool.request({
+        method,
+        path,
+        headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.body.text();
+      // The management API's default limit (AF_RATE_LIMIT, 100/s per key): the scenarios that
+      // read the delivery log one delivery at a time wait as a client should, then go on.
+      const retryAfter = Number(res.headers['retry-after']);
+      if (res.statusCode === 429 && retryAfter > 0) {
+        await new Promise((r) => setTimeout(r, retryAfter * 1000));
+        continue;
+      }
+      if (res.statusCode >= 300) throw new Error(`${method} ${path} → ${res.statusCode}: ${text}`);
+      return (text ? JSON.parse(text) : undefined) as T;
+    }
   }
 
   as(key: string): Api {
