@@ -99,7 +99,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p, schema)));
       // Exactly one process applied every migration; the other four found nothing to do.
-      expect(applied.flat().sort()).toEqual(versions);
+      expect(applied.flat().sort((a, b) => a - b)).toEqual(versions);
       expect(applied.filter((a) => a.length > 0)).toHaveLength(1);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
