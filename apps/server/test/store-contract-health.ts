@@ -200,6 +200,22 @@ export function healthContract(name: string, makeStore: MakeStore): void {
       expect(await kinds()).toEqual(['failing', 'recovered']);
     });
 
+    it("keeps a healthy webhook's last success to the second: no write per batch of successes", async () => {
+      const w = await addWebhook(acctA);
+      await deliver(w, T0, 'succeeded');
+      await deliver(w, T0 + 400, 'succeeded');
+      await deliver(w, T0 + 999, 'succeeded');
+      expect((await health(w)).lastSuccessAt).toBe(T0);
+      await deliver(w, T0 + 1000, 'succeeded');
+      expect((await health(w)).lastSuccessAt).toBe(T0 + 1000);
+      // A failure is always written, and so is the success that follows it.
+      await deliver(w, T0 + 1100, 'retrying');
+      expect((await health(w)).lastFailureAt).toBe(T0 + 1100);
+      await deliver(w, T0 + 1200, 'succeeded');
+      expect(await health(w)).toMatchObject({ lastSuccessAt: T0 + 1200, lastFailureAt: T0 + 1100 });
+      expect(await kinds()).toEqual([]);
+    });
+
     it('counts outcomes of one batch in order of their start: a success ends the streak', async () => {
       const w = await addWebhook(acctA);
       const a = await claimOne(w, T0);

@@ -115,6 +115,14 @@ function summarize(outcomes: AttemptOutcome[]): Map<string, BatchHealth> {
  * the completion's transaction before the 410s disable their webhooks, so that it sees which
  * were active.
  */
+/**
+ * A healthy webhook's last success is kept to this resolution: a batch of successes writes its row
+ * only when the recorded one is this much older, not once per completion batch (on PostgreSQL that
+ * write also locks the row every claim of the webhook locks). `af_record_health` uses the same
+ * value.
+ */
+export const LAST_SUCCESS_RESOLUTION_MS = 1000;
+
 export function recordHealth(stmt: Stmt, recorded: AttemptOutcome[]): void {
   if (recorded.length === 0) return;
   const read = stmt(
@@ -132,6 +140,15 @@ export function recordHealth(stmt: Stmt, recorded: AttemptOutcome[]): void {
     if (!w || w.listen === 1) continue;
     const oldFailures = w.health_consecutive_failures as number;
     const oldSince = (w.health_failing_since as number | null) ?? null;
+    const lastSuccess = (w.health_last_success_at as number | null) ?? null;
+    const nothingNew =
+      b.failureAt === null &&
+      !b.gone &&
+      oldFailures === 0 &&
+      oldSince === null &&
+      (b.successAt === null ||
+        (lastSuccess !== null && b.successAt < lastSuccess + LAST_SUCCESS_RESOLUTION_MS));
+    if (nothingNew) continue;
     const failingSince = b.successAt !== null ? b.firstFailureAt : (oldSince ?? b.firstFailureAt);
     const failures = b.successAt !== null ? b.exhausted : oldFailures + b.exhausted;
     const latest = (old: unknown, now: number | null) =>
