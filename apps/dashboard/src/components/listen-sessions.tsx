@@ -3,6 +3,7 @@ import type { ListenSession } from '../api.js';
 import { useApi } from '../api-context.js';
 import { eventsSummary } from '../format.js';
 import { useLoad } from '../use-load.js';
+import { ConfirmDialog } from './confirm-dialog.js';
 import { CopyButton } from './copy-button.js';
 import { ErrorMessage } from './error-message.js';
 import { Loading } from './page-title.js';
@@ -36,8 +37,6 @@ export function ListenSessions() {
   const [tick, setTick] = useState(0);
   const polls = useRef(0);
   const heading = useRef<HTMLHeadingElement>(null);
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
   const [toDelete, setToDelete] = useState<ListenSession>();
   const [busy, setBusy] = useState(false);
   const [deleteError, setDeleteError] = useState<unknown>();
@@ -54,14 +53,6 @@ export function ListenSessions() {
     return () => clearTimeout(timer);
   }, [loading, reload, tick]);
 
-  // The dialog opens once it shows the session picked (its name, its URL), on Cancel: a second
-  // Enter does not delete.
-  useEffect(() => {
-    if (!toDelete || dialog.current?.open) return;
-    dialog.current?.showModal();
-    cancel.current?.focus();
-  }, [toDelete]);
-
   function refresh() {
     polls.current = 0;
     void reload();
@@ -74,7 +65,7 @@ export function ListenSessions() {
       await api.deleteListenSession(session.id);
       const rest = sessions.data?.data.filter((s) => s.id !== session.id) ?? [];
       setData({ data: rest });
-      dialog.current?.close();
+      setToDelete(undefined);
       // Its Delete button is gone with its row: the panel's heading takes the focus.
       heading.current?.focus();
       refresh();
@@ -184,43 +175,22 @@ export function ListenSessions() {
           </table>
         </div>
       ) : null}
-      <dialog
-        ref={dialog}
-        aria-labelledby="delete-session-title"
-        aria-describedby="delete-session-desc"
+      <ConfirmDialog
+        id="delete-session"
+        open={toDelete !== undefined}
+        title={<>Delete listen session “{toDelete?.name}”?</>}
+        error={deleteError}
+        errorTitle="The session was not deleted."
+        confirm="Delete session"
+        busy={busy}
+        onConfirm={() => toDelete && void remove(toDelete)}
         onClose={() => setToDelete(undefined)}
       >
-        {toDelete ? (
-          <>
-            <h2 id="delete-session-title">Delete listen session “{toDelete.name}”?</h2>
-            <p id="delete-session-desc">
-              Deliveries waiting for it fail
-              {toDelete.connected ? ', and its listen is stopped' : ''}. Their log stays. Events are
-              no longer forwarded to <code className="url">{toDelete.forward_to}</code> until{' '}
-              <code>listen</code> runs again.
-            </p>
-            <ErrorMessage error={deleteError} title="The session was not deleted." />
-            <div className="actions">
-              <button
-                type="button"
-                className="danger"
-                disabled={busy}
-                onClick={() => void remove(toDelete)}
-              >
-                Delete session
-              </button>
-              <button
-                ref={cancel}
-                type="button"
-                className="secondary"
-                onClick={() => dialog.current?.close()}
-              >
-                Cancel
-              </button>
-            </div>
-          </>
-        ) : null}
-      </dialog>
+        Deliveries waiting for it fail
+        {toDelete?.connected ? ', and its listen is stopped' : ''}. Their log stays. Events are no
+        longer forwarded to <code className="url">{toDelete?.forward_to}</code> until{' '}
+        <code>listen</code> runs again.
+      </ConfirmDialog>
       <ListenSecret />
     </section>
   );
@@ -234,8 +204,7 @@ function ListenSecret() {
   const [busy, setBusy] = useState(false);
   const [revealError, setRevealError] = useState<unknown>();
   const [rotateError, setRotateError] = useState<unknown>();
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
+  const [confirmRotate, setConfirmRotate] = useState(false);
 
   async function reveal() {
     setBusy(true);
@@ -256,7 +225,7 @@ function ListenSecret() {
     try {
       setSecret((await api.rotateListenSecret()).secret);
       setRotated(true);
-      dialog.current?.close();
+      setConfirmRotate(false);
     } catch (err) {
       setRotateError(err);
     } finally {
@@ -297,40 +266,27 @@ function ListenSecret() {
           disabled={busy}
           onClick={() => {
             setRotateError(undefined);
-            dialog.current?.showModal();
-            // On Cancel, as for a session's delete: a second Enter does not rotate.
-            cancel.current?.focus();
+            setConfirmRotate(true);
           }}
         >
           Rotate listen secret
         </button>
       </div>
       <ErrorMessage error={revealError} title="Could not load the listen secret." />
-      <dialog
-        ref={dialog}
-        aria-labelledby="rotate-listen-title"
-        aria-describedby="rotate-listen-desc"
+      <ConfirmDialog
+        id="rotate-listen"
+        open={confirmRotate}
+        title="Rotate the listen secret?"
+        error={rotateError}
+        errorTitle="The secret was not rotated."
+        confirm="Rotate now"
+        busy={busy}
+        onConfirm={() => void rotate()}
+        onClose={() => setConfirmRotate(false)}
       >
-        <h2 id="rotate-listen-title">Rotate the listen secret?</h2>
-        <p id="rotate-listen-desc">
-          There is no grace period: the current secret stops at once, and local receivers that
-          verify with it reject every delivery until they have the new one.
-        </p>
-        <ErrorMessage error={rotateError} title="The secret was not rotated." />
-        <div className="actions">
-          <button type="button" className="danger" disabled={busy} onClick={() => void rotate()}>
-            Rotate now
-          </button>
-          <button
-            ref={cancel}
-            type="button"
-            className="secondary"
-            onClick={() => dialog.current?.close()}
-          >
-            Cancel
-          </button>
-        </div>
-      </dialog>
+        There is no grace period: the current secret stops at once, and local receivers that verify
+        with it reject every delivery until they have the new one.
+      </ConfirmDialog>
     </section>
   );
 }

@@ -1,6 +1,7 @@
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useRef, useState } from 'react';
 import type { ApiKey, ApiKeyScope, CreatedApiKey } from '../api.js';
 import { useApi } from '../api-context.js';
+import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { CopyButton } from '../components/copy-button.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
@@ -40,8 +41,6 @@ export function ApiKeysPage() {
   const [toRevoke, setToRevoke] = useState<ApiKey>();
   const [revokeError, setRevokeError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
   const listHeading = useRef<HTMLHeadingElement>(null);
   const first = useLoad(async () => {
     const page = await api.listApiKeys();
@@ -49,13 +48,6 @@ export function ApiKeysPage() {
     setCursor(page.next_cursor);
     return page.data;
   }, [api]);
-
-  // Opens once it names the key picked, on Cancel: a second Enter does not revoke.
-  useEffect(() => {
-    if (!toRevoke || dialog.current?.open) return;
-    dialog.current?.showModal();
-    cancel.current?.focus();
-  }, [toRevoke]);
 
   async function loadMore() {
     if (!cursor) return;
@@ -74,7 +66,7 @@ export function ApiKeysPage() {
     setRevokeError(undefined);
     try {
       await api.revokeApiKey(key.id);
-      dialog.current?.close();
+      setToRevoke(undefined);
       // The session's own key: the next call is refused, which signs out with a message.
       if (key.prefix === api.keyPrefix) {
         await api.listApiKeys().catch(() => {});
@@ -204,44 +196,23 @@ export function ApiKeysPage() {
         ) : null}
       </section>
 
-      <dialog
-        ref={dialog}
-        aria-labelledby="revoke-title"
-        aria-describedby="revoke-desc"
+      <ConfirmDialog
+        id="revoke"
+        open={toRevoke !== undefined}
+        title={<>Revoke API key “{toRevoke?.name}”?</>}
+        error={revokeError}
+        errorTitle="The key was not revoked."
+        confirm="Revoke key"
+        busy={busy}
+        onConfirm={() => toRevoke && void revoke(toRevoke)}
         onClose={() => setToRevoke(undefined)}
       >
-        {toRevoke ? (
-          <>
-            <h2 id="revoke-title">Revoke API key “{toRevoke.name}”?</h2>
-            <p id="revoke-desc">
-              Requests with <code>{toRevoke.prefix}…</code> are refused from now on, everywhere
-              within a second. This cannot be undone.
-              {toRevoke.prefix === api.keyPrefix
-                ? ' It is the key you are signed in with: you will be signed out.'
-                : ''}
-            </p>
-            <ErrorMessage error={revokeError} title="The key was not revoked." />
-            <div className="actions">
-              <button
-                type="button"
-                className="danger"
-                disabled={busy}
-                onClick={() => void revoke(toRevoke)}
-              >
-                Revoke key
-              </button>
-              <button
-                ref={cancel}
-                type="button"
-                className="secondary"
-                onClick={() => dialog.current?.close()}
-              >
-                Cancel
-              </button>
-            </div>
-          </>
-        ) : null}
-      </dialog>
+        Requests with <code>{toRevoke?.prefix}…</code> are refused from now on, everywhere within a
+        second. This cannot be undone.
+        {toRevoke?.prefix === api.keyPrefix
+          ? ' It is the key you are signed in with: you will be signed out.'
+          : ''}
+      </ConfirmDialog>
     </section>
   );
 }

@@ -1,6 +1,7 @@
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { Webhook } from '../api.js';
 import { useApi } from '../api-context.js';
+import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { CopyButton } from '../components/copy-button.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
 import { DeliveryChart } from '../components/delivery-chart.js';
@@ -176,7 +177,7 @@ function Overview({ webhook, onChange }: { webhook: Webhook; onChange: (w: Webho
 
 function DangerZone({ webhook }: { webhook: Webhook }) {
   const api = useApi();
-  const dialog = useRef<HTMLDialogElement>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -185,7 +186,7 @@ function DangerZone({ webhook }: { webhook: Webhook }) {
     setError(undefined);
     try {
       await api.deleteWebhook(webhook.id);
-      dialog.current?.close();
+      setConfirmDelete(false);
       navigate(paths.webhooks);
     } catch (err) {
       setError(err);
@@ -200,24 +201,22 @@ function DangerZone({ webhook }: { webhook: Webhook }) {
         Deliveries stop at once; pending ones fail. The delivery log stays readable until it
         expires.
       </p>
-      <button type="button" className="danger" onClick={() => dialog.current?.showModal()}>
+      <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>
         Delete webhook
       </button>
-      <dialog ref={dialog} aria-labelledby="delete-title" aria-describedby="delete-desc">
-        <h2 id="delete-title">Delete “{webhook.name}”?</h2>
-        <p id="delete-desc">
-          This cannot be undone. Events will no longer be sent to <code>{webhook.url}</code>.
-        </p>
-        <ErrorMessage error={error} title="The webhook was not deleted." />
-        <div className="actions">
-          <button type="button" className="danger" disabled={busy} onClick={() => void remove()}>
-            Delete permanently
-          </button>
-          <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
-            Cancel
-          </button>
-        </div>
-      </dialog>
+      <ConfirmDialog
+        id="delete"
+        open={confirmDelete}
+        title={<>Delete “{webhook.name}”?</>}
+        error={error}
+        errorTitle="The webhook was not deleted."
+        confirm="Delete permanently"
+        busy={busy}
+        onConfirm={() => void remove()}
+        onClose={() => setConfirmDelete(false)}
+      >
+        This cannot be undone. Events will no longer be sent to <code>{webhook.url}</code>.
+      </ConfirmDialog>
     </section>
   );
 }
