@@ -5,13 +5,14 @@
  * `enqueue` it adds one job per delivery (each event × every endpoint), 1,000 jobs per `addJobs`
  * call (100 events), four calls in flight, as the service's batch endpoint is driven; each job
  * of the task `deliver` makes the delivery's signed POST (the service's `RequestBuilder`, so
- * `node:crypto`) with undici keep-alive, and fails on any status but 2xx, to be retried by
- * graphile-worker. The preset is graphile-worker's batching one (`PEER_PRESET`).
+ * `node:crypto`) with undici keep-alive through `dispatch` as the service sends, and fails on any
+ * status but 2xx, to be retried by graphile-worker. The preset is graphile-worker's batching one (`PEER_PRESET`).
  */
 import { Logger, makeWorkerUtils, run, type Task } from 'graphile-worker';
 import pg from 'pg';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { DeliverySigner, eventBody } from './lib/delivery.js';
+import { dispatchPost } from './lib/load.js';
 import { PEER_PRESET } from './lib/peer.js';
 
 const connectionString = process.env.PEER_DATABASE_URL!;
@@ -24,21 +25,22 @@ interface DeliverPayload {
   body: string;
 }
 
+const targets = urls.map((u) => new URL(u));
 const signer = new DeliverySigner(urls.length);
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: PEER_PRESET.concurrentJobs });
 
 const deliver: Task = async (payload) => {
   const p = payload as DeliverPayload;
-  const res = await request(urls[p.endpoint]!, {
+  const url = targets[p.endpoint]!;
+  // The lean client the service's sender uses (`dispatch`), so both pay the same per POST.
+  const status = await dispatchPost(agent, {
+    origin: url.origin,
+    path: url.pathname,
     method: 'POST',
     headers: signer.headers(p.endpoint, p.eventId, p.deliveryId, p.body),
     body: p.body,
-    dispatcher: agent,
   });
-  await res.body.dump();
-  if (res.statusCode < 200 || res.statusCode >= 300) {
-    throw new Error(`the receiver answered ${res.statusCode}`);
-  }
+  if (status < 200 || status >= 300) throw new Error(`the receiver answered ${status}`);
 };
 
 /** Warnings and errors only: at info level graphile-worker logs a line per job. */

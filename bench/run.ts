@@ -129,13 +129,22 @@ const CEILING_WARM_UP = 2_000;
  * endpoints' receivers in one process, two or ten. The highest rate of each fan-out is the
  * ceiling the ratios use; the rows show the rest did not exceed it.
  */
-const CEILING_VARIANTS = [
-  { endpoints: 10, processes: 1, inFlight: 64 },
-  { endpoints: 10, processes: 1, inFlight: 256 },
-  { endpoints: 10, processes: 2, inFlight: 64 },
-  { endpoints: 10, processes: 10, inFlight: 64 },
-  { endpoints: 1, processes: 1, inFlight: 64 },
-  { endpoints: 1, processes: 1, inFlight: 256 },
+const CEILING_VARIANTS: {
+  endpoints: number;
+  processes: number;
+  inFlight: number;
+  client: 'request' | 'dispatch';
+}[] = [
+  { endpoints: 10, processes: 1, inFlight: 64, client: 'request' },
+  { endpoints: 10, processes: 1, inFlight: 256, client: 'request' },
+  { endpoints: 10, processes: 2, inFlight: 64, client: 'request' },
+  { endpoints: 10, processes: 10, inFlight: 64, client: 'request' },
+  // The service's own way of sending (`dispatch`, see sender.ts): a leaner client may raise it.
+  { endpoints: 10, processes: 1, inFlight: 64, client: 'dispatch' },
+  { endpoints: 10, processes: 2, inFlight: 64, client: 'dispatch' },
+  { endpoints: 1, processes: 1, inFlight: 64, client: 'request' },
+  { endpoints: 1, processes: 1, inFlight: 256, client: 'request' },
+  { endpoints: 1, processes: 1, inFlight: 64, client: 'dispatch' },
 ];
 
 async function runCeiling() {
@@ -153,8 +162,9 @@ async function runCeiling() {
         inFlight: v.inFlight,
         total: size.ceiling,
         warmUp: CEILING_WARM_UP,
+        client: v.client,
       });
-      const detail = `${v.endpoints} endpoint${v.endpoints > 1 ? 's' : ''}, ${v.processes} receiver process${v.processes > 1 ? 'es' : ''}, ${v.inFlight} in flight`;
+      const detail = `${v.endpoints} endpoint${v.endpoints > 1 ? 's' : ''}, ${v.processes} receiver process${v.processes > 1 ? 'es' : ''}, ${v.inFlight} in flight, ${v.client}`;
       const row: Row = {
         scenario: 'ceiling',
         layout: 'none',
