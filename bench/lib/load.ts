@@ -41,15 +41,20 @@ export function dispatchPost(
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let status = 0;
+    // The handler interface a Pool takes as it is (an Agent wraps either kind).
     dispatcher.dispatch(request, {
-      onResponseStart(_c, statusCode) {
+      onConnect() {},
+      onHeaders(statusCode) {
         status = statusCode;
+        return true;
       },
-      onResponseData() {},
-      onResponseEnd() {
+      onData() {
+        return true;
+      },
+      onComplete() {
         resolve(status);
       },
-      onResponseError(_c, err) {
+      onError(err) {
         reject(err);
       },
     });
