@@ -6,7 +6,7 @@ import { CopyButton } from '../components/copy-button.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
 import { Time } from '../components/time.js';
-import { useLoad } from '../use-load.js';
+import { usePages } from '../use-load.js';
 
 /** The scopes a key may hold (SPEC §5), in the words the page uses for them. */
 const scopeChoices: { scope: ApiKeyScope; label: string; help: string }[] = [
@@ -34,32 +34,13 @@ const expiryChoices: { label: string; days: number | null }[] = [
 /** Settings → API keys: the account's keys, a new one shown once, revoke with a confirmation. */
 export function ApiKeysPage() {
   const api = useApi();
-  const [extra, setExtra] = useState<ApiKey[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [moreError, setMoreError] = useState<unknown>();
   const [created, setCreated] = useState<CreatedApiKey>();
   const [toRevoke, setToRevoke] = useState<ApiKey>();
   const [revokeError, setRevokeError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const listHeading = useRef<HTMLHeadingElement>(null);
-  const first = useLoad(async () => {
-    const page = await api.listApiKeys();
-    setExtra([]);
-    setCursor(page.next_cursor);
-    return page.data;
-  }, [api]);
-
-  async function loadMore() {
-    if (!cursor) return;
-    try {
-      const page = await api.listApiKeys({ cursor });
-      setExtra((rows) => [...rows, ...page.data]);
-      setCursor(page.next_cursor);
-      setMoreError(undefined);
-    } catch (error) {
-      setMoreError(error);
-    }
-  }
+  const list = usePages((cursor) => api.listApiKeys({ cursor }), [api]);
+  const { items: keys, cursor, moreError, loadMore } = list;
 
   async function revoke(key: ApiKey) {
     setBusy(true);
@@ -72,8 +53,7 @@ export function ApiKeysPage() {
         await api.listApiKeys().catch(() => {});
         return;
       }
-      setExtra((rows) => rows.filter((k) => k.id !== key.id));
-      first.setData((first.data ?? []).filter((k) => k.id !== key.id));
+      list.setItems((rows) => rows.filter((k) => k.id !== key.id));
       listHeading.current?.focus();
     } catch (err) {
       setRevokeError(err);
@@ -82,7 +62,6 @@ export function ApiKeysPage() {
     }
   }
 
-  const keys = first.data ? [...first.data, ...extra] : undefined;
   return (
     <section>
       <PageTitle>API keys</PageTitle>
@@ -114,7 +93,7 @@ export function ApiKeysPage() {
         onCreated={(key) => {
           setCreated(key);
           const { api_key: _shownOnce, ...listed } = key;
-          first.setData([listed, ...(first.data ?? [])]);
+          list.setItems((rows) => [listed, ...rows]);
         }}
       />
 
@@ -122,8 +101,8 @@ export function ApiKeysPage() {
         <h2 id="keys-title" ref={listHeading} tabIndex={-1}>
           Keys of this account
         </h2>
-        <ErrorMessage error={first.error} title="Could not load the API keys." />
-        {first.loading && !keys ? <Loading what="API keys" /> : null}
+        <ErrorMessage error={list.error} title="Could not load the API keys." />
+        {list.loading && !keys ? <Loading what="API keys" /> : null}
         {keys && keys.length === 0 ? <p className="empty">No API keys.</p> : null}
         {keys && keys.length > 0 ? (
           <div className="table-wrap">

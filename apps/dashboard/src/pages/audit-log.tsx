@@ -1,10 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import type { AuditEntry } from '../api.js';
 import { useApi } from '../api-context.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { Loading, PageTitle } from '../components/page-title.js';
 import { Time } from '../components/time.js';
-import { useLoad } from '../use-load.js';
+import { usePages } from '../use-load.js';
 
 /** The actions the service records (`apps/server/src/api/audit.ts`), in words. */
 const actions: Record<string, string> = {
@@ -43,33 +42,17 @@ export function AuditLogPage() {
   const api = useApi();
   const [form, setForm] = useState<Filters>(noFilters);
   const [applied, setApplied] = useState<Filters>(noFilters);
-  const [extra, setExtra] = useState<AuditEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [moreError, setMoreError] = useState<unknown>();
   const query = {
     action: applied.action || undefined,
     target_id: applied.target.trim() || undefined,
     since: toIso(applied.since),
     until: toIso(applied.until),
   };
-  const first = useLoad(async () => {
-    const page = await api.listAudit(query);
-    setExtra([]);
-    setCursor(page.next_cursor);
-    return page.data;
-  }, [api, applied]);
-
-  async function loadMore() {
-    if (!cursor) return;
-    try {
-      const page = await api.listAudit({ ...query, cursor });
-      setExtra((rows) => [...rows, ...page.data]);
-      setCursor(page.next_cursor);
-      setMoreError(undefined);
-    } catch (error) {
-      setMoreError(error);
-    }
-  }
+  const list = usePages(
+    (cursor) => api.listAudit(cursor ? { ...query, cursor } : query),
+    [api, applied],
+  );
+  const { items: entries, cursor, moreError, loadMore } = list;
 
   function apply(event: FormEvent) {
     event.preventDefault();
@@ -77,7 +60,6 @@ export function AuditLogPage() {
   }
 
   const set = (key: keyof Filters, value: string) => setForm((f) => ({ ...f, [key]: value }));
-  const entries = first.data ? [...first.data, ...extra] : undefined;
   return (
     <section>
       <PageTitle>Audit log</PageTitle>
@@ -131,8 +113,8 @@ export function AuditLogPage() {
         <button type="submit">Apply filters</button>
       </form>
 
-      <ErrorMessage error={first.error} title="Could not load the audit log." />
-      {first.loading && !entries ? <Loading what="the audit log" /> : null}
+      <ErrorMessage error={list.error} title="Could not load the audit log." />
+      {list.loading && !entries ? <Loading what="the audit log" /> : null}
       {entries && entries.length === 0 ? (
         <p className="empty card">
           No changes recorded{applied === noFilters ? '' : ' that match'}.

@@ -7,33 +7,12 @@ import { DeliveryBadge, HealthBadge } from '../components/status.js';
 import { Time } from '../components/time.js';
 import { eventsSummary, formatRate } from '../format.js';
 import { paths } from '../router.js';
-import { useLoad } from '../use-load.js';
+import { useLoad, usePages } from '../use-load.js';
 
 export function WebhookListPage() {
   const api = useApi();
-  const [extra, setExtra] = useState<Webhook[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [moreError, setMoreError] = useState<unknown>();
-  const first = useLoad(async () => {
-    const page = await api.listWebhooks({});
-    setExtra([]);
-    setCursor(page.next_cursor);
-    return page.data;
-  }, [api]);
-
-  async function loadMore() {
-    if (!cursor) return;
-    try {
-      const page = await api.listWebhooks({ cursor });
-      setExtra((rows) => [...rows, ...page.data]);
-      setCursor(page.next_cursor);
-      setMoreError(undefined);
-    } catch (error) {
-      setMoreError(error);
-    }
-  }
-
-  const webhooks = first.data ? [...first.data, ...extra] : undefined;
+  const list = usePages((cursor) => api.listWebhooks(cursor ? { cursor } : {}), [api]);
+  const { items: webhooks, cursor, moreError, loadMore } = list;
 
   return (
     <section>
@@ -47,8 +26,8 @@ export function WebhookListPage() {
         Agent Factory sends a signed HTTP POST to each webhook when a subscribed event happens in
         your account.
       </p>
-      <ErrorMessage error={first.error} title="Could not load your webhooks." />
-      {first.loading && !webhooks ? <Loading what="webhooks" /> : null}
+      <ErrorMessage error={list.error} title="Could not load your webhooks." />
+      {list.loading && !webhooks ? <Loading what="webhooks" /> : null}
       {webhooks && webhooks.length === 0 ? (
         <div className="empty card">
           <p>No webhooks yet.</p>
