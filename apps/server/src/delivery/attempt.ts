@@ -13,7 +13,7 @@ import { CertificateWatch } from './certificates.js';
 import type { EngineMetrics } from './engine.js';
 import { RequestBuilder } from './request.js';
 import { decideState } from './retry-policy.js';
-import { Sender, type SendRequest, type SendResult } from './sender.js';
+import { type Cancel, Sender, type SendRequest, type SendResult } from './sender.js';
 
 /**
  * One attempt of a delivery, from the claimed row to its outcome: the request built
@@ -34,8 +34,8 @@ export interface AttemptMode {
   test: boolean;
   /** Adds `X-AgentFactory-Test: 1` (the test action's sample event). */
   sample: boolean;
-  /** Aborts the request (the lease was given up); reported as a timeout. */
-  signal?: AbortSignal;
+  /** Stops the request (the lease was given up); reported as a timeout. */
+  cancel?: Cancel;
   /**
    * Sends the built request instead of the HTTP sender: a `listen` session's socket
    * (`listen/hub.ts`), whose CLI makes the request. Rejecting sends no outcome: the caller
@@ -121,7 +121,7 @@ export class AttemptRunner {
       headers,
       body: c.body,
       timeoutMs: this.config.timeoutMs,
-      ...(mode.signal ? { signal: mode.signal } : {}),
+      ...(mode.cancel ? { cancel: mode.cancel } : {}),
     };
     const result = await (mode.transport ? mode.transport(send) : this.sender.send(send));
     if (!mode.transport) this.certificates.seen(hook.id, c.accountId, hook.url);

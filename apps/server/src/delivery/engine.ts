@@ -11,6 +11,7 @@ import { ClaimLoop } from './claim-loop.js';
 import { Fairness } from './fairness.js';
 import { type Lease, Leases } from './leases.js';
 import { Outbox } from './outbox.js';
+import { Cancel } from './sender.js';
 import { WebhookSlots } from './slots.js';
 
 export type { DeliveryConfig } from '../config.js';
@@ -269,14 +270,14 @@ export class DeliveryEngine {
         return;
       }
       if (!go) return;
-      const abort = new AbortController();
-      lease.abort = abort;
+      const cancel = new Cancel();
+      lease.abort = cancel;
       let outcome: AttemptOutcome;
       try {
         outcome = await this.attempt(c, {
           test: c.trigger === 'test',
           sample: false,
-          signal: abort.signal,
+          cancel,
         });
       } catch (err) {
         // A bug (an attempt that cannot be built is a `configuration_error` outcome): leave the

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { ClaimedDelivery, Store } from '../store/types.js';
+import type { Cancel } from './sender.js';
 
 /**
  * Leases: the deliveries this worker holds, each from its claim until its outcome is durable (or
@@ -33,7 +34,7 @@ export interface Lease {
   /** The delivery's work in this worker, from its claim until its outcome is queued. */
   run: Promise<void> | undefined;
   /** The attempt running under the lease, aborted if the lease is given up. */
-  abort: AbortController | undefined;
+  abort: Cancel | undefined;
 }
 
 export interface LeasesOptions {
@@ -175,7 +176,7 @@ export class Leases {
    */
   private giveUp(lost: Lease[]): void {
     for (const lease of lost) {
-      lease.abort?.abort();
+      lease.abort?.cancel();
       this.end(lease.id);
     }
     this.opts.lost(lost.map((l) => l.id));
