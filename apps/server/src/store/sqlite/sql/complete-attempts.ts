@@ -1,5 +1,5 @@
 import type { AttemptOutcome, DeliveryStatus } from '../../types.js';
-import type { Row, Stmt } from '../rows.js';
+import type { Stmt } from '../rows.js';
 import { recordHealth } from './webhook-health.js';
 
 /**
@@ -11,15 +11,18 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
     `INSERT INTO attempts (id, delivery_id, account_id, webhook_id, number, started_at,
        duration_ms, status_code, error, request_headers, response_headers, response_body,
        response_body_encoding, trigger, succeeded)
-     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-     WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const updateDelivery = stmt(
-    `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?,
+  // The delivery's row is written first, and only while its lease is still the outcome's (when
+  // it names one): the update finds the row, checks the lease and says whether the delivery is
+  // still there in one lookup, where a read of the lease, the insert's own check and the update
+  // made three.
+  const set = `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?,
        last_status_code = ?, last_error = ?, updated_at = ?, trigger = 'scheduled',
        resume_at = NULL, status_before = NULL, lease_owner = NULL, lease_until = NULL
-     WHERE id = ? AND account_id = ?`,
-  );
+     WHERE id = ? AND account_id = ?`;
+  const updateLeased = stmt(`${set} AND lease_owner = ?`);
+  const updateDelivery = stmt(set);
   const updateWebhook = stmt(
     `UPDATE webhooks SET last_delivery_at = ?, last_delivery_status = ?
      WHERE id = ? AND account_id = ?`,
@@ -28,16 +31,27 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
     `UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ?
      WHERE id = ? AND account_id = ?`,
   );
-  const leaseOwner = stmt('SELECT lease_owner FROM deliveries WHERE id = ?');
   const last = new Map<string, { accountId: string; at: number; status: DeliveryStatus }>();
   const recorded: AttemptOutcome[] = [];
   for (const o of outcomes) {
-    if (o.owner !== undefined) {
-      const held = leaseOwner.get(o.deliveryId) as Row | undefined;
-      if (held?.lease_owner !== o.owner) continue; // the lease was taken over: see AttemptOutcome.owner
-    }
     const a = o.attempt;
-    const inserted = insertAttempt.run(
+    const row = [
+      o.status,
+      a.number,
+      o.status === 'pending' ? o.nextAttemptAt : null,
+      a.statusCode,
+      a.error,
+      o.now,
+      o.deliveryId,
+      o.accountId,
+    ];
+    // Nothing written when the lease was taken over (see AttemptOutcome.owner), or when the
+    // delivery was removed meanwhile (retention): dropped, rather than failing the whole batch,
+    // which the engine would otherwise retry forever.
+    const updated =
+      o.owner === undefined ? updateDelivery.run(...row) : updateLeased.run(...row, o.owner);
+    if (updated.changes === 0) continue;
+    insertAttempt.run(
       a.id,
       o.deliveryId,
       o.accountId,
@@ -53,21 +67,8 @@ export function completeAttempts(stmt: Stmt, outcomes: AttemptOutcome[]): void {
       a.responseBodyEncoding,
       a.trigger,
       a.succeeded ? 1 : 0,
-      // A delivery removed meanwhile (retention) drops its outcome instead of failing the
-      // whole batch, which the engine would otherwise retry forever.
-      o.deliveryId,
-    ).changes;
-    if (inserted > 0) recorded.push(o);
-    updateDelivery.run(
-      o.status,
-      a.number,
-      o.status === 'pending' ? o.nextAttemptAt : null,
-      a.statusCode,
-      a.error,
-      o.now,
-      o.deliveryId,
-      o.accountId,
     );
+    recorded.push(o);
     const prev = last.get(o.webhookId);
     if (!prev || a.startedAt >= prev.at) {
       last.set(o.webhookId, {
