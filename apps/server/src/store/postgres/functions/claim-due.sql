@@ -15,10 +15,20 @@
 -- and stopped at the limit. Statistics can say otherwise for a while (autovacuum analyzes a
 -- table at most once a minute, and never where it is off; a fresh database given a burst of
 -- deliveries still has the statistics of an empty one), and the planner then chooses to read
--- every due delivery and sort them, on every claim. So each statement is planned for its
--- arguments at every call (force_custom_plan: a plan made while the table was small is never
--- kept), without sequential or bitmap scans (and without JIT, see pool.ts). The measurements
--- behind this are in docs/performance.md.
+-- every due delivery and sort them, on every claim. So no statement here may use a sequential
+-- or bitmap scan (nor JIT, see pool.ts), and how often each is planned depends on how many ways
+-- it has left:
+-- - af_claim_locked and af_refill, the engine's cycle, are planned once per connection
+--   (force_generic_plan): each statement starts from the webhooks it is given or from primary
+--   keys and walks deliveries_webhook_due or deliveries_leased in order, the only plans without
+--   those scans, whatever the statistics. The benchmark makes these plans on an empty database
+--   (the warm-up) and then fills it; planning them per call was a quarter of the database's CPU
+--   at fan-out 1.
+-- - af_claim_due, the search of the whole queue, is planned for its arguments at every call
+--   (force_custom_plan): its head is ordered by next_attempt_at across webhooks with a limit it
+--   computes, and a generic plan of it and of its walk made a worker beside another one that
+--   held the webhook claim at 1,171-1,769/s instead of 2,227-2,296/s (api + 2 workers, fan-out 1).
+-- The measurements behind this are in docs/performance.md.
 --
 -- One worker at a time sends to a webhook: a webhook another owner holds live leases on has no
 -- room for this claim (those leases count as its whole cap), so that worker alone keeps its
@@ -92,7 +102,7 @@ create function af_claim_locked(p_locked text[], p_now bigint, p_cap int, p_limi
   p_owner text, p_lease_ms bigint, p_fair jsonb)
 returns setof af_claimed_delivery
 language plpgsql
-set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off
 as $fn$
 begin
   -- Step 2 of a claim (af_claim_due, af_refill), in a new snapshot taken after the caller
@@ -256,7 +266,7 @@ create function af_refill(p_webhooks text[], p_now bigint, p_cap int, p_limit in
   p_lease_ms bigint, p_fair jsonb)
 returns setof af_claimed_delivery
 language plpgsql
-set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off
 as $fn$
 declare
   v_locked text[];

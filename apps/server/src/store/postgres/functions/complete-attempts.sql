@@ -5,8 +5,9 @@
 --
 -- A function, so that a completion is one round trip instead of begin, three statements and
 -- commit (on a 2-core machine every round trip costs a wake-up of another process), each
--- statement planned for its arguments and kept to its indexes, as the claims are
--- (claim-due.sql says why). It does not wait for its commit to reach the disk
+-- statement kept to its indexes, as the claims are (claim-due.sql says why), and planned once
+-- per connection: each reads the batch's arrays and the rows they name by primary key, a plan no
+-- table's statistics change. It does not wait for its commit to reach the disk
 -- (`synchronous_commit` off for its own transaction): an outcome lost in a crash of the database
 -- leaves its delivery pending, sent again (at least once). Events are committed durably before
 -- the API answers 202.
@@ -20,7 +21,7 @@ create function af_complete_attempts(
   p_disable text[])
 returns void
 language plpgsql
-set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off
 as $fn$
 declare
   v_fresh text[];

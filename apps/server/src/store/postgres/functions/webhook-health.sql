@@ -24,8 +24,8 @@ create function af_record_health(
 returns void
 language plpgsql
 -- Its one statement planned once per connection: it reads the batch's arrays and the webhooks by
--- primary key, a plan no table's statistics change. Planned per call (af_complete_attempts'
--- force_custom_plan, which a nested call inherits) it cost ~400 µs of database CPU per
+-- primary key, a plan no table's statistics change. Planned per call (as af_complete_attempts
+-- once was, and a nested call inherits its caller's setting) it cost ~400 µs of database CPU per
 -- completion (npm run bench:pg-ops: completeAttempts 833 → 1,342 µs a call).
 set plan_cache_mode = force_generic_plan
 as $fn$
