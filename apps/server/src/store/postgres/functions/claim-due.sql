@@ -18,16 +18,16 @@
 -- every due delivery and sort them, on every claim. So no statement here may use a sequential
 -- or bitmap scan (nor JIT, see pool.ts), and how often each is planned depends on how many ways
 -- it has left:
--- - af_claim_locked and af_refill, the engine's cycle, are planned once per connection
---   (force_generic_plan): each statement starts from the webhooks it is given or from primary
---   keys and walks deliveries_webhook_due or deliveries_leased in order, the only plans without
---   those scans, whatever the statistics. The benchmark makes these plans on an empty database
---   (the warm-up) and then fills it; planning them per call was a quarter of the database's CPU
---   at fan-out 1.
--- - af_claim_due, the search of the whole queue, is planned for its arguments at every call
---   (force_custom_plan): its head is ordered by next_attempt_at across webhooks with a limit it
---   computes, and a generic plan of it and of its walk made a worker beside another one that
---   held the webhook claim at 1,171-1,769/s instead of 2,227-2,296/s (api + 2 workers, fan-out 1).
+-- - Every statement but one is planned once per connection (force_generic_plan): each starts
+--   from the webhooks it is given, from primary keys, or from the head of deliveries_due, and
+--   walks deliveries_due, deliveries_webhook_due or deliveries_leased in order, the only plans
+--   without those scans, whatever the statistics. The benchmark makes these plans on an empty
+--   database (the warm-up) and then fills it; planning them per call was a quarter of the
+--   database's CPU at fan-out 1.
+-- - The walk of af_claim_due (every webhook's oldest due delivery, when the head is blocked) is
+--   planned for its arguments at every run (EXECUTE): a generic plan of it made a worker beside
+--   another one that held the webhook claim at 1,171-1,769/s instead of 2,227-2,296/s (api + 2
+--   workers, fan-out 1).
 -- The measurements behind this are in docs/performance.md.
 --
 -- One worker at a time sends to a webhook: a webhook another owner holds live leases on has no
@@ -166,7 +166,7 @@ create function af_claim_due(p_now bigint, p_cap int, p_limit int, p_owner text,
   p_lease_ms bigint, p_fair jsonb)
 returns setof af_claimed_delivery
 language plpgsql
-set plan_cache_mode = force_custom_plan set enable_seqscan = off set enable_bitmapscan = off
+set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off
 as $fn$
 declare
   v_scan int := greatest(p_limit * 2, 50);
@@ -222,31 +222,35 @@ begin
     ) s;
   end if;
   -- A full head may hide more work behind it: ask every webhook for its oldest due delivery.
+  -- Planned for its arguments at every run (EXECUTE), unlike the rest of the function: see the
+  -- file's header.
   if v_scanned = v_scan and (v_blocked > 0 or cardinality(v_locked) < cardinality(v_ids)) then
-    with live as (
-      select x.webhook_id,
-        case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
-      from deliveries x
-      where x.lease_owner is not null and x.lease_until > p_now
-      group by x.webhook_id
-    )
-    select coalesce(array_agg(s.id), '{}') into v_more from (
-      select wh.id from webhooks wh
-      cross join lateral (
-        select x.next_attempt_at from deliveries x
-        where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= p_now
-          and (x.lease_until is null or x.lease_until <= p_now)
-        order by x.next_attempt_at
-        limit 1
-      ) due
-      where not wh.listen
-        and wh.id not in (select live.webhook_id from live
-          where live.n >= af_webhook_cap(p_fair, live.webhook_id, p_cap))
-        and af_account_room(p_fair, wh.account_id) > 0
-      order by due.next_attempt_at
-      limit p_limit
-      for no key update of wh skip locked
-    ) s;
+    execute $walk$
+      with live as (
+        select x.webhook_id,
+          case when bool_or(x.lease_owner <> $2) then $3 else count(*)::int end as n
+        from deliveries x
+        where x.lease_owner is not null and x.lease_until > $1
+        group by x.webhook_id
+      )
+      select coalesce(array_agg(s.id), '{}') from (
+        select wh.id from webhooks wh
+        cross join lateral (
+          select x.next_attempt_at from deliveries x
+          where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= $1
+            and (x.lease_until is null or x.lease_until <= $1)
+          order by x.next_attempt_at
+          limit 1
+        ) due
+        where not wh.listen
+          and wh.id not in (select live.webhook_id from live
+            where live.n >= af_webhook_cap($4, live.webhook_id, $3))
+          and af_account_room($4, wh.account_id) > 0
+        order by due.next_attempt_at
+        limit $5
+        for no key update of wh skip locked
+      ) s
+    $walk$ into v_more using p_now, p_owner, p_cap, p_fair, p_limit;
     v_locked := array(select distinct u from unnest(v_locked || v_more) u);
   end if;
   if cardinality(v_locked) = 0 then
