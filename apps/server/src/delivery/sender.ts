@@ -247,17 +247,14 @@ export class Sender {
             statusCode = status;
             headers = recordHeaders(flattenHeaders(responseHeaders));
           },
-          onResponseData(c, chunk) {
+          onResponseData(_c, chunk) {
             seen += chunk.length;
             if (kept < maxBytes) {
               const part = chunk.subarray(0, maxBytes - kept);
               chunks.push(part);
               kept += part.length;
             }
-            if (seen > maxBytes + DRAIN_LIMIT) {
-              stopped ??= 'drained';
-              c.abort(new Error('body drained'));
-            }
+            if (seen > maxBytes + DRAIN_LIMIT) stop('drained');
           },
           onResponseEnd() {
             if (statusCode === null) return finish('connection_error');

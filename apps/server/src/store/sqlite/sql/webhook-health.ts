@@ -110,12 +110,6 @@ function summarize(outcomes: AttemptOutcome[]): Map<string, BatchHealth> {
 }
 
 /**
- * The health of each webhook of a batch of recorded outcomes, one read and one write per webhook,
- * with the notices its change calls for (`recovered`, `failing`, `disabled` for a 410). Runs in
- * the completion's transaction before the 410s disable their webhooks, so that it sees which
- * were active.
- */
-/**
  * A healthy webhook's last success is kept to this resolution: a batch of successes writes its row
  * only when the recorded one is this much older, not once per completion batch (on PostgreSQL that
  * write also locks the row every claim of the webhook locks). `af_record_health` uses the same
@@ -123,6 +117,12 @@ function summarize(outcomes: AttemptOutcome[]): Map<string, BatchHealth> {
  */
 export const LAST_SUCCESS_RESOLUTION_MS = 1000;
 
+/**
+ * The health of each webhook of a batch of recorded outcomes, one read and one write per webhook,
+ * with the notices its change calls for (`recovered`, `failing`, `disabled` for a 410). Runs in
+ * the completion's transaction before the 410s disable their webhooks, so that it sees which
+ * were active.
+ */
 export function recordHealth(stmt: Stmt, recorded: AttemptOutcome[]): void {
   if (recorded.length === 0) return;
   const read = stmt(
