@@ -2,9 +2,13 @@
  * `npm run bench:pg-ops` — the PostgreSQL store's hot operations, one at a time on an idle
  * store: wall time per call and the database's CPU per call (read from /proc, so Linux only, and
  * every `postgres:` process of the machine is counted). One cycle is what one event costs:
- * authenticate, accept the event, claim its delivery, write its outcome.
+ * authenticate, accept the event, claim its delivery, write its outcome. With `--events` and
+ * `--fan-out`, a cycle accepts that many events in one call for that many webhooks and claims and
+ * completes all their deliveries in one call each: what the store costs per delivery in batches,
+ * as under load (then also printed per delivery).
  *
- *   npm run bench:pg-ops -- --cycles 2000 [--backlog 20000] [--pg-url postgres://…]
+ *   npm run bench:pg-ops -- --cycles 2000 [--backlog 20000] [--events 10 --fan-out 10]
+ *     [--pg-url postgres://…]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,6 +22,10 @@ const { values: args } = parseArgs({
     cycles: { type: 'string', default: '2000' },
     /** Events already pending for the webhook before the cycles start (one endpoint's backlog). */
     backlog: { type: 'string', default: '0' },
+    /** Events accepted per cycle, in one call. */
+    events: { type: 'string', default: '1' },
+    /** Webhooks every event goes to. */
+    'fan-out': { type: 'string', default: '1' },
     'pg-url': {
       type: 'string',
       default: process.env.AF_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -27,6 +35,9 @@ const { values: args } = parseArgs({
 const url = args['pg-url']!;
 const cycles = Number(args.cycles);
 const backlog = Number(args.backlog);
+const eventsPerCycle = Number(args.events);
+const fanOut = Number(args['fan-out']);
+const perCycle = eventsPerCycle * fanOut;
 const schema = `af_pg_ops_${process.pid}`;
 
 /** CPU time (ms) of every PostgreSQL process so far. */
@@ -62,6 +73,17 @@ try {
   await store.migrate();
   const t = Date.now();
   await store.createAccount({ id: 'acc_ops', name: 'ops', createdAt: t });
+  for (let w = 1; w < fanOut; w++) {
+    await store.createWebhook(
+      webhookRow({
+        id: `wh_ops_${w}`,
+        accountId: 'acc_ops',
+        url: 'http://127.0.0.1:9/',
+        secretEnc: 'unused',
+        createdAt: t,
+      }),
+    );
+  }
   await store.createWebhook(
     webhookRow({
       id: 'wh_ops',
@@ -73,10 +95,10 @@ try {
   );
   const claim = (now: number) => ({
     now,
-    limit: 100,
+    limit: Math.max(100, perCycle),
     owner: 'ops',
     leaseMs: 15_000,
-    webhookLeases: 10,
+    webhookLeases: Math.max(10, eventsPerCycle),
   });
   for (let i = 0; i < backlog; i += 100) {
     const now = Date.now();
@@ -91,10 +113,15 @@ try {
   for (let i = 0; i < cycles; i++) {
     const now = Date.now();
     await timed('findApiKeyByHash', () => store.findApiKeyByHash('0'.repeat(64)));
-    await timed('insertEvents (1)', () =>
+    await timed(`insertEvents (${eventsPerCycle})`, () =>
       store.insertEvents(
         'acc_ops',
-        [{ id: `evt_${i}`, event: 'agent.created', timestamp: now, body: '{}' }],
+        Array.from({ length: eventsPerCycle }, (_, k) => ({
+          id: `evt_${i}_${k}`,
+          event: 'agent.created',
+          timestamp: now,
+          body: '{}',
+        })),
         now,
       ),
     );
@@ -104,7 +131,7 @@ try {
       (c, k): AttemptOutcome => ({
         deliveryId: c.id,
         accountId: c.accountId,
-        webhookId: 'wh_ops',
+        webhookId: c.webhook?.id ?? '',
         owner: 'ops',
         status: 'succeeded',
         nextAttemptAt: null,
@@ -134,6 +161,14 @@ try {
   for (const name of Object.keys(wall)) {
     const us = (ms: number) => `${((ms * 1000) / cycles).toFixed(0).padStart(6)} µs`;
     console.log(`${name.padEnd(18)} ${us(wall[name]!)}  ${us(dbCpu[name]!)}`);
+  }
+  if (perCycle > 1) {
+    const per = (name: string) => ((dbCpu[name]! * 1000) / (cycles * perCycle)).toFixed(1);
+    console.log(
+      `per delivery (${eventsPerCycle} events × ${fanOut} webhooks a cycle), database CPU: ` +
+        `insert ${per(`insertEvents (${eventsPerCycle})`)} µs, claim ${per('claimDue')} µs, ` +
+        `complete ${per('completeAttempts')} µs`,
+    );
   }
 } finally {
   await store.close();
