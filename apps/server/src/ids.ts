@@ -36,10 +36,18 @@ export function isId(prefix: IdPrefix, id: string): boolean {
   );
 }
 
+/** The largest time a ULID holds (48 bits of ms). */
+const ULID_TIME_MAX = 2 ** 48 - 1;
+
 /**
  * The least id of `prefix` made at `ms` or later: every id made before `ms` sorts below it, so a
- * range of the primary key finds the records older than a time (retention).
+ * range of ids finds the records older or newer than a time (retention; the delivery log's time
+ * windows). A record's id is made at its `created_at` or later (`newId(prefix, now)` with the
+ * `now` stored as `created_at`; the monotonic factory never goes back in time), so a record
+ * created at `t` or later has an id at least `idBefore(prefix, t)`. Times outside a ULID's range
+ * are clamped to it.
  */
 export function idBefore(prefix: IdPrefix, ms: number): string {
-  return `${prefix}_${encodeTime(ms, 10)}${'0'.repeat(16)}`;
+  const t = Math.min(ULID_TIME_MAX, Math.max(0, Math.floor(ms)));
+  return `${prefix}_${encodeTime(t, 10)}${'0'.repeat(16)}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isId, newId } from '../src/ids.js';
+import { idBefore, isId, newId } from '../src/ids.js';
 
 describe('ids', () => {
   it('are a prefix and a ULID, unique, sorting by creation time', () => {
@@ -27,5 +27,20 @@ describe('ids', () => {
       expect(c).toBeGreaterThan(expected * 0.85);
       expect(c).toBeLessThan(expected * 1.15);
     }
+  });
+
+  it('idBefore bounds the ids made at a time or later, even when the clock went back', () => {
+    // Last in the file and later than the others: the factory's time only goes forward.
+    const t0 = Date.UTC(2040, 0, 1);
+    const later = newId('dlv', t0 + 1000);
+    // Made for an earlier time after a later one: the monotonic factory keeps the later time.
+    const earlier = newId('dlv', t0);
+    expect(earlier > later).toBe(true);
+    expect(earlier >= idBefore('dlv', t0)).toBe(true);
+    expect(later >= idBefore('dlv', t0 + 1000)).toBe(true);
+    expect(newId('dlv', t0 + 999_999) < idBefore('dlv', t0 + 1_000_000)).toBe(true);
+    // Outside a ULID's 48 bits of time: clamped, never thrown.
+    expect(idBefore('dlv', -5)).toBe(`dlv_${'0'.repeat(26)}`);
+    expect(idBefore('dlv', 2 ** 60) > idBefore('dlv', 2 ** 47)).toBe(true);
   });
 });

@@ -935,6 +935,32 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     });
 
     describe('delivery log', () => {
+      it('finds by time window the deliveries made while the clock went back', async () => {
+        // Ids are ULIDs made at their created_at or later, and the stores read a time window as a
+        // range of ids too: a delivery created at an earlier time than the one before it (its id
+        // keeps the later time) must still be in every window that holds its created_at.
+        const w = await addWebhook(acctA);
+        const later = await publish(acctA, 'agent.created', T0 + 2 * HOUR);
+        const earlier = await publish(acctA, 'agent.created', T0);
+        const events = async (filter: { since?: number; until?: number }) =>
+          (await store.listDeliveries(acctA, { webhookId: w.id, ...filter }, { limit: 50 })).data
+            .map((d) => d.eventId)
+            .sort();
+        expect(await events({ since: T0 })).toEqual([earlier.id, later.id].sort());
+        expect(await events({ since: T0, until: T0 + HOUR })).toEqual([earlier.id]);
+        expect(await events({ since: T0 + 1 })).toEqual([later.id]);
+        const stats = await store.webhookStats(acctA, w.id, {
+          since: T0,
+          until: T0 + 3 * HOUR,
+          bucketMs: HOUR,
+        });
+        expect(stats.buckets.map((b) => b.pending)).toEqual([1, 0, 1]);
+        const claimed = await store.claimDue(claimOpts({ now: T0 + 2 * HOUR }));
+        expect(claimed).toHaveLength(2);
+        await store.completeAttempts(claimed.map((c) => outcome(c, { status: 'failed' })));
+        expect(await store.recoverDeliveries(acctA, w.id, T0, T0, T0 + 3 * HOUR)).toBe(1);
+      });
+
       it('filters deliveries and pages newest first', async () => {
         const w1 = await addWebhook(acctA);
         const w2 = await addWebhook(acctA, { events: ['agent.*'] });

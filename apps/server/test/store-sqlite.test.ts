@@ -102,6 +102,7 @@ describe('sqlite specifics', () => {
         { version: 5, name: 'listen sessions' },
         { version: 6, name: 'api key scopes and audit log' },
         { version: 7, name: 'webhook health' },
+        { version: 8, name: 'fewer delivery indexes' },
       ]);
       expect(rows).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
       const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('attempts');

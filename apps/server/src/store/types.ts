@@ -722,6 +722,8 @@ export interface Store {
   /**
    * The test action: stores a `webhook.test` (or sample) event and one delivery to this webhook
    * only, already leased by `owner`, so no worker takes it; the caller sends it and completes it.
+   * `delivery.id` is `newId('dlv', now)`: the delivery log reads a time window as a range of ids
+   * too (`idBefore`), so an id is never older than its delivery's `created_at`.
    */
   insertTestDelivery(
     accountId: string,

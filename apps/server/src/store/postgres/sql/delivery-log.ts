@@ -6,6 +6,7 @@
  * combination.
  */
 import type pg from 'pg';
+import { idBefore } from '../../../ids.js';
 import {
   type DeliveryDetail,
   type DeliveryFilter,
@@ -91,7 +92,7 @@ export async function listDeliveries(
     `select * from deliveries
      where account_id = $1 and ($2::text is null or id < $2)
        and ($3::text is null or event = $3)
-       and ($4::bigint is null or created_at >= $4)
+       and ($4::bigint is null or (id >= $10 and created_at >= $4))
        and ($5::bigint is null or created_at <= $5)
        and ($6::text is null or webhook_id = $6)
        and ($7::text is null or event_id = $7)
@@ -107,6 +108,8 @@ export async function listDeliveries(
       filter.eventId ?? null,
       filter.status ?? null,
       page.limit + 1,
+      // The window's start as a range of ids, for the indexes (see `idBefore`).
+      filter.since === undefined ? null : idBefore('dlv', filter.since),
     ],
   );
   return pageOf(rows.map(deliveryRow), page.limit);

@@ -6,6 +6,7 @@
  * sends it. What becomes due wakes idle workers (`NOTIFY` at commit).
  */
 import type pg from 'pg';
+import { idBefore } from '../../../ids.js';
 import type { ClaimedDelivery, DeliveryRow, NewEvent } from '../../types.js';
 import { sendWakeUp, type WakeUp } from '../notifier.js';
 import { transaction } from '../pool.js';
@@ -58,8 +59,8 @@ export async function recoverDeliveries(
       `update deliveries set status_before = 'failed', resume_at = null, status = 'pending',
          next_attempt_at = $5, trigger = 'recover', updated_at = $5
        where account_id = $1 and webhook_id = $2 and status = 'failed'
-         and created_at >= $3 and created_at <= $4`,
-      [accountId, webhookId, since, until, now],
+         and id >= $6 and created_at >= $3 and created_at <= $4`,
+      [accountId, webhookId, since, until, now, idBefore('dlv', since)],
     );
     if (rowCount) await sendWakeUp(client, wake);
     return rowCount ?? 0;

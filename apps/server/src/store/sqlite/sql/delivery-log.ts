@@ -3,6 +3,7 @@
  * `postgres/sql/delivery-log.ts` is on PostgreSQL: scoped by account, newest first by id (ULIDs
  * sort by time), one row past the page to know whether another page follows (`pageOf`).
  */
+import { idBefore } from '../../../ids.js';
 import {
   type DeliveryDetail,
   type DeliveryFilter,
@@ -68,8 +69,15 @@ export function listDeliveries(
   if (filter.webhookId !== undefined) where.add('webhook_id = ?', filter.webhookId);
   if (filter.eventId !== undefined) where.add('event_id = ?', filter.eventId);
   if (filter.event !== undefined) where.add('event = ?', filter.event);
-  if (filter.status !== undefined) where.add('status = ?', filter.status);
-  if (filter.since !== undefined) where.add('created_at >= ?', filter.since);
+  // `failed` as a literal, so that SQLite may read the failed deliveries' own index (a partial
+  // index is used only for a query that names its condition).
+  if (filter.status === 'failed') where.add("status = 'failed'");
+  else if (filter.status !== undefined) where.add('status = ?', filter.status);
+  if (filter.since !== undefined) {
+    // The same window as a range of ids, for the indexes (see `idBefore`).
+    where.add('id >= ?', idBefore('dlv', filter.since));
+    where.add('created_at >= ?', filter.since);
+  }
   if (filter.until !== undefined) where.add('created_at <= ?', filter.until);
   if (page.cursor) where.add('id < ?', page.cursor);
   const rows = stmt(`SELECT * FROM deliveries WHERE ${where} ORDER BY id DESC LIMIT ?`).all(
@@ -91,9 +99,10 @@ export class Where {
     this.values = [accountId];
   }
 
-  add(clause: string, value: unknown): void {
+  /** A condition, with the value of its one `?` if it has one. */
+  add(clause: string, ...value: [unknown] | []): void {
     this.clauses.push(clause);
-    this.values.push(value);
+    this.values.push(...value);
   }
 
   toString(): string {

@@ -6,6 +6,7 @@
  * that sends it.
  */
 import type Database from 'better-sqlite3';
+import { idBefore } from '../../../ids.js';
 import type { ClaimedDelivery, DeliveryRow, NewEvent } from '../../types.js';
 import { CLAIMED_SELECT, type Row, type Stmt, toClaimed, toDelivery } from '../rows.js';
 import { getWebhook } from './webhooks.js';
@@ -57,8 +58,8 @@ export function recoverDeliveries(
     `UPDATE deliveries SET trigger = 'recover', status_before = 'failed', resume_at = NULL,
        status = 'pending', next_attempt_at = ?, updated_at = ?
      WHERE account_id = ? AND webhook_id = ? AND status = 'failed'
-       AND created_at >= ? AND created_at <= ?`,
-  ).run(now, now, accountId, webhookId, since, until).changes;
+       AND id >= ? AND created_at >= ? AND created_at <= ?`,
+  ).run(now, now, accountId, webhookId, idBefore('dlv', since), since, until).changes;
 }
 
 export function insertTestDelivery(

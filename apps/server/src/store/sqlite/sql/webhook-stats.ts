@@ -4,6 +4,7 @@
  * percentiles, and the deliveries created in each bucket by their current status, computed in
  * the database, never by paging.
  */
+import { idBefore } from '../../../ids.js';
 import type { DeliveryStatus, StatsQuery, WebhookStats } from '../../types.js';
 import type { Row, Stmt } from '../rows.js';
 
@@ -21,7 +22,8 @@ export function webhookStats(
     pending: 0,
   }));
   // Scope once: webhook ids are unique, so the queries below run as index-only scans of
-  // (webhook_id, …) without visiting rows to check the account.
+  // (webhook_id, …) without visiting rows to check the account. The window is also a range of
+  // delivery ids (see `idBefore`), the order of the deliveries' index.
   const owned = stmt('SELECT 1 FROM webhooks WHERE id = ? AND account_id = ?').get(
     webhookId,
     accountId,
@@ -47,9 +49,9 @@ export function webhookStats(
   };
   const grouped = stmt(
     `SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM deliveries
-     WHERE webhook_id = ? AND created_at >= ? AND created_at < ?
+     WHERE webhook_id = ? AND id >= ? AND created_at >= ? AND created_at < ?
      GROUP BY b, status`,
-  ).all(q.since, q.bucketMs, webhookId, q.since, q.until) as Row[];
+  ).all(q.since, q.bucketMs, webhookId, idBefore('dlv', q.since), q.since, q.until) as Row[];
   for (const g of grouped) {
     const bucket = buckets[g.b as number];
     if (bucket) bucket[g.status as DeliveryStatus] += g.n as number;
