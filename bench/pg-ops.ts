@@ -73,10 +73,10 @@ try {
   await store.migrate();
   const t = Date.now();
   await store.createAccount({ id: 'acc_ops', name: 'ops', createdAt: t });
-  for (let w = 1; w < fanOut; w++) {
+  for (let w = 0; w < fanOut; w++) {
     await store.createWebhook(
       webhookRow({
-        id: `wh_ops_${w}`,
+        id: w === 0 ? 'wh_ops' : `wh_ops_${w}`,
         accountId: 'acc_ops',
         url: 'http://127.0.0.1:9/',
         secretEnc: 'unused',
@@ -84,15 +84,6 @@ try {
       }),
     );
   }
-  await store.createWebhook(
-    webhookRow({
-      id: 'wh_ops',
-      accountId: 'acc_ops',
-      url: 'http://127.0.0.1:9/',
-      secretEnc: 'unused',
-      createdAt: t,
-    }),
-  );
   const claim = (now: number) => ({
     now,
     limit: Math.max(100, perCycle),
