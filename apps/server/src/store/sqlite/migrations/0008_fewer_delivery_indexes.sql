@@ -9,8 +9,9 @@
 --   `created_at` or later (ids.ts, `idBefore`), so `created_at >= t` implies
 --   `id >= idBefore('dlv', t)`;
 -- - the failed deliveries alone, per account and per webhook (the log filtered by `failed`,
---   recover): a delivery enters them only when it fails, so they cost the others nothing. The
---   queries name the status as a literal (`status = 'failed'`) for SQLite to use them.
+--   recover): a delivery enters them only when it fails, so they cost the others nothing. A
+--   bound `status = ?` uses them too: SQLite plans a statement again when a value its plan
+--   depended on changes.
 -- A status filter other than `failed` steps through the newest rows of the log, where pending and
 -- succeeded deliveries are. Measured (docs/performance.md, issue 14): `npm run bench:sqlite-ops`
 -- and `npm run bench:log-reads`.
