@@ -5,7 +5,8 @@
  * B 10 %, created over 30 days; 1 in 10,000 failed, the newest 1,000 pending, the rest succeeded.
  * Each read runs `--repeat` times; the median is printed, in ms.
  *
- *   npm run bench:log-reads -- [--deliveries 1000000] [--store sqlite|pg|both] [--pg-url …]
+ *   npm run bench:log-reads -- [--deliveries 1000000] [--store sqlite|pg|both] [--repeat 7]
+ *     [--keep] [--pg-url …]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +14,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { encodeTime } from 'ulid';
+import { encodeTime, TIME_LEN } from 'ulid';
 import { createPostgresStore } from '../apps/server/src/store/postgres/index.js';
 import { SqliteStore } from '../apps/server/src/store/sqlite/store.js';
 import type { Store } from '../apps/server/src/store/types.js';
 import { webhookRow } from '../apps/server/test/helpers/rows.js';
+import { summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,11 +79,10 @@ async function fill(store: Store, end: number): Promise<void> {
  * process's monotonic factory never go back to the time they are given (ids.ts), so the store's
  * ids all hold the time of the fill.
  */
+const newest = 'id in (select id from deliveries order by id desc limit 1000)';
 const settle = `update deliveries set status = case
-    when id in (select id from deliveries order by id desc limit 1000) then 'pending'
-    when %NUM% % 10000 = 7 then 'failed' else 'succeeded' end,
-  next_attempt_at = case when id in (select id from deliveries order by id desc limit 1000)
-    then next_attempt_at else null end,
+    when ${newest} then 'pending' when %NUM% % 10000 = 7 then 'failed' else 'succeeded' end,
+  next_attempt_at = case when ${newest} then next_attempt_at else null end,
   id = 'dlv_' || %TIME% || substr(id, 15)`;
 
 /** Crockford's base 32 of a ULID's time (10 characters), in PostgreSQL. */
@@ -146,8 +147,7 @@ async function measure(name: string, store: Store, end: number): Promise<void> {
       await read();
       ms.push(performance.now() - t0);
     }
-    ms.sort((a, b) => a - b);
-    console.log(`  ${what.padEnd(56)} ${ms[Math.floor(ms.length / 2)]!.toFixed(1).padStart(8)}`);
+    console.log(`  ${what.padEnd(56)} ${summarize(ms).p50!.toFixed(1).padStart(8)}`);
   }
 }
 
@@ -162,7 +162,7 @@ if (args.store === 'sqlite' || args.store === 'both') {
     await fill(store, end);
     await store.close();
     const db = new Database(file);
-    db.function('ulid_time', (ms: unknown) => encodeTime(Number(ms), 10));
+    db.function('ulid_time', (ms: unknown) => encodeTime(Number(ms), TIME_LEN));
     db.exec(
       settle
         .replace('%NUM%', 'cast(substr(event_id, 5) as integer)')

@@ -38,6 +38,7 @@ const backlog = Number(args.backlog);
 const eventsPerCycle = Number(args.events);
 const fanOut = Number(args['fan-out']);
 const perCycle = eventsPerCycle * fanOut;
+const insertOp = `insertEvents (${eventsPerCycle})`;
 const schema = `af_pg_ops_${process.pid}`;
 
 /** CPU time (ms) of every PostgreSQL process so far. */
@@ -104,7 +105,7 @@ try {
   for (let i = 0; i < cycles; i++) {
     const now = Date.now();
     await timed('findApiKeyByHash', () => store.findApiKeyByHash('0'.repeat(64)));
-    await timed(`insertEvents (${eventsPerCycle})`, () =>
+    await timed(insertOp, () =>
       store.insertEvents(
         'acc_ops',
         Array.from({ length: eventsPerCycle }, (_, k) => ({
@@ -157,7 +158,7 @@ try {
     const per = (name: string) => ((dbCpu[name]! * 1000) / (cycles * perCycle)).toFixed(1);
     console.log(
       `per delivery (${eventsPerCycle} events × ${fanOut} webhooks a cycle), database CPU: ` +
-        `insert ${per(`insertEvents (${eventsPerCycle})`)} µs, claim ${per('claimDue')} µs, ` +
+        `insert ${per(insertOp)} µs, claim ${per('claimDue')} µs, ` +
         `complete ${per('completeAttempts')} µs`,
     );
   }

@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { encodeTime, monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory, TIME_LEN, TIME_MAX } from 'ulid';
 
 /** The type prefixes of SPEC §5: every id is a prefix and a ULID, so ids sort by creation time. */
 export type IdPrefix = 'acct' | 'key' | 'wh' | 'lsn' | 'evt' | 'dlv' | 'att' | 'aud';
@@ -36,9 +36,6 @@ export function isId(prefix: IdPrefix, id: string): boolean {
   );
 }
 
-/** The largest time a ULID holds (48 bits of ms). */
-const ULID_TIME_MAX = 2 ** 48 - 1;
-
 /**
  * The least id of `prefix` made at `ms` or later: every id made before `ms` sorts below it, so a
  * range of ids finds the records older or newer than a time (retention; the delivery log's time
@@ -48,6 +45,6 @@ const ULID_TIME_MAX = 2 ** 48 - 1;
  * are clamped to it.
  */
 export function idBefore(prefix: IdPrefix, ms: number): string {
-  const t = Math.min(ULID_TIME_MAX, Math.max(0, Math.floor(ms)));
-  return `${prefix}_${encodeTime(t, 10)}${'0'.repeat(16)}`;
+  const t = Math.min(TIME_MAX, Math.max(0, Math.floor(ms)));
+  return `${prefix}_${encodeTime(t, TIME_LEN)}${'0'.repeat(16)}`;
 }
