@@ -240,6 +240,81 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.markApiKeyUsed(key.id, T0 + 2 * MIN + 1, T0 + MIN + 1);
         expect(await used()).toBe(T0 + 2 * MIN + 1);
       });
+
+      it('purges an account and every record of it, and nothing of another account', async () => {
+        // Each account: a key, an audit entry, a webhook, three events (one with an idempotency
+        // key) whose deliveries end succeeded, failed (a notice) and pending.
+        const made = new Map<string, { key: ApiKeyRow; hook: WebhookRow; events: string[] }>();
+        for (const acct of [acctA, acctB]) {
+          const key = apiKey(acct, { keyHash: `${acct}-hash`.padEnd(64, '0') });
+          await store.createApiKey(key);
+          await store.appendAudit({
+            id: newId('aud'),
+            accountId: acct,
+            action: 'webhook.created',
+            actorKeyId: key.id,
+            targetId: null,
+            changes: {},
+            createdAt: T0,
+          });
+          const hook = await addWebhook(acct);
+          const inserted = await store.insertEvents(
+            acct,
+            [newEvent(), newEvent(), newEvent('agent.created', { idempotencyKey: 'k1' })],
+            T0,
+          );
+          const events = inserted.map((r) => r.event.id);
+          const claimed = await store.claimDue(claimOpts({ limit: 2, webhooks: [hook.id] }));
+          expect(claimed).toHaveLength(2);
+          await store.completeAttempts([outcome(claimed[0]!, { owner: 'w1' })]);
+          await store.completeAttempts([
+            outcome(
+              claimed[1]!,
+              { owner: 'w1', status: 'failed', now: T0 + MIN },
+              { startedAt: T0 + MIN, statusCode: 500, succeeded: false },
+            ),
+          ]);
+          made.set(acct, { key, hook, events });
+        }
+        expect(await store.listWebhookNotices(10)).toHaveLength(2);
+
+        await store.purgeAccount(acctA);
+
+        const a = made.get(acctA)!;
+        expect(await store.getAccount(acctA)).toBeUndefined();
+        expect(await store.findApiKeyByHash(a.key.keyHash)).toBeUndefined();
+        expect(await store.getWebhook(acctA, a.hook.id)).toBeUndefined();
+        for (const id of a.events) expect(await store.getEvent(acctA, id)).toBeUndefined();
+        expect((await store.listDeliveries(acctA, {}, { limit: 10 })).data).toEqual([]);
+        expect((await store.listAudit(acctA, {}, { limit: 10 })).data).toEqual([]);
+        expect((await store.listWebhookNotices(10)).map((n) => n.accountId)).toEqual([acctB]);
+
+        // B's records, each still there.
+        const b = made.get(acctB)!;
+        expect(await store.findApiKeyByHash(b.key.keyHash)).toMatchObject({ id: b.key.id });
+        expect(await store.getWebhook(acctB, b.hook.id)).toMatchObject({ id: b.hook.id });
+        const bDeliveries = (await store.listDeliveries(acctB, {}, { limit: 10 })).data;
+        expect(bDeliveries.map((d) => d.status).sort()).toEqual(['failed', 'pending', 'succeeded']);
+        const done = bDeliveries.find((d) => d.status === 'succeeded')!;
+        expect((await store.getDelivery(acctB, done.id))?.attempts).toHaveLength(1);
+        expect((await store.listAudit(acctB, {}, { limit: 10 })).data).toHaveLength(1);
+        expect(await store.countPending()).toBe(1);
+
+        // The idempotency key went with the account: the same id again starts from nothing.
+        await store.createAccount({ id: acctA, name: 'A again', createdAt: T0 + HOUR });
+        const [again] = await store.insertEvents(
+          acctA,
+          [newEvent('agent.created', { idempotencyKey: 'k1' })],
+          T0 + HOUR,
+        );
+        expect(again?.status).toBe('created');
+        const [replayed] = await store.insertEvents(
+          acctB,
+          [newEvent('agent.created', { idempotencyKey: 'k1' })],
+          T0 + HOUR,
+        );
+        expect(replayed?.status).toBe('replayed');
+      });
     });
 
     describe('the audit log', () => {

@@ -580,6 +580,13 @@ export interface Store {
   createAccount(account: AccountRow): Promise<void>;
   getAccount(id: string): Promise<AccountRow | undefined>;
   /**
+   * Deletes the account and every record of it, in one transaction: its webhooks, events,
+   * deliveries, attempts, keys, idempotency keys, audit entries and notices. Nothing of another
+   * account is touched. Not an API operation: the warm-up removes its own account with it
+   * (`warm-up.ts`).
+   */
+  purgeAccount(id: string): Promise<void>;
+  /**
    * Inserts the key; with `maxPerAccount`, only while the account has fewer unrevoked keys than
    * that, checked in the insert's transaction (as `createWebhook`). False when the quota refused
    * it (nothing written).

@@ -63,6 +63,7 @@ import {
   createApiKey,
   findApiKeyByHash,
   getAccount,
+  purgeAccount,
   listApiKeys,
   markApiKeyUsed,
   revokeApiKey,
@@ -217,6 +218,10 @@ class PgStore implements PostgresStore {
 
   getAccount(id: string): Promise<AccountRow | undefined> {
     return getAccount(this.pool, id);
+  }
+
+  purgeAccount(id: string): Promise<void> {
+    return purgeAccount(this.pool, id);
   }
 
   createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {

@@ -148,6 +148,7 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly ping = this.forward('ping');
   readonly createAccount = this.forward('createAccount');
   readonly getAccount = this.forward('getAccount');
+  readonly purgeAccount = this.forward('purgeAccount');
   readonly createApiKey = this.forward('createApiKey');
   readonly findApiKeyByHash = this.forward('findApiKeyByHash');
   readonly listApiKeys = this.forward('listApiKeys');

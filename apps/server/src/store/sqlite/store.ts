@@ -41,6 +41,7 @@ import {
   createApiKey,
   findApiKeyByHash,
   getAccount,
+  purgeAccount,
   listApiKeys,
   markApiKeyUsed,
   revokeApiKey,
@@ -203,6 +204,10 @@ export class SqliteStore implements Store {
 
   async getAccount(id: string): Promise<AccountRow | undefined> {
     return getAccount(this.stmt, id);
+  }
+
+  async purgeAccount(id: string): Promise<void> {
+    purgeAccount(this.db, this.stmt, id);
   }
 
   async createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {

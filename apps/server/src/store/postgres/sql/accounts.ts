@@ -1,5 +1,5 @@
 /**
- * Accounts and their API keys (`Store.createAccount`, `getAccount`, `createApiKey`,
+ * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `createApiKey`,
  * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
  * `sqlite/sql/accounts.ts` is on SQLite. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash.
@@ -20,6 +20,32 @@ export async function createAccount(pool: pg.Pool, a: AccountRow): Promise<void>
 export async function getAccount(pool: Queryable, id: string): Promise<AccountRow | undefined> {
   const { rows } = await query(pool, 'select * from accounts where id = $1', [id]);
   return rows[0] && accountRow(rows[0]);
+}
+
+/**
+ * `Store.purgeAccount`: the account's rows, children first (the foreign keys do not cascade
+ * here); each delete reads an index led by the account or, for attempts, by its deliveries.
+ */
+export async function purgeAccount(pool: pg.Pool, id: string): Promise<void> {
+  await transaction(pool, async (client) => {
+    await client.query(
+      `delete from attempts a using deliveries d
+       where a.delivery_id = d.id and d.account_id = $1`,
+      [id],
+    );
+    for (const table of [
+      'deliveries',
+      'events',
+      'idempotency_keys',
+      'api_keys',
+      'audit_log',
+      'webhook_notices',
+      'webhooks',
+    ]) {
+      await client.query(`delete from ${table} where account_id = $1`, [id]);
+    }
+    await client.query('delete from accounts where id = $1', [id]);
+  });
 }
 
 export async function createApiKey(

@@ -1,5 +1,5 @@
 /**
- * Accounts and their API keys (`Store.createAccount`, `getAccount`, `createApiKey`,
+ * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `createApiKey`,
  * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
  * `postgres/sql/accounts.ts` is on PostgreSQL. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash; scopes are a JSON array.
@@ -28,6 +28,32 @@ export function getAccount(stmt: Stmt, id: string): AccountRow | undefined {
     | Row
     | undefined;
   return r && { id: r.id as string, name: r.name as string, createdAt: r.created_at as number };
+}
+
+/**
+ * `Store.purgeAccount`: the account's rows, children first (the foreign keys cascade too, but
+ * the order here does not depend on them); each delete reads an index led by the account or,
+ * for attempts, by its deliveries.
+ */
+export function purgeAccount(db: Database.Database, stmt: Stmt, id: string): void {
+  db.transaction(() => {
+    stmt(
+      `DELETE FROM attempts WHERE delivery_id IN
+         (SELECT id FROM deliveries WHERE account_id = ?)`,
+    ).run(id);
+    for (const table of [
+      'deliveries',
+      'events',
+      'idempotency_keys',
+      'api_keys',
+      'audit_log',
+      'webhook_notices',
+      'webhooks',
+    ]) {
+      stmt(`DELETE FROM ${table} WHERE account_id = ?`).run(id);
+    }
+    stmt('DELETE FROM accounts WHERE id = ?').run(id);
+  })();
 }
 
 export function createApiKey(
