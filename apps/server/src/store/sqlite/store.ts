@@ -41,9 +41,9 @@ import {
   createApiKey,
   findApiKeyByHash,
   getAccount,
-  purgeAccount,
   listApiKeys,
   markApiKeyUsed,
+  purgeAccount,
   revokeApiKey,
 } from './sql/accounts.js';
 import { appendAudit, listAudit } from './sql/audit-log.js';
