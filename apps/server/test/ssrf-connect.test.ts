@@ -65,6 +65,35 @@ describe('SSRF guard at connect time', () => {
     expect(connections()).toBeGreaterThanOrEqual(targets().length - 2);
   });
 
+  it("lets through only this process's own receiver, 127.0.0.1 at its port, while allowed", async () => {
+    const sender = new Sender({ allowPrivateNetworks: false, clock: systemClock });
+    const send = async (url: string) =>
+      (await sender.send({ url, headers: {}, body: '{}', timeoutMs: 2000 })).error ?? 'ok';
+    const own = `http://127.0.0.1:${port}/`;
+    const others = [
+      `http://127.1.2.3:${port}/`,
+      `http://localhost:${port}/`,
+      `http://[::ffff:127.0.0.1]:${port}/`,
+      `http://127.0.0.1:${port === 65535 ? port - 1 : port + 1}/`,
+      ...(hasV6 ? [`http://[::1]:${port}/`] : []),
+    ];
+    expect(await send(own)).toBe('blocked_address');
+
+    const release = sender.allowOwnReceiver(port);
+    expect(await send(own)).toBe('ok');
+    for (const url of others)
+      expect({ url, error: await send(url) }).toEqual({ url, error: 'blocked_address' });
+
+    // Released: the next connection is refused again (the kept-alive one is closed first).
+    release();
+    for (const l of listeners) l.server.closeAllConnections();
+    // A request may still meet the closed socket before the client sees it go (a reset).
+    let error = await send(own);
+    for (let i = 0; i < 5 && error === 'connection_error'; i++) error = await send(own);
+    expect(error).toBe('blocked_address');
+    await sender.close();
+  });
+
   /** Whether a plain TCP connect to `host` reaches a listener (no SSRF guard in the way). */
   function reaches(host: string): Promise<boolean> {
     return new Promise((resolve) => {

@@ -263,7 +263,8 @@ export function storeContract(name: string, makeStore: MakeStore): void {
             [newEvent(), newEvent(), newEvent('agent.created', { idempotencyKey: 'k1' })],
             T0,
           );
-          const events = inserted.map((r) => r.event.id);
+          const events = inserted.map((r) => ('event' in r ? r.event.id : ''));
+          expect(events.every(Boolean)).toBe(true);
           const claimed = await store.claimDue(claimOpts({ limit: 2, webhooks: [hook.id] }));
           expect(claimed).toHaveLength(2);
           await store.completeAttempts([outcome(claimed[0]!, { owner: 'w1' })]);

@@ -79,6 +79,11 @@ export class AttemptRunner {
     this.certificates = new CertificateWatch(this.sender);
   }
 
+  /** See `Sender.allowOwnReceiver`. */
+  allowOwnReceiver(port: number): () => void {
+    return this.sender.allowOwnReceiver(port);
+  }
+
   async run(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
     const number = c.attemptCount + 1;
     const trigger = mode.test ? 'test' : c.trigger;

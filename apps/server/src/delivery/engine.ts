@@ -184,12 +184,20 @@ export class DeliveryEngine {
     this.claims.start();
   }
 
-  /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
   /** The certificates endpoints presented since the last call (see `CertificateWatch`). */
   get certificates(): CertificateWatch {
     return this.attempts.certificates;
   }
 
+  /**
+   * Lets attempts reach `http://127.0.0.1:<port>`, a receiver of this process's own, until the
+   * returned function is called: the warm-up's (`warm-up.ts`). See `Sender.allowOwnReceiver`.
+   */
+  allowOwnReceiver(port: number): () => void {
+    return this.attempts.allowOwnReceiver(port);
+  }
+
+  /** New work may be due now (after insertEvents, a retry request or a recover): coalesced. */
   notify(): void {
     this.claims.notify();
   }

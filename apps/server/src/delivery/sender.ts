@@ -97,10 +97,18 @@ const DRAIN_LIMIT = 64 * 1024;
  */
 const MAX_CONNECTIONS_PER_ORIGIN = BUILT_IN.connectionsPerOrigin;
 
+/** The one address `allowOwnReceiver` lets through. */
+const OWN_HOST = '127.0.0.1';
+
 export class Sender {
   private readonly agent: Agent;
   private readonly clock: Clock;
   private readonly maxBytes: number;
+  /**
+   * Loopback ports this process itself listens on, let past the SSRF guard (`allowOwnReceiver`):
+   * `127.0.0.1:<port>` exactly, nothing else of the loopback.
+   */
+  private readonly ownPorts = new Set<string>();
 
   constructor(opts: SenderOptions) {
     this.clock = opts.clock;
@@ -119,7 +127,7 @@ export class Sender {
         // `net.connect` skips the lookup for IP literals, so they are checked here, under either
         // policy (0.0.0.0 reaches loopback on Linux; metadata addresses are refused always).
         const host = options.hostname.replace(/^\[|\]$/g, '');
-        if (isIP(host) !== 0) {
+        if (isIP(host) !== 0 && !(host === OWN_HOST && this.ownPorts.has(String(options.port)))) {
           try {
             checkAddress(host, allowPrivate);
           } catch (err) {
@@ -133,6 +141,19 @@ export class Sender {
         });
       },
     });
+  }
+
+  /**
+   * Lets attempts connect to `http://127.0.0.1:<port>`, a receiver of this process's own (the
+   * warm-up's, `warm-up.ts`), whatever `allowPrivateNetworks` says, until the returned function
+   * is called. Only that address and port: the rest of the loopback stays refused.
+   */
+  allowOwnReceiver(port: number): () => void {
+    const key = String(port);
+    this.ownPorts.add(key);
+    return () => {
+      this.ownPorts.delete(key);
+    };
   }
 
   /**
