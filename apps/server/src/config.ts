@@ -70,6 +70,8 @@ export interface Config {
   /** Custom headers a webhook may have. */
   maxHeadersPerWebhook: number;
   role: Role;
+  /** Deliveries the warm-up sends for real before ready (`AF_ROLE=all`); 0: none. */
+  warmUpDeliveries: number;
   logLevel: LogLevel;
   version: string;
   /**
@@ -123,6 +125,11 @@ export const DEFAULTS = {
   AF_MAX_HEADERS_PER_WEBHOOK: '20',
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
+  /**
+   * `10000` on the embedded SQLite (one process); `0` with `DATABASE_URL`, where another process
+   * on the database could claim the warm-up's deliveries (`warm-up.ts`). `0`: none.
+   */
+  AF_WARM_UP_DELIVERIES: null,
   /** `0`: never. */
   AF_AUTO_DISABLE_AFTER: '5d',
   /** `0`: keep everything. */
@@ -149,6 +156,11 @@ export type Variable = keyof typeof DEFAULTS;
  * that every value the service runs with by default is in one place (`docs/configuration.md`).
  */
 export const BUILT_IN = {
+  /**
+   * `AF_WARM_UP_DELIVERIES` on SQLite: V8 goes on optimizing a process's hot path over its first
+   * tens of thousands of deliveries (docs/performance.md), and ten thousand take 2–3 s here.
+   */
+  warmUpDeliveries: 10_000,
   /**
    * Deliveries one worker holds at once (attempts running or waiting for their webhook, outcomes
    * not yet written), each with a body of at most `AF_MAX_PAYLOAD`.
@@ -403,6 +415,12 @@ export function loadConfig(env: Env = process.env): Config {
   // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
+  const warmUpDeliveries =
+    raw('AF_WARM_UP_DELIVERIES') !== undefined
+      ? int('AF_WARM_UP_DELIVERIES', 0, 100_000)
+      : databaseUrl === undefined
+        ? BUILT_IN.warmUpDeliveries
+        : 0;
   // `0` turns either off; any other value is a duration, seconds included, so tests can use them.
   const durationOrNever = (name: Variable) =>
     parse(name, (t) => (t === '0' ? 0 : parseDuration(t)));
@@ -482,6 +500,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxWebhooksPerAccount,
     maxHeadersPerWebhook,
     role,
+    warmUpDeliveries,
     logLevel,
     version,
     rateLimits,

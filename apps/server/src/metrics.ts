@@ -26,6 +26,11 @@ export interface Metrics {
   /** Passed to the engine too: an outcome a store write refused (`EngineMetrics`). */
   outcomeWriteFailed(kind: 'split' | 'safe_form' | 'dropped'): void;
   eventsAccepted(count: number): void;
+  /**
+   * Zeroes the counts of attempts, their durations and accepted events: the warm-up's own events
+   * and deliveries (`warm-up.ts`) are not the service's traffic, so these count from ready.
+   */
+  forgetTraffic(): void;
   /** A request refused by a rate limit (`api/rate-limits.ts`): `api` or `events`. */
   rateLimited(limit: string): void;
   /** Rows one batch of retention deleted (`operations/retention.ts`). */
@@ -155,6 +160,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     eventsAccepted(count) {
       accepted.inc(count);
+    },
+    forgetTraffic() {
+      attempts.reset();
+      duration.reset();
+      accepted.reset();
     },
     rateLimited(limit) {
       limited.inc({ limit });

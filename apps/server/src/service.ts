@@ -207,10 +207,16 @@ export async function startService(
     servesApi,
     url,
     ...(opts.jitRounds === undefined ? {} : { jitRounds: opts.jitRounds }),
+    ...(delivers ? { deliveries: { engine, metrics, count: config.warmUpDeliveries } } : {}),
   });
   readiness.markWarm();
   logger.info(
-    { ms: Math.round(warm.ms), connections: warm.connections, failed: warm.failed },
+    {
+      ms: Math.round(warm.ms),
+      connections: warm.connections,
+      deliveries: warm.deliveries,
+      failed: warm.failed,
+    },
     `warmed up in ${Math.round(warm.ms)} ms; /readyz answers 200`,
   );
   print(banner(config, url, dev, warm));

@@ -4,7 +4,7 @@
  * its first seconds: every function runs for the first time, and on PostgreSQL each pooled
  * connection is a new server process that has not yet read the tables' descriptions, compiled
  * the claim functions or prepared the store's statements. The warm-up pays those costs before a
- * load balancer sends traffic, and changes nothing a user can see:
+ * load balancer sends traffic, and leaves nothing a user can see:
  *
  * 1. The store (`StoreWarmUp`): every pooled connection opened, and in each the hot statements
  *    run once with arguments no row matches (`store/postgres/sql/warm-up.ts`); on SQLite the
@@ -25,29 +25,53 @@
  *    went from 120 to 60 ms and the 10 s p99 from about 100 to 45-55 ms; on SQLite the first
  *    100 ms' p50 from 30-50 to under 10 ms; for about half a second more of warm-up.
  *
+ * 5. Real deliveries, in a process that serves the API and delivers (`AF_ROLE=all`): the
+ *    rounds above leave the engine, the store's writes and claims, the sender and the insert
+ *    cold, and V8 keeps optimizing a process's hot path over its first tens of thousands of
+ *    deliveries (measured in docs/performance.md: a process's third 20,000 deliveries cost about
+ *    a fifth less CPU than its first). So the warm-up makes an account of its own with
+ *    `WARM_UP_WEBHOOKS` webhooks pointing at a receiver it serves on 127.0.0.1 (let past the SSRF
+ *    guard for that port alone: `Sender.allowOwnReceiver`), posts events through the API (in
+ *    batches and one by one, with the admin key) until `AF_WARM_UP_DELIVERIES` deliveries are
+ *    made, waits until each is received and recorded, then deletes the account and everything
+ *    of it (`Store.purgeAccount`) and zeroes the traffic counters of /metrics
+ *    (`Metrics.forgetTraffic`). Nothing of it stays; while it runs the admin key can see the
+ *    account, named `warm-up`. On PostgreSQL another process may claim some of those
+ *    deliveries: its guard refuses them, or they find nothing at its loopback, and they wait for
+ *    a retry that the purge removes; the step then waits out its bound (`WARM_UP_DELIVERIES_MS`).
+
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
  * readiness for longer.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { eventSamples } from '@agentfactory/webhooks';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import type { Config } from './config.js';
+import type { DeliveryEngine } from './delivery/engine.js';
 import { RequestBuilder } from './delivery/request.js';
 import { newId } from './ids.js';
+import type { Metrics } from './metrics.js';
 import { blobContext, type Cipher } from './security/crypto.js';
 import { generateSecret } from './security/secrets.js';
 import { hasWarmUp } from './store/capabilities.js';
-import type { ClaimedDelivery, Store } from './store/types.js';
+import { type ClaimedDelivery, NEW_HEALTH, type Store } from './store/types.js';
 
 /** The longest a warm-up holds readiness: past it the service answers 200 anyway. */
 export const WARM_UP_TIMEOUT_MS = 10_000;
 
 /** How many times the routes and the signing run for V8 to optimize them (step 4 above). */
 export const JIT_ROUNDS = 300;
+
+/** Step 5's webhooks: each event it posts is a delivery to each. */
+export const WARM_UP_WEBHOOKS = 4;
+
+/** The longest step 5 waits for its deliveries before it removes its account anyway. */
+const WARM_UP_DELIVERIES_MS = 8_000;
 
 /** Whether the service is warm: `/readyz` answers 503 `warming` until it is. */
 export class Readiness {
@@ -75,6 +99,16 @@ export interface WarmUpDeps {
   timeoutMs?: number;
   /** Default `JIT_ROUNDS`. */
   jitRounds?: number;
+  /**
+   * Step 5, in a process that serves the API and delivers (`all`): the engine (its sender lets
+   * the warm-up's receiver through) and the counters zeroed after it. Absent: no step 5.
+   */
+  deliveries?: {
+    engine: Pick<DeliveryEngine, 'allowOwnReceiver'>;
+    metrics: Pick<Metrics, 'forgetTraffic'>;
+    /** Deliveries to send (`AF_WARM_UP_DELIVERIES`); 0 skips the step. */
+    count: number;
+  };
 }
 
 export interface WarmUpResult {
@@ -85,6 +119,8 @@ export interface WarmUpResult {
   failed: string[];
   /** The bound was reached before every step finished. */
   timedOut: boolean;
+  /** Deliveries step 5 sent and its receiver answered (0 when it did not run). */
+  deliveries: number;
 }
 
 /** The user agent of the warm-up's requests and of its made-up attempt. */
@@ -106,7 +142,13 @@ export function isWarmUpRequest(request: { headers: IncomingHttpHeaders }): bool
 /** Runs the warm-up (see the top of this file); never rejects. */
 export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
   const started = performance.now();
-  const result: WarmUpResult = { ms: 0, connections: 0, failed: [], timedOut: false };
+  const result: WarmUpResult = {
+    ms: 0,
+    connections: 0,
+    failed: [],
+    timedOut: false,
+    deliveries: 0,
+  };
   const steps: [string, () => Promise<void>][] = [
     [
       'store',
@@ -134,6 +176,19 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
           );
         } finally {
           await agent.close();
+        }
+      },
+    ],
+    [
+      'deliveries',
+      async () => {
+        if (deps.deliveries && deps.url && deps.servesApi) {
+          result.deliveries = await warmDeliveries(
+            deps,
+            deps.url,
+            deps.deliveries,
+            () => result.timedOut,
+          );
         }
       },
     ],
@@ -220,6 +275,115 @@ async function warmRoutes(deps: WarmUpDeps, via?: Call): Promise<void> {
     404,
     'a batch for no account',
   );
+}
+
+/**
+ * Step 5 (see the top of this file): real deliveries of an account of the warm-up's own to its
+ * own receiver, then the account removed. Returns how many deliveries the receiver answered.
+ */
+async function warmDeliveries(
+  deps: WarmUpDeps,
+  url: string,
+  opts: NonNullable<WarmUpDeps['deliveries']>,
+  cutShort: () => boolean,
+): Promise<number> {
+  const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
+  if (events <= 0) return 0;
+  let received = 0;
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    receiver.once('error', reject);
+    receiver.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (receiver.address() as AddressInfo).port;
+  const release = opts.engine.allowOwnReceiver(port);
+  const now = Date.now();
+  const accountId = newId('acct', now);
+  const agent = new Agent({ connections: 4 });
+  try {
+    await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
+    for (let i = 0; i < WARM_UP_WEBHOOKS; i++) {
+      const id = newId('wh', now);
+      await deps.store.createWebhook({
+        id,
+        accountId,
+        name: `warm-up ${i + 1}`,
+        url: `http://127.0.0.1:${port}/warm-up/${i + 1}`,
+        events: ['*'],
+        active: true,
+        disabledReason: null,
+        description: null,
+        headersEnc: null,
+        headerNames: [],
+        metadata: {},
+        secretEnc: deps.cipher.encrypt(generateSecret(), blobContext.webhookSecret(id)),
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+        lastDeliveryAt: null,
+        lastDeliveryStatus: null,
+        health: { ...NEW_HEALTH },
+      });
+    }
+    // Through the API as any event: in batches of 50, the last fifth one request each, four
+    // requests at once. A refused request (a rate limit) only means fewer deliveries.
+    const call = overHttp(url, agent);
+    const headers = {
+      'user-agent': USER_AGENT,
+      [TOKEN_HEADER]: TOKEN,
+      authorization: `Bearer ${deps.config.adminKey}`,
+    };
+    const event = { event: 'conversation.message', data: eventSamples['conversation.message'] };
+    const single = Math.ceil(events / 5);
+    const requests: (() => Promise<number>)[] = [];
+    for (let left = events - single; left > 0; left -= 50) {
+      const n = Math.min(50, left);
+      const payload = { account_id: accountId, events: Array.from({ length: n }, () => event) };
+      requests.push(async () => {
+        const res = await call({ method: 'POST', url: '/v1/events/batch', headers, payload });
+        return res.statusCode === 202 ? n : 0;
+      });
+    }
+    for (let i = 0; i < single; i++) {
+      const payload = { ...event, account_id: accountId };
+      requests.push(async () => {
+        const res = await call({ method: 'POST', url: '/v1/events', headers, payload });
+        return res.statusCode === 202 ? 1 : 0;
+      });
+    }
+    let accepted = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let r = requests.shift(); r && !cutShort(); r = requests.shift())
+          accepted += await r();
+      }),
+    );
+    // Every delivery answered and its outcome recorded (none pending), or the step's bound.
+    const expected = accepted * WARM_UP_WEBHOOKS;
+    const deadline = performance.now() + WARM_UP_DELIVERIES_MS;
+    const pending = async () =>
+      (await deps.store.listDeliveries(accountId, { status: 'pending' }, { limit: 1 })).data
+        .length > 0;
+    while (!cutShort() && performance.now() < deadline) {
+      if (received >= expected && !(await pending())) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return received;
+  } finally {
+    release();
+    receiver.closeAllConnections();
+    receiver.close();
+    await agent.close();
+    await deps.store.purgeAccount(accountId);
+    if (!cutShort()) opts.metrics.forgetTraffic();
+  }
 }
 
 /** One attempt's headers, built and signed for a made-up delivery (nothing is sent). */

@@ -109,6 +109,7 @@ async function scenario(
   const port = await freePort();
   const service = runCli(['serve'], {
     AF_LOG_LEVEL: 'warn',
+    AF_WARM_UP_DELIVERIES: '0',
     ...env,
     AF_DATA_DIR: join(dir, 'data'),
     PORT: String(port),

@@ -195,6 +195,24 @@ describe('loadConfig', () => {
     expect(c.delivery.allowPrivateNetworks).toBe(false);
   });
 
+  it('AF_WARM_UP_DELIVERIES: 10000 on SQLite, 0 with DATABASE_URL, a setting wins', () => {
+    const keys = { AF_ADMIN_KEY: 'admin-key-0123456789', AF_ENCRYPTION_KEY: KEY };
+    const pg = { DATABASE_URL: 'postgres://u@127.0.0.1/db', ...keys };
+    expect(loadConfig({ AF_DATA_DIR: dataDir() }).warmUpDeliveries).toBe(10_000);
+    expect(loadConfig({ AF_DATA_DIR: dataDir(), ...pg }).warmUpDeliveries).toBe(0);
+    expect(
+      loadConfig({ AF_DATA_DIR: dataDir(), ...pg, AF_WARM_UP_DELIVERIES: '2000' }).warmUpDeliveries,
+    ).toBe(2000);
+    expect(
+      loadConfig({ AF_DATA_DIR: dataDir(), AF_WARM_UP_DELIVERIES: '0' }).warmUpDeliveries,
+    ).toBe(0);
+    for (const bad of ['-1', '100001', 'many']) {
+      const err = configError({ AF_WARM_UP_DELIVERIES: bad });
+      expect(err.variable).toBe('AF_WARM_UP_DELIVERIES');
+      expect(err.message).toMatch(/integer from 0 to 100000/);
+    }
+  });
+
   it('DATABASE_URL requires both keys and a postgres:// URL; AF_ROLE api/worker need it', () => {
     expect(configError({ DATABASE_URL: 'postgres://x' }).variable).toBe('AF_ADMIN_KEY');
     const keys = { AF_ADMIN_KEY: 'admin-key-0123456789', AF_ENCRYPTION_KEY: KEY };

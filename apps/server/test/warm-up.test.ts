@@ -1,6 +1,7 @@
 /**
  * The warm-up at start (`src/warm-up.ts`): `/readyz` answers 503 `warming` until it has run and
- * 200 after, on both stores; it creates no row; on PostgreSQL every pooled connection is open
+ * 200 after, on both stores; its real deliveries reach its own receiver past the SSRF guard and
+ * leave no row and no count in /metrics; on PostgreSQL every pooled connection is open
  * afterwards; a step that fails or hangs does not hold readiness.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +19,23 @@ import { warmUp } from '../src/warm-up.js';
 import { describePostgres } from './helpers/postgres.js';
 import { TEST_ENV } from './helpers/server.js';
 
-const TABLES = ['accounts', 'api_keys', 'webhooks', 'events', 'deliveries', 'attempts'];
+const TABLES = [
+  'accounts',
+  'api_keys',
+  'webhooks',
+  'events',
+  'deliveries',
+  'attempts',
+  'idempotency_keys',
+  'audit_log',
+  'webhook_notices',
+];
+
+/**
+ * The warm-up's real deliveries, with private networks refused, as in production: only the
+ * guard's exception for its own receiver lets them through.
+ */
+const WARM_DELIVERIES = { AF_WARM_UP_DELIVERIES: '400', AF_ALLOW_PRIVATE_NETWORKS: 'false' };
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -63,7 +80,7 @@ async function startHeld(
   return { service, dataDir, before: before!, lines, printed: printed.join('') };
 }
 
-function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
+async function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
   expect(started.before.readyz).toEqual({
     status: 503,
     body: { status: 'warming' },
@@ -76,9 +93,15 @@ function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
   expect(started.printed).toMatch(/Warm-up: +\d+ ms/);
   // The warm-up's own requests (a thousand) are not in the request log; the test's one is.
   expect(started.lines.filter((l) => l.includes('"msg":"request"'))).toHaveLength(1);
+  // Every one of its deliveries reached its receiver; /metrics counts none of its traffic.
+  expect(started.service.warmUp.deliveries).toBe(400);
+  expect(line).toMatchObject({ deliveries: 400 });
+  const metrics = await (await fetch(`${started.service.url}/metrics`)).text();
+  expect(metrics).toMatch(/^agentfactory_events_accepted_total 0$/m);
+  expect(metrics).not.toMatch(/^agentfactory_delivery_attempts_total\{/m);
 }
 
-it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is created', async () => {
+it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is left', async () => {
   const count = async (dataDir: string) => {
     const db = new Database(join(dataDir, 'agentfactory.db'), { readonly: true });
     try {
@@ -92,8 +115,8 @@ it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is cr
       db.close();
     }
   };
-  const started = await startHeld({}, count);
-  expectWarmStart(started);
+  const started = await startHeld(WARM_DELIVERIES, count);
+  await expectWarmStart(started);
   expect(started.service.warmUp.connections).toBe(1);
   expect(await readyz(started.service.url)).toMatchObject({
     status: 200,
@@ -105,7 +128,7 @@ it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is cr
 });
 
 await describePostgres('warm-up on PostgreSQL', (pg) => {
-  it('/readyz is 503 warming until the warm-up ran, then 200; every pooled connection is open; no row is created', async () => {
+  it('/readyz is 503 warming until the warm-up ran, then 200; every pooled connection is open; no row is left', async () => {
     const schema = pg.freshSchema();
     const count = async () =>
       Object.fromEntries(
@@ -123,9 +146,10 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
       DATABASE_URL: pg.url,
       AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
       AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+      ...WARM_DELIVERIES,
     };
     const started = await startHeld(env, count, schema);
-    expectWarmStart(started);
+    await expectWarmStart(started);
     expect(started.service.warmUp.connections).toBe(10);
     expect((started.service.store as Store & { connections: number }).connections).toBe(10);
     expect(await readyz(started.service.url)).toMatchObject({

@@ -57,6 +57,8 @@ export function baseEnv(databaseUrl: string): Record<string, string> {
     AF_RETRY_FACTOR: '2',
     AF_RETRY_WINDOW: '2m',
     AF_RETRY_JITTER: '0',
+    // Each start would deliver 10,000 warm-up deliveries first: seconds per process.
+    AF_WARM_UP_DELIVERIES: '0',
   };
 }
 
