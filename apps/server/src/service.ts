@@ -294,7 +294,7 @@ function banner(config: Config, url: string, dev: DevAccount | null, warm: WarmU
     `  API docs:     ${url}/docs`,
     `  Database:     ${database}`,
     `  Private networks: ${privateNetworksPolicy(config)}`,
-    `  Warm-up:      ${Math.round(warm.ms)} ms (${warm.connections} database connection${warm.connections === 1 ? '' : 's'}${warm.failed.length ? `; failed: ${warm.failed.join(', ')}` : ''}${warm.timedOut ? '; cut short' : ''})`,
+    `  Warm-up:      ${Math.round(warm.ms)} ms (${warm.connections} database connection${warm.connections === 1 ? '' : 's'}${warm.deliveries ? `, ${warm.deliveries} deliveries` : ''}${warm.failed.length ? `; failed: ${warm.failed.join(', ')}` : ''}${warm.timedOut ? '; cut short' : ''})`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',
