@@ -36,9 +36,11 @@
  *    made, waits until each is received and recorded, then deletes the account and everything
  *    of it (`Store.purgeAccount`) and zeroes the traffic counters of /metrics
  *    (`Metrics.forgetTraffic`). Nothing of it stays; while it runs the admin key can see the
- *    account, named `warm-up`. On PostgreSQL another process may claim some of those
- *    deliveries: its guard refuses them, or they find nothing at its loopback, and they wait for
- *    a retry that the purge removes; the step then waits out its bound (`WARM_UP_DELIVERIES_MS`).
+ *    account, named `warm-up`. On PostgreSQL another process on the database may claim those
+ *    deliveries (tried: a running process claimed all 10,000 of a starting one's): its guard
+ *    refuses them, or they find nothing at its loopback, and they wait for a retry that the
+ *    purge removes, counted as failed attempts in its metrics; the step waits out its bound.
+ *    Hence 0 by default with `DATABASE_URL` (config.ts).
 
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
