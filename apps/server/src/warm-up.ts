@@ -61,7 +61,7 @@ import type { Metrics } from './metrics.js';
 import { blobContext, type Cipher } from './security/crypto.js';
 import { generateSecret } from './security/secrets.js';
 import { hasWarmUp } from './store/capabilities.js';
-import { type ClaimedDelivery, NEW_HEALTH, type Store } from './store/types.js';
+import { type ClaimedDelivery, newWebhookRow, type Store } from './store/types.js';
 
 /** The longest a warm-up holds readiness: past it the service answers 200 anyway. */
 export const WARM_UP_TIMEOUT_MS = 10_000;
@@ -312,27 +312,16 @@ async function warmDeliveries(
     await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
     for (let i = 0; i < WARM_UP_WEBHOOKS; i++) {
       const id = newId('wh', now);
-      await deps.store.createWebhook({
-        id,
-        accountId,
-        name: `warm-up ${i + 1}`,
-        url: `http://127.0.0.1:${port}/warm-up/${i + 1}`,
-        events: ['*'],
-        active: true,
-        disabledReason: null,
-        description: null,
-        headersEnc: null,
-        headerNames: [],
-        metadata: {},
-        secretEnc: deps.cipher.encrypt(generateSecret(), blobContext.webhookSecret(id)),
-        previousSecretEnc: null,
-        previousSecretExpiresAt: null,
-        createdAt: now,
-        updatedAt: now,
-        lastDeliveryAt: null,
-        lastDeliveryStatus: null,
-        health: { ...NEW_HEALTH },
-      });
+      await deps.store.createWebhook(
+        newWebhookRow({
+          id,
+          accountId,
+          name: `warm-up ${i + 1}`,
+          url: `http://127.0.0.1:${port}/warm-up/${i + 1}`,
+          secretEnc: deps.cipher.encrypt(generateSecret(), blobContext.webhookSecret(id)),
+          createdAt: now,
+        }),
+      );
     }
     // Through the API as any event: in batches of 50, the last fifth one request each, four
     // requests at once. A refused request (a rate limit) only means fewer deliveries.

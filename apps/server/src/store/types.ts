@@ -25,6 +25,7 @@
  */
 
 import { BUILT_IN } from '../config.js';
+import { newId } from '../ids.js';
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 export type AttemptTrigger = 'scheduled' | 'manual' | 'recover' | 'test';
@@ -177,6 +178,21 @@ export interface WebhookHealth {
   certificateExpiresAt: number | null;
 }
 
+/**
+ * The tables whose rows name their account (`account_id`), children before parents: what
+ * `purgeAccount` deletes after the account's attempts (which it finds by their deliveries) and
+ * before the account's own row. A table given an `account_id` belongs here.
+ */
+export const ACCOUNT_TABLES = [
+  'deliveries',
+  'events',
+  'idempotency_keys',
+  'api_keys',
+  'audit_log',
+  'webhook_notices',
+  'webhooks',
+] as const;
+
 export const NEW_HEALTH: Readonly<WebhookHealth> = {
   failingSince: null,
   consecutiveFailures: 0,
@@ -184,6 +200,33 @@ export const NEW_HEALTH: Readonly<WebhookHealth> = {
   lastFailureAt: null,
   certificateExpiresAt: null,
 };
+
+/**
+ * A new webhook's row, every field not given at its plain default (active, all events, no
+ * headers, no rotation, never delivered, healthy): the warm-up's webhooks, and tests'.
+ */
+export function newWebhookRow(
+  over: Partial<WebhookRow> & Pick<WebhookRow, 'accountId' | 'url' | 'secretEnc' | 'createdAt'>,
+): WebhookRow {
+  return {
+    id: newId('wh'),
+    name: 'h',
+    events: ['*'],
+    active: true,
+    disabledReason: null,
+    description: null,
+    headersEnc: null,
+    headerNames: [],
+    metadata: {},
+    previousSecretEnc: null,
+    previousSecretExpiresAt: null,
+    updatedAt: over.createdAt,
+    lastDeliveryAt: null,
+    lastDeliveryStatus: null,
+    health: { ...NEW_HEALTH },
+    ...over,
+  };
+}
 
 /** What an operational event (SPEC §2) is about: `webhook.<kind>`. */
 export type WebhookNoticeKind = 'failing' | 'disabled' | 'recovered' | 'certificate_expiring';
@@ -580,10 +623,9 @@ export interface Store {
   createAccount(account: AccountRow): Promise<void>;
   getAccount(id: string): Promise<AccountRow | undefined>;
   /**
-   * Deletes the account and every record of it, in one transaction: its webhooks, events,
-   * deliveries, attempts, keys, idempotency keys, audit entries and notices. Nothing of another
-   * account is touched. Not an API operation: the warm-up removes its own account with it
-   * (`warm-up.ts`).
+   * Deletes the account and every record of it, in one transaction: its attempts, then the rows
+   * of `ACCOUNT_TABLES`, then the account. Nothing of another account is touched. Not an API
+   * operation: the warm-up removes its own account with it (`warm-up.ts`).
    */
   purgeAccount(id: string): Promise<void>;
   /**

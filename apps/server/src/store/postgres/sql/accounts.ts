@@ -5,7 +5,14 @@
  * (`security/api-keys.ts` makes it) and found by that hash.
  */
 import type pg from 'pg';
-import { type AccountRow, type ApiKeyRow, type Page, type PageQuery, pageOf } from '../../types.js';
+import {
+  ACCOUNT_TABLES,
+  type AccountRow,
+  type ApiKeyRow,
+  type Page,
+  type PageQuery,
+  pageOf,
+} from '../../types.js';
 import { type Queryable, query, transaction } from '../pool.js';
 import { accountRow, apiKeyRow } from '../rows.js';
 
@@ -33,15 +40,7 @@ export async function purgeAccount(pool: pg.Pool, id: string): Promise<void> {
        where a.delivery_id = d.id and d.account_id = $1`,
       [id],
     );
-    for (const table of [
-      'deliveries',
-      'events',
-      'idempotency_keys',
-      'api_keys',
-      'audit_log',
-      'webhook_notices',
-      'webhooks',
-    ]) {
+    for (const table of ACCOUNT_TABLES) {
       await client.query(`delete from ${table} where account_id = $1`, [id]);
     }
     await client.query('delete from accounts where id = $1', [id]);

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import {
+  ACCOUNT_TABLES,
   type AccountRow,
   type ApiKeyRow,
   type ApiKeyScope,
@@ -41,15 +42,7 @@ export function purgeAccount(db: Database.Database, stmt: Stmt, id: string): voi
       `DELETE FROM attempts WHERE delivery_id IN
          (SELECT id FROM deliveries WHERE account_id = ?)`,
     ).run(id);
-    for (const table of [
-      'deliveries',
-      'events',
-      'idempotency_keys',
-      'api_keys',
-      'audit_log',
-      'webhook_notices',
-      'webhooks',
-    ]) {
+    for (const table of ACCOUNT_TABLES) {
       stmt(`DELETE FROM ${table} WHERE account_id = ?`).run(id);
     }
     stmt('DELETE FROM accounts WHERE id = ?').run(id);
