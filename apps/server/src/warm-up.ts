@@ -41,7 +41,7 @@
  *    refuses them, or they find nothing at its loopback, and they wait for a retry that the
  *    purge removes, counted as failed attempts in its metrics; the step waits out its bound.
  *    Hence 0 by default with `DATABASE_URL` (config.ts).
-
+ *
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
  * readiness for longer.
