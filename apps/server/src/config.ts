@@ -126,10 +126,11 @@ export const DEFAULTS = {
   AF_LEASE_DURATION: '15s',
   AF_ROLE: 'all',
   /**
-   * `10000` on the embedded SQLite (one process); `0` with `DATABASE_URL`, where another process
-   * on the database could claim the warm-up's deliveries (`warm-up.ts`). `0`: none.
+   * Deliveries the warm-up sends for real before ready, in a process that serves the API and
+   * delivers (`warm-up.ts`): V8 goes on optimizing a process's hot path over its first tens of
+   * thousands of deliveries (docs/performance.md), and ten thousand take 2–3.5 s here. `0`: none.
    */
-  AF_WARM_UP_DELIVERIES: null,
+  AF_WARM_UP_DELIVERIES: '10000',
   /** `0`: never. */
   AF_AUTO_DISABLE_AFTER: '5d',
   /** `0`: keep everything. */
@@ -156,11 +157,6 @@ export type Variable = keyof typeof DEFAULTS;
  * that every value the service runs with by default is in one place (`docs/configuration.md`).
  */
 export const BUILT_IN = {
-  /**
-   * `AF_WARM_UP_DELIVERIES` on SQLite: V8 goes on optimizing a process's hot path over its first
-   * tens of thousands of deliveries (docs/performance.md), and ten thousand take 2–3 s here.
-   */
-  warmUpDeliveries: 10_000,
   /**
    * Deliveries one worker holds at once (attempts running or waiting for their webhook, outcomes
    * not yet written), each with a body of at most `AF_MAX_PAYLOAD`.
@@ -415,12 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
   // Renewed every third of it: a second is the least that leaves a heartbeat room to run.
   const leaseMs = duration('AF_LEASE_DURATION', 1000);
   const role = oneOf<Role>('AF_ROLE', ['all', 'api', 'worker']);
-  const warmUpDeliveries =
-    raw('AF_WARM_UP_DELIVERIES') !== undefined
-      ? int('AF_WARM_UP_DELIVERIES', 0, 100_000)
-      : databaseUrl === undefined
-        ? BUILT_IN.warmUpDeliveries
-        : 0;
+  const warmUpDeliveries = int('AF_WARM_UP_DELIVERIES', 0, 100_000);
   // `0` turns either off; any other value is a duration, seconds included, so tests can use them.
   const durationOrNever = (name: Variable) =>
     parse(name, (t) => (t === '0' ? 0 : parseDuration(t)));

@@ -36,11 +36,10 @@
  *    made, waits until each is received and recorded, then deletes the account and everything
  *    of it (`Store.purgeAccount`) and zeroes the traffic counters of /metrics
  *    (`Metrics.forgetTraffic`). Nothing of it stays; while it runs the admin key can see the
- *    account, named `warm-up`. On PostgreSQL another process on the database may claim those
- *    deliveries (tried: a running process claimed all 10,000 of a starting one's): its guard
- *    refuses them, or they find nothing at its loopback, and they wait for a retry that the
- *    purge removes, counted as failed attempts in its metrics; the step waits out its bound.
- *    Hence 0 by default with `DATABASE_URL` (config.ts).
+ *    account, named `warm-up`. On PostgreSQL every process on the database claims due
+ *    deliveries, and an idle one took all 10,000 of a starting one's (its guard refused them)
+ *    until each warm-up webhook got a delivery leased to this process at once and never sent:
+ *    one worker at a time per webhook, so no other process claims those webhooks' deliveries.
  *
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
@@ -75,6 +74,12 @@ export const WARM_UP_WEBHOOKS = 4;
 /** The longest step 5 waits for its deliveries before it removes its account anyway. */
 const WARM_UP_DELIVERIES_MS = 8_000;
 
+/**
+ * How long step 5's holding leases last (see `warmDeliveries`): past the whole warm-up's bound,
+ * so that they outlive the step, whose purge deletes them.
+ */
+const HOLD_MS = WARM_UP_TIMEOUT_MS + 20_000;
+
 /** Whether the service is warm: `/readyz` answers 503 `warming` until it is. */
 export class Readiness {
   private isWarm = false;
@@ -106,7 +111,7 @@ export interface WarmUpDeps {
    * the warm-up's receiver through) and the counters zeroed after it. Absent: no step 5.
    */
   deliveries?: {
-    engine: Pick<DeliveryEngine, 'allowOwnReceiver'>;
+    engine: Pick<DeliveryEngine, 'allowOwnReceiver' | 'owner'>;
     metrics: Pick<Metrics, 'forgetTraffic'>;
     /** Deliveries to send (`AF_WARM_UP_DELIVERIES`); 0 skips the step. */
     count: number;
@@ -308,6 +313,7 @@ async function warmDeliveries(
   const now = Date.now();
   const accountId = newId('acct', now);
   const agent = new Agent({ connections: 4 });
+  const holders = new Set<string>();
   try {
     await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
     for (let i = 0; i < WARM_UP_WEBHOOKS; i++) {
@@ -321,6 +327,19 @@ async function warmDeliveries(
           secretEnc: deps.cipher.encrypt(generateSecret(), blobContext.webhookSecret(id)),
           createdAt: now,
         }),
+      );
+      // A webhook another worker holds a live lease on has no room in that worker's claims (one
+      // worker at a time per webhook): a delivery leased to this process at once, never sent,
+      // keeps every other process on the database away from this webhook's deliveries.
+      const holder = newId('dlv', now);
+      holders.add(holder);
+      const evt = newId('evt', now);
+      await deps.store.insertTestDelivery(
+        accountId,
+        id,
+        { id: evt, event: 'webhook.test', timestamp: now, body: JSON.stringify({ id: evt }) },
+        { id: holder, owner: opts.engine.owner, leaseMs: HOLD_MS },
+        now,
       );
     }
     // Through the API as any event: in batches of 50, the last fifth one request each, four
@@ -356,12 +375,18 @@ async function warmDeliveries(
           accepted += await r();
       }),
     );
-    // Every delivery answered and its outcome recorded (none pending), or the step's bound.
+    // Every delivery answered and its outcome recorded (none pending but the holders), or the
+    // step's bound.
     const expected = accepted * WARM_UP_WEBHOOKS;
     const deadline = performance.now() + WARM_UP_DELIVERIES_MS;
     const pending = async () =>
-      (await deps.store.listDeliveries(accountId, { status: 'pending' }, { limit: 1 })).data
-        .length > 0;
+      (
+        await deps.store.listDeliveries(
+          accountId,
+          { status: 'pending' },
+          { limit: WARM_UP_WEBHOOKS + 1 },
+        )
+      ).data.some((d) => !holders.has(d.id));
     while (!cutShort() && performance.now() < deadline) {
       if (received >= expected && !(await pending())) break;
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -195,11 +195,11 @@ describe('loadConfig', () => {
     expect(c.delivery.allowPrivateNetworks).toBe(false);
   });
 
-  it('AF_WARM_UP_DELIVERIES: 10000 on SQLite, 0 with DATABASE_URL, a setting wins', () => {
+  it('AF_WARM_UP_DELIVERIES: 10000 on both stores, 0 turns it off', () => {
     const keys = { AF_ADMIN_KEY: 'admin-key-0123456789', AF_ENCRYPTION_KEY: KEY };
     const pg = { DATABASE_URL: 'postgres://u@127.0.0.1/db', ...keys };
     expect(loadConfig({ AF_DATA_DIR: dataDir() }).warmUpDeliveries).toBe(10_000);
-    expect(loadConfig({ AF_DATA_DIR: dataDir(), ...pg }).warmUpDeliveries).toBe(0);
+    expect(loadConfig({ AF_DATA_DIR: dataDir(), ...pg }).warmUpDeliveries).toBe(10_000);
     expect(
       loadConfig({ AF_DATA_DIR: dataDir(), ...pg, AF_WARM_UP_DELIVERIES: '2000' }).warmUpDeliveries,
     ).toBe(2000);

@@ -103,7 +103,8 @@ export class DeliveryEngine {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly config: DeliveryConfig;
-  private readonly owner: string;
+  /** The lease owner this process claims as (the warm-up holds its own webhooks with it). */
+  readonly owner: string;
   private readonly fairness: Fairness;
   private readonly slots: WebhookSlots;
   private readonly leases: Leases;
