@@ -1735,6 +1735,29 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         );
       });
 
+      it("holds its webhook while leased: another owner claims none of the webhook's deliveries, its own owner does", async () => {
+        // What the warm-up relies on (warm-up.ts): a delivery leased at insert keeps every
+        // other process's claims off its webhook, full claims and refills alike.
+        const w = await addWebhook(acctA);
+        const free = await addWebhook(acctB);
+        await store.insertTestDelivery(
+          acctA,
+          w.id,
+          newEvent('webhook.test'),
+          { id: newId('dlv'), owner: 'warm', leaseMs: 60_000 },
+          T0,
+        );
+        for (let i = 0; i < 5; i++) await publish(acctA, 'agent.created', T0 + i);
+        await publish(acctB, 'agent.created', T0);
+        const other = await store.claimDue(claimOpts({ now: T0 + 10, owner: 'other' }));
+        expect(other.map((c) => c.webhook?.id)).toEqual([free.id]);
+        expect(
+          await store.claimDue(claimOpts({ now: T0 + 10, owner: 'other', webhooks: [w.id] })),
+        ).toEqual([]);
+        const own = await store.claimDue(claimOpts({ now: T0 + 10, owner: 'warm' }));
+        expect(own.map((c) => c.webhook?.id)).toEqual(Array(5).fill(w.id));
+      });
+
       it('inserts a test delivery already leased, even to an inactive webhook', async () => {
         const w = await addWebhook(acctA, { active: false, disabledReason: 'manual' });
         const ev = newEvent('webhook.test');

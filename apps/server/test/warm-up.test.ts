@@ -166,6 +166,36 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
     );
     expect(Number(activity!.n)).toBeGreaterThanOrEqual(10);
   });
+
+  it("another process on the database claims none of a starting process's warm-up deliveries", async () => {
+    const schema = pg.freshSchema();
+    const env = {
+      DATABASE_URL: pg.url,
+      AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
+      AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+    };
+    // Running first, idle and warm: its guard refuses loopback, so any warm-up delivery it took
+    // would be a failed attempt in its /metrics.
+    const running = await startHeld(
+      { ...env, AF_WARM_UP_DELIVERIES: '0', AF_ALLOW_PRIVATE_NETWORKS: 'false' },
+      async () => ({}),
+      schema,
+    );
+    // Between two processes an idle one took all of a starting one's warm-up deliveries before
+    // they were held (docs/operations.md); in one test process the starting one tends to win
+    // the race anyway, so the holding lease itself is the store contract's test ("holds its
+    // webhook while leased"). This checks the whole step beside another service.
+    const starting = await startHeld(
+      { ...env, ...WARM_DELIVERIES, AF_WARM_UP_DELIVERIES: '2000' },
+      async () => ({}),
+      schema,
+    );
+    expect(starting.service.warmUp).toMatchObject({ deliveries: 2000, timedOut: false });
+    const metrics = await (await fetch(`${running.service.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/^agentfactory_delivery_attempts_total\{/m);
+    const [left] = await pg.sql<{ n: string }>(`select count(*) as n from ${schema}.deliveries`);
+    expect(Number(left!.n)).toBe(0);
+  });
 });
 
 it('a step that fails is logged and skipped; one that hangs is cut at the bound', async () => {
