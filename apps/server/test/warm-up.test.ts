@@ -128,6 +128,12 @@ it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is le
 });
 
 await describePostgres('warm-up on PostgreSQL', (pg) => {
+  const pgEnv = () => ({
+    DATABASE_URL: pg.url,
+    AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
+    AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+  });
+
   it('/readyz is 503 warming until the warm-up ran, then 200; every pooled connection is open; no row is left', async () => {
     const schema = pg.freshSchema();
     const count = async () =>
@@ -142,12 +148,7 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
           ),
         ),
       );
-    const env = {
-      DATABASE_URL: pg.url,
-      AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
-      AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-      ...WARM_DELIVERIES,
-    };
+    const env = { ...pgEnv(), ...WARM_DELIVERIES };
     const started = await startHeld(env, count, schema);
     await expectWarmStart(started);
     expect(started.service.warmUp.connections).toBe(10);
@@ -169,11 +170,7 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
 
   it("another process on the database claims none of a starting process's warm-up deliveries", async () => {
     const schema = pg.freshSchema();
-    const env = {
-      DATABASE_URL: pg.url,
-      AF_ADMIN_KEY: 'admin-key-for-postgres-tests',
-      AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-    };
+    const env = pgEnv();
     // Running first, idle and warm: its guard refuses loopback, so any warm-up delivery it took
     // would be a failed attempt in its /metrics.
     const running = await startHeld(
