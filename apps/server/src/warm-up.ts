@@ -40,6 +40,8 @@
  *    deliveries, and an idle one took all 10,000 of a starting one's (its guard refused them)
  *    until each warm-up webhook got a delivery leased to this process at once and never sent:
  *    one worker at a time per webhook, so no other process claims those webhooks' deliveries.
+ *    What a warm-up killed before its purge left is deleted by the next one
+ *    (`WARM_UP_ACCOUNT_PREFIX`).
  *
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
@@ -79,6 +81,15 @@ const WARM_UP_DELIVERIES_MS = 8_000;
  * so that they outlive the step, whose purge deletes them.
  */
 const HOLD_MS = WARM_UP_TIMEOUT_MS + 20_000;
+
+/**
+ * The start of every warm-up account's id: an account id (`acct_` and a ULID, as the API takes)
+ * whose ULID time is 0, 1970, which no id `newId` makes has. A warm-up that never finished (its
+ * process killed) left an account with this prefix, and the next one deletes it once it is
+ * older than `LEFTOVER_AFTER_MS` (its `created_at`), past any warm-up still running elsewhere.
+ */
+export const WARM_UP_ACCOUNT_PREFIX = `acct_${'0'.repeat(10)}`;
+const LEFTOVER_AFTER_MS = 2 * HOLD_MS;
 
 /** Whether the service is warm: `/readyz` answers 503 `warming` until it is. */
 export class Readiness {
@@ -294,6 +305,12 @@ async function warmDeliveries(
   opts: NonNullable<WarmUpDeps['deliveries']>,
   cutShort: () => boolean,
 ): Promise<number> {
+  // What a warm-up that never finished left (with the setting at 0 too: it may be 0 since).
+  const leftovers = await deps.store.listAccountIds(
+    WARM_UP_ACCOUNT_PREFIX,
+    Date.now() - LEFTOVER_AFTER_MS,
+  );
+  for (const left of leftovers) await deps.store.purgeAccount(left);
   const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
   if (events <= 0) return 0;
   let received = 0;
@@ -311,7 +328,8 @@ async function warmDeliveries(
   const port = (receiver.address() as AddressInfo).port;
   const release = opts.engine.allowOwnReceiver(port);
   const now = Date.now();
-  const accountId = newId('acct', now);
+  // The ULID's random part (its last 16 characters) after the prefix's time of 0.
+  const accountId = `${WARM_UP_ACCOUNT_PREFIX}${newId('acct', now).slice(-16)}`;
   const agent = new Agent({ connections: 4 });
   const holders = new Set<string>();
   try {

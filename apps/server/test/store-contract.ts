@@ -241,6 +241,19 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await used()).toBe(T0 + 2 * MIN + 1);
       });
 
+      it('lists the ids of accounts by the start of their id, created before a time', async () => {
+        const ids = ['acct_warmup_A', 'acct_warmup_B', 'acct_warmupX'];
+        await store.createAccount({ id: ids[0]!, name: 'warm-up', createdAt: T0 - HOUR });
+        await store.createAccount({ id: ids[1]!, name: 'warm-up', createdAt: T0 });
+        await store.createAccount({ id: ids[2]!, name: 'warm-up', createdAt: T0 - HOUR });
+        expect(await store.listAccountIds('acct_warmup_', T0)).toEqual(['acct_warmup_A']);
+        expect(await store.listAccountIds('acct_warmup_', T0 + 1)).toEqual([
+          'acct_warmup_A',
+          'acct_warmup_B',
+        ]);
+        expect(await store.listAccountIds('acct_none_', T0 + 1)).toEqual([]);
+      });
+
       it('purges an account and every record of it, and nothing of another account', async () => {
         // Each account: a key, an audit entry, a webhook, three events (one with an idempotency
         // key) whose deliveries end succeeded, failed (a notice) and pending.

@@ -11,13 +11,15 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { newId } from '../src/ids.js';
 import { createLogger } from '../src/logger.js';
 import { createCipher } from '../src/security/crypto.js';
 import { type RunningService, startService } from '../src/service.js';
 import type { Store } from '../src/store/types.js';
-import { warmUp } from '../src/warm-up.js';
+import { WARM_UP_ACCOUNT_PREFIX, warmUp } from '../src/warm-up.js';
 import { describePostgres } from './helpers/postgres.js';
-import { TEST_ENV } from './helpers/server.js';
+import { webhookRow } from './helpers/rows.js';
+import { startTestServer, TEST_ENV } from './helpers/server.js';
 
 const TABLES = [
   'accounts',
@@ -193,6 +195,35 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
     const [left] = await pg.sql<{ n: string }>(`select count(*) as n from ${schema}.deliveries`);
     expect(Number(left!.n)).toBe(0);
   });
+});
+
+it('deletes what a warm-up that never finished left, once it is older than any running warm-up', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'af-warm-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const now = Date.now();
+  const account = (at: number) => `${WARM_UP_ACCOUNT_PREFIX}${newId('acct', at).slice(-16)}`;
+  // A warm-up killed ten minutes ago, and one another process runs now.
+  const killed = account(now - 600_000);
+  const running = account(now);
+  const first = await startTestServer({ AF_DATA_DIR: dataDir });
+  await first.store.createAccount({ id: killed, name: 'warm-up', createdAt: now - 600_000 });
+  await first.store.createAccount({ id: running, name: 'warm-up', createdAt: now });
+  const hook = webhookRow({
+    accountId: killed,
+    url: 'http://127.0.0.1:9/warm-up/1',
+    secretEnc: 'unused',
+    createdAt: now - 600_000,
+  });
+  await first.store.createWebhook(hook);
+  await first.close();
+
+  // Even with the warm-up's deliveries off (TEST_ENV): the leftovers go at every start.
+  const second = await startTestServer({ AF_DATA_DIR: dataDir });
+  cleanups.push(() => second.close());
+  expect(await second.store.getAccount(killed)).toBeUndefined();
+  expect(await second.store.getWebhook(killed, hook.id)).toBeUndefined();
+  expect(await second.store.getAccount(running)).toMatchObject({ id: running });
+  expect(await second.store.getAccount(second.accountId)).toMatchObject({ name: 'Development' });
 });
 
 it('a step that fails is logged and skipped; one that hangs is cut at the bound', async () => {

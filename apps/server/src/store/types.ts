@@ -629,6 +629,12 @@ export interface Store {
    */
   purgeAccount(id: string): Promise<void>;
   /**
+   * Ids of the accounts whose id starts with `idPrefix` and that were created before
+   * `createdBefore`, at most 100: the warm-up finds the accounts of warm-ups that did not finish
+   * (a process killed during one) by the prefix no API-made id has (`warm-up.ts`).
+   */
+  listAccountIds(idPrefix: string, createdBefore: number): Promise<string[]>;
+  /**
    * Inserts the key; with `maxPerAccount`, only while the account has fewer unrevoked keys than
    * that, checked in the insert's transaction (as `createWebhook`). False when the quota refused
    * it (nothing written).

@@ -63,6 +63,7 @@ import {
   createApiKey,
   findApiKeyByHash,
   getAccount,
+  listAccountIds,
   listApiKeys,
   markApiKeyUsed,
   purgeAccount,
@@ -222,6 +223,10 @@ class PgStore implements PostgresStore {
 
   purgeAccount(id: string): Promise<void> {
     return purgeAccount(this.pool, id);
+  }
+
+  listAccountIds(idPrefix: string, createdBefore: number): Promise<string[]> {
+    return listAccountIds(this.pool, idPrefix, createdBefore);
   }
 
   createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {

@@ -149,6 +149,7 @@ export class SqliteThreadStore implements Store, FusedCompleteClaim, StoreWarmUp
   readonly createAccount = this.forward('createAccount');
   readonly getAccount = this.forward('getAccount');
   readonly purgeAccount = this.forward('purgeAccount');
+  readonly listAccountIds = this.forward('listAccountIds');
   readonly createApiKey = this.forward('createApiKey');
   readonly findApiKeyByHash = this.forward('findApiKeyByHash');
   readonly listApiKeys = this.forward('listApiKeys');

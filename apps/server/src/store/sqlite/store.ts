@@ -41,6 +41,7 @@ import {
   createApiKey,
   findApiKeyByHash,
   getAccount,
+  listAccountIds,
   listApiKeys,
   markApiKeyUsed,
   purgeAccount,
@@ -208,6 +209,10 @@ export class SqliteStore implements Store {
 
   async purgeAccount(id: string): Promise<void> {
     purgeAccount(this.db, this.stmt, id);
+  }
+
+  async listAccountIds(idPrefix: string, createdBefore: number): Promise<string[]> {
+    return listAccountIds(this.stmt, idPrefix, createdBefore);
   }
 
   async createApiKey(k: ApiKeyRow, maxPerAccount?: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 /**
- * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `createApiKey`,
+ * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `listAccountIds`,
+ * `createApiKey`,
  * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
  * `sqlite/sql/accounts.ts` is on SQLite. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash.
@@ -45,6 +46,20 @@ export async function purgeAccount(pool: pg.Pool, id: string): Promise<void> {
     }
     await client.query('delete from accounts where id = $1', [id]);
   });
+}
+
+export async function listAccountIds(
+  pool: Queryable,
+  idPrefix: string,
+  createdBefore: number,
+): Promise<string[]> {
+  // Accounts are few: a scan of them, once at a start.
+  const { rows } = await query<{ id: string }>(
+    pool,
+    'select id from accounts where left(id, $1) = $2 and created_at < $3 order by id limit 100',
+    [idPrefix.length, idPrefix, createdBefore],
+  );
+  return rows.map((r) => r.id);
 }
 
 export async function createApiKey(

@@ -1,5 +1,6 @@
 /**
- * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `createApiKey`,
+ * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `listAccountIds`,
+ * `createApiKey`,
  * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
  * `postgres/sql/accounts.ts` is on PostgreSQL. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash; scopes are a JSON array.
@@ -47,6 +48,15 @@ export function purgeAccount(db: Database.Database, stmt: Stmt, id: string): voi
     }
     stmt('DELETE FROM accounts WHERE id = ?').run(id);
   })();
+}
+
+export function listAccountIds(stmt: Stmt, idPrefix: string, createdBefore: number): string[] {
+  // Accounts are few: a scan of them, once at a start.
+  return (
+    stmt(
+      'SELECT id FROM accounts WHERE substr(id, 1, ?) = ? AND created_at < ? ORDER BY id LIMIT 100',
+    ).all(idPrefix.length, idPrefix, createdBefore) as { id: string }[]
+  ).map((r) => r.id);
 }
 
 export function createApiKey(
