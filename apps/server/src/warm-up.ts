@@ -89,6 +89,11 @@ const HOLD_MS = WARM_UP_TIMEOUT_MS + 20_000;
  * older than `LEFTOVER_AFTER_MS` (its `created_at`), past any warm-up still running elsewhere.
  */
 export const WARM_UP_ACCOUNT_PREFIX = `acct_${'0'.repeat(10)}`;
+
+/** A warm-up account's id, made at `ms`: the prefix, then a ULID's random part (16 characters). */
+export function warmUpAccountId(ms: number): string {
+  return `${WARM_UP_ACCOUNT_PREFIX}${newId('acct', ms).slice(-16)}`;
+}
 const LEFTOVER_AFTER_MS = 2 * HOLD_MS;
 
 /** Whether the service is warm: `/readyz` answers 503 `warming` until it is. */
@@ -328,8 +333,7 @@ async function warmDeliveries(
   const port = (receiver.address() as AddressInfo).port;
   const release = opts.engine.allowOwnReceiver(port);
   const now = Date.now();
-  // The ULID's random part (its last 16 characters) after the prefix's time of 0.
-  const accountId = `${WARM_UP_ACCOUNT_PREFIX}${newId('acct', now).slice(-16)}`;
+  const accountId = warmUpAccountId(now);
   const agent = new Agent({ connections: 4 });
   const holders = new Set<string>();
   try {

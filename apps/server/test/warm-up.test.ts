@@ -11,12 +11,11 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { newId } from '../src/ids.js';
 import { createLogger } from '../src/logger.js';
 import { createCipher } from '../src/security/crypto.js';
 import { type RunningService, startService } from '../src/service.js';
 import type { Store } from '../src/store/types.js';
-import { WARM_UP_ACCOUNT_PREFIX, warmUp } from '../src/warm-up.js';
+import { warmUp, warmUpAccountId } from '../src/warm-up.js';
 import { describePostgres } from './helpers/postgres.js';
 import { webhookRow } from './helpers/rows.js';
 import { startTestServer, TEST_ENV } from './helpers/server.js';
@@ -201,10 +200,9 @@ it('deletes what a warm-up that never finished left, once it is older than any r
   const dataDir = mkdtempSync(join(tmpdir(), 'af-warm-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const now = Date.now();
-  const account = (at: number) => `${WARM_UP_ACCOUNT_PREFIX}${newId('acct', at).slice(-16)}`;
   // A warm-up killed ten minutes ago, and one another process runs now.
-  const killed = account(now - 600_000);
-  const running = account(now);
+  const killed = warmUpAccountId(now - 600_000);
+  const running = warmUpAccountId(now);
   const first = await startTestServer({ AF_DATA_DIR: dataDir });
   await first.store.createAccount({ id: killed, name: 'warm-up', createdAt: now - 600_000 });
   await first.store.createAccount({ id: running, name: 'warm-up', createdAt: now });

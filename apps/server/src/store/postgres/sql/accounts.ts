@@ -1,7 +1,7 @@
 /**
- * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`, `listAccountIds`,
- * `createApiKey`,
- * `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`, `markApiKeyUsed`), as
+ * Accounts and their API keys (`Store.createAccount`, `getAccount`, `purgeAccount`,
+ * `listAccountIds`, `createApiKey`, `findApiKeyByHash`, `listApiKeys`, `revokeApiKey`,
+ * `markApiKeyUsed`), as
  * `sqlite/sql/accounts.ts` is on SQLite. A key is stored only as its SHA-256 hash
  * (`security/api-keys.ts` makes it) and found by that hash.
  */
