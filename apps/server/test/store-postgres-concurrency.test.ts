@@ -205,6 +205,30 @@ await describePostgres('postgres store across processes', ({ url, freshSchema, s
     expect(d1!.attempts).toHaveLength(1);
   });
 
+  it('a batch holding one outcome already recorded changes only the others', async () => {
+    await a.createWebhook(webhook(account, ['*']));
+    await a.insertEvents(account, [newEvent('agent.created'), newEvent('agent.created')], T0);
+    const claimed = await a.claimDue({
+      now: T0,
+      limit: 10,
+      owner: 'w1',
+      leaseMs: 60_000,
+      webhookLeases: 5,
+    });
+    expect(claimed).toHaveLength(2);
+    const [first, second] = claimed.map((c) => succeeded(c, T0 + 1));
+    await a.completeAttempts([first!]);
+    await a.requestAttempt(account, claimed[0]!.id, 'manual', T0 + 2);
+    // The first outcome again (its answer was lost) with a new one: only the new one is written.
+    await b.completeAttempts([first!, second!]);
+    const d0 = await a.getDelivery(account, claimed[0]!.id);
+    expect(d0).toMatchObject({ status: 'pending', attemptCount: 1, nextAttemptAt: T0 + 2 });
+    expect(d0!.attempts).toHaveLength(1);
+    const d1 = await a.getDelivery(account, claimed[1]!.id);
+    expect(d1).toMatchObject({ status: 'succeeded', attemptCount: 1 });
+    expect(d1!.attempts).toHaveLength(1);
+  });
+
   it('one Idempotency-Key sent to two processes at once creates one event', async () => {
     await a.createWebhook(webhook(account, ['*']));
     for (let i = 0; i < 15; i++) {

@@ -2,9 +2,9 @@
 -- outcomes, one statement whatever the batch's size, with the notices its change calls for
 -- (`recovered`, `failing`, and `disabled` for a 410), as sqlite/sql/webhook-health.ts does on
 -- SQLite. af_complete_attempts (complete-attempts.sql) calls it with the batch's arrays and the
--- attempts it recorded (p_fresh), in its transaction, before the 410s disable their webhooks
--- (so that it sees which were active). migrate() installs this file after the migrations,
--- whenever its text changes.
+-- attempts it recorded (p_fresh, null when all of them were), in its transaction, before the
+-- 410s disable their webhooks (so that it sees which were active). migrate() installs this file
+-- after the migrations, whenever its text changes.
 --
 -- Counted: every recorded attempt but the test action's and those failed as `endpoint_disabled`
 -- (they say nothing of the endpoint). Failures count from the batch's last success on, if it
@@ -37,7 +37,7 @@ begin
     from unnest(p_ids, p_webhook_ids, p_started_at, p_succeeded, p_statuses, p_triggers,
                 p_errors, p_disable, p_now)
       as u(id, webhook_id, started_at, succeeded, status, trigger, error, disable, now)
-    where u.id = any(p_fresh)
+    where p_fresh is null or u.id = any(p_fresh)
   ),
   s as (
     select o.webhook_id, max(o.started_at) filter (where o.counts and o.succeeded) as success_at

@@ -16,8 +16,9 @@ import { placeholders, query } from '../pool.js';
  * retried batch fails on the attempts' primary key forever and the worker stalls.)
  *
  * Lock order: the webhook before its deliveries' row locks, as in `deleteWebhook`, so the two
- * never deadlock (the attempts' foreign key takes only a key-share lock on the delivery, which
- * no update of the store conflicts with).
+ * never deadlock. Attempts have no foreign key to their delivery (migration 0012: its check was
+ * a lookup and a lock per attempt); the function inserts an attempt only for a delivery that
+ * exists and is leased to the writer.
  */
 /** The 20 arrays `af_complete_attempts` takes, rows in delivery id order. */
 export function outcomeParams(outcomes: AttemptOutcome[]): unknown[] {
