@@ -54,8 +54,7 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
     await rx.waitForDistinct(Math.round(total / 4), 60_000);
 
     const owners = await cluster.sql<{ owner: string; n: number }>(
-      `select lease_owner as owner, count(*)::int as n from deliveries
-       where lease_owner is not null group by lease_owner`,
+      'select owner, count(*)::int as n from delivery_leases group by owner',
     );
     // The one holding the most right now (the claims do not spread work evenly: whoever asks
     // first takes what is free).
@@ -67,7 +66,8 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
     const killedAt = Date.now();
     // What it held: leased to it and not completed (its owner id is host:pid:random).
     const held = await cluster.sql<{ id: string }>(
-      `select id from deliveries where status = 'pending' and lease_owner like $1`,
+      `select d.id from deliveries d join delivery_leases l on l.delivery_id = d.id
+       where d.status = 'pending' and l.owner like $1`,
       [`%:${victim.pid}:%`],
     );
     const heldIds = new Set(held.map((r) => r.id));
@@ -119,8 +119,7 @@ await describePostgres('scale: a worker killed mid-run', (pgc) => {
     const total = 300 * ENDPOINTS;
     await rx.waitForDistinct(before + Math.round(total / 4), 60_000);
     const owners = await cluster.sql<{ owner: string; n: number }>(
-      `select lease_owner as owner, count(*)::int as n from deliveries
-       where lease_owner is not null group by lease_owner order by n desc`,
+      'select owner, count(*)::int as n from delivery_leases group by owner order by n desc',
     );
     const stopped = workers.find((w) => owners[0]?.owner.includes(`:${w.pid}:`)) ?? workers[0]!;
     const t0 = Date.now();

@@ -1692,6 +1692,25 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(d).toMatchObject({ status: 'failed', attemptCount: 2 });
       });
 
+      it('requestAttempt after the lease expired (its worker died) takes the delivery back', async () => {
+        await addWebhook(acctA);
+        await publish(acctA);
+        const [c] = await store.claimDue(claimOpts({ owner: 'w1', leaseMs: 1000 }));
+        expect((await store.getDelivery(acctA, c!.id))?.inFlight).toBe(true);
+        const row = await store.requestAttempt(acctA, c!.id, 'manual', T0 + 1000);
+        expect(row).toMatchObject({ id: c!.id, status: 'pending', inFlight: false });
+        expect((await store.getDelivery(acctA, c!.id))?.inFlight).toBe(false);
+        // Nothing of w1 is left: another worker takes the webhook and the delivery at once.
+        const [again] = await store.claimDue(claimOpts({ now: T0 + 1000, owner: 'w2' }));
+        expect(again).toMatchObject({ id: c!.id, trigger: 'manual' });
+        // w1's late outcome is dropped; w2's is recorded.
+        await store.completeAttempts([outcome(c!, { owner: 'w1', status: 'failed' })]);
+        await store.completeAttempts([outcome(again!, { owner: 'w2' })]);
+        const d = await store.getDelivery(acctA, c!.id);
+        expect(d).toMatchObject({ status: 'succeeded', inFlight: false });
+        expect(d!.attempts.map((a) => a.trigger)).toEqual(['manual']);
+      });
+
       it('requestAttempt on a pending delivery keeps its schedule as resumeAt', async () => {
         await addWebhook(acctA);
         await publish(acctA);

@@ -164,6 +164,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
       [10, 'webhook health and retention'],
       [11, 'fewer delivery indexes'],
       [12, 'no foreign keys on the delivery path'],
+      [13, 'leases of their own'],
     ]);
   });
 
@@ -273,6 +274,69 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     }
   });
 
+  it('leases held on delivery rows before migration 13 move to delivery_leases, still held', async () => {
+    const schema = freshSchema();
+    const pool = createPool({ url, schema, poolSize: 1 });
+    const store = createPostgresStore({ url, schema, poolSize: 2 });
+    try {
+      await migrate(
+        pool,
+        schema,
+        migrations.filter((m) => m.version < 13),
+        null,
+      );
+      const acct = newId('acct');
+      await store.createAccount({ id: acct, name: 'old', createdAt: T0 });
+      const hook = webhookRow({
+        accountId: acct,
+        url: 'https://example.test/held',
+        secretEnc: 'enc-secret',
+        createdAt: T0,
+      });
+      await store.createWebhook(hook);
+      // Two deliveries as the release before leased them: on their own rows, one lease live
+      // until a minute after T0, one expired.
+      const ids: string[] = [];
+      for (const until of [T0 + MIN, T0 - 1]) {
+        const event = newId('evt');
+        const id = newId('dlv');
+        ids.push(id);
+        await sql(
+          `insert into ${schema}.events (id, account_id, event, timestamp, body, deliveries)
+           values ($1, $2, 'agent.created', $3, '{}', 1)`,
+          [event, acct, T0],
+        );
+        await sql(
+          `insert into ${schema}.deliveries (id, account_id, event_id, event, webhook_id, status,
+             next_attempt_at, created_at, updated_at, lease_owner, lease_until)
+           values ($1, $2, $3, 'agent.created', $4, 'pending', $5, $5, $5, 'old-worker', $6)`,
+          [id, acct, event, hook.id, T0, until],
+        );
+      }
+
+      await store.migrate();
+      expect(
+        await sql(`select delivery_id, webhook_id, owner, until from ${schema}.delivery_leases
+                   order by until desc`),
+      ).toEqual([
+        { delivery_id: ids[0], webhook_id: hook.id, owner: 'old-worker', until: String(T0 + MIN) },
+        { delivery_id: ids[1], webhook_id: hook.id, owner: 'old-worker', until: String(T0 - 1) },
+      ]);
+      expect(
+        await sql(
+          `select count(*)::int as n from ${schema}.deliveries where lease_owner is not null`,
+        ),
+      ).toEqual([{ n: 0 }]);
+      expect((await store.getDelivery(acct, ids[0]!))?.inFlight).toBe(true);
+      // The old worker still holds the webhook: nothing for another until its lease ends.
+      expect(await store.claimDue(claimOptions({ now: T0 + 1, owner: 'new-worker' }))).toEqual([]);
+      const claimed = await store.claimDue(claimOptions({ now: T0 + MIN, owner: 'new-worker' }));
+      expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+    } finally {
+      await Promise.all([pool.end(), store.close()]);
+    }
+  });
+
   it('a fresh database and one migrated by the released code end up the same', async () => {
     const fresh = freshSchema();
     const upgraded = freshSchema();
@@ -297,7 +361,7 @@ await describePostgres('postgres migrations', ({ url, freshSchema, sql }) => {
     const pool = createPool({ url, schema, poolSize: 1 });
     try {
       await migrate(pool, schema, releasedV5.slice(0, 3), null);
-      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      expect(await migrate(pool, schema)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
       expect((await functionsOf(schema)).map((f) => f.name)).toEqual(FUNCTIONS);
     } finally {
       await pool.end();

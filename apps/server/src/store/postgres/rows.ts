@@ -130,6 +130,14 @@ export const eventRow = (r: Raw): EventRow => ({
   deliveries: r.deliveries,
 });
 
+/**
+ * Delivery rows as `deliveryRow` reads them: with `leased_by`, the owner of the delivery's lease
+ * if it has one (`delivery_leases`, migration 0013), for `inFlight`. Followed by a `where`.
+ */
+export const deliverySelect = `select d.*,
+  (select l.owner from delivery_leases l where l.delivery_id = d.id) as leased_by
+  from deliveries d`;
+
 export const deliveryRow = (r: Raw): DeliveryRow => ({
   id: r.id,
   accountId: r.account_id,
@@ -143,7 +151,7 @@ export const deliveryRow = (r: Raw): DeliveryRow => ({
   lastError: r.last_error,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
-  inFlight: r.lease_owner !== null,
+  inFlight: (r.leased_by ?? null) !== null,
 });
 
 export const attemptRow = (r: Raw): AttemptRow => ({

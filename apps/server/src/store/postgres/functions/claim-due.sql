@@ -20,8 +20,8 @@
 -- it has left:
 -- - Every statement but one is planned once per connection (force_generic_plan): each starts
 --   from the webhooks it is given, from primary keys, or from the head of deliveries_due, and
---   walks deliveries_due, deliveries_webhook_due or deliveries_leased in order, the only plans
---   without those scans, whatever the statistics. The benchmark makes these plans on an empty
+--   walks deliveries_due, deliveries_webhook_due or delivery_leases_webhook in order, the only
+--   plans without those scans, whatever the statistics. The benchmark makes these plans on an empty
 --   database (the warm-up) and then fills it; planning them per call was a quarter of the
 --   database's CPU at fan-out 1.
 -- - The walk of af_claim_due (every webhook's oldest due delivery, when the head is blocked) is
@@ -48,6 +48,8 @@
 -- (`listen`, migration 0007) would otherwise change what `(claimed).*` expands to, and every
 -- claim statement a running process had prepared before the migration (the previous release's,
 -- during a rolling deploy) would fail with "cached plan must not change result type".
+-- lease_owner and lease_until are the lease the claim took (a row of delivery_leases since
+-- migration 0013).
 create type af_delivery as (
   id text,
   account_id text,
@@ -114,11 +116,11 @@ begin
     select w.id, af_webhook_cap(p_fair, w.id, p_cap) as cap from unnest(p_locked) as w(id)
   ),
   live as (
-    select x.webhook_id,
-      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
-    from deliveries x
-    where x.webhook_id = any(p_locked) and x.lease_owner is not null and x.lease_until > p_now
-    group by x.webhook_id
+    select l.webhook_id,
+      case when bool_or(l.owner <> p_owner) then p_cap else count(*)::int end as n
+    from delivery_leases l
+    where l.webhook_id = any(p_locked) and l.until > p_now
+    group by l.webhook_id
   ),
   cand as (
     select y.id, y.webhook_id, y.account_id, y.next_attempt_at, caps.cap,
@@ -127,37 +129,45 @@ begin
     cross join lateral (
       select x.id, x.webhook_id, x.account_id, x.next_attempt_at from deliveries x
       where x.webhook_id = caps.id and x.status = 'pending' and x.next_attempt_at <= p_now
-        and (x.lease_until is null or x.lease_until <= p_now)
+        and not exists (select 1 from delivery_leases l
+                        where l.delivery_id = x.id and l.until > p_now)
       order by x.next_attempt_at, x.id
       limit caps.cap
       for update of x skip locked
     ) y
   ),
   fit as (
-    select cand.id, cand.account_id, cand.next_attempt_at,
+    select cand.id, cand.webhook_id, cand.account_id, cand.next_attempt_at,
       row_number() over (partition by cand.account_id order by cand.next_attempt_at, cand.id)
         as an
     from cand left join live on live.webhook_id = cand.webhook_id
     where cand.rn <= cand.cap - coalesce(live.n, 0)
   ),
   picked as (
-    select fit.id from fit
+    select fit.id, fit.webhook_id from fit
     where p_fair is null or fit.an <= af_account_room(p_fair, fit.account_id)
     order by fit.next_attempt_at, fit.id
     limit p_limit
   ),
+  -- The leases: a row each in delivery_leases (migration 0013), not a new version of the
+  -- delivery's. An expired lease left by a worker that died is taken over; a live one never.
   c as (
-    update deliveries x set lease_owner = p_owner, lease_until = p_now + p_lease_ms
-    from picked where x.id = picked.id
-    returning x.id, x.account_id, x.event_id, x.event, x.webhook_id, x.status, x.attempt_count,
-      x.next_attempt_at, x.last_status_code, x.last_error, x.created_at, x.updated_at,
-      x.lease_owner, x.lease_until, x.trigger, x.status_before, x.resume_at
+    insert into delivery_leases as l (delivery_id, webhook_id, owner, until)
+    select picked.id, picked.webhook_id, p_owner, p_now + p_lease_ms from picked
+    on conflict (delivery_id) do update
+      set webhook_id = excluded.webhook_id, owner = excluded.owner, until = excluded.until
+      where l.until <= p_now
+    returning l.delivery_id, l.owner, l.until
   )
-  select row(c.*)::af_delivery, e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc,
-    wh.secret_enc, wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
+  select row(x.id, x.account_id, x.event_id, x.event, x.webhook_id, x.status, x.attempt_count,
+      x.next_attempt_at, x.last_status_code, x.last_error, x.created_at, x.updated_at, c.owner,
+      c.until, x.trigger, x.status_before, x.resume_at)::af_delivery,
+    e.timestamp, e.body, wh.id, wh.url, wh.active, wh.headers_enc, wh.secret_enc,
+    wh.previous_secret_enc, wh.previous_secret_expires_at, wh.deleted_at
   from c
-  join events e on e.id = c.event_id
-  left join webhooks wh on wh.id = c.webhook_id;
+  join deliveries x on x.id = c.delivery_id
+  join events e on e.id = x.event_id
+  left join webhooks wh on wh.id = x.webhook_id;
 end
 $fn$;
 
@@ -182,22 +192,23 @@ begin
   perform set_config('synchronous_commit', 'off', true);
 
   -- Step 1: the head of the queue, and the webhooks in it with room under their cap (live
-  -- leases counted for those webhooks only, on deliveries_leased, whatever the table's size)
-  -- and whose account has room. A webhook another owner holds live leases on has no room.
+  -- leases counted for those webhooks only, on delivery_leases_webhook) and whose account has
+  -- room. A webhook another owner holds live leases on has no room.
   with head as (
     select x.webhook_id, x.account_id from deliveries x
     where x.status = 'pending' and not x.listen and x.next_attempt_at <= p_now
-      and (x.lease_until is null or x.lease_until <= p_now)
+      and not exists (select 1 from delivery_leases l
+                      where l.delivery_id = x.id and l.until > p_now)
     order by x.next_attempt_at
     limit v_scan
   ),
   live as (
-    select x.webhook_id,
-      case when bool_or(x.lease_owner <> p_owner) then p_cap else count(*)::int end as n
-    from deliveries x
-    where x.webhook_id = any(array(select distinct h.webhook_id from head h))
-      and x.lease_owner is not null and x.lease_until > p_now
-    group by x.webhook_id
+    select l.webhook_id,
+      case when bool_or(l.owner <> p_owner) then p_cap else count(*)::int end as n
+    from delivery_leases l
+    where l.webhook_id = any(array(select distinct h.webhook_id from head h))
+      and l.until > p_now
+    group by l.webhook_id
   ),
   per as (
     select h.webhook_id, count(*)::int as n,
@@ -227,18 +238,19 @@ begin
   if v_scanned = v_scan and (v_blocked > 0 or cardinality(v_locked) < cardinality(v_ids)) then
     execute $walk$
       with live as (
-        select x.webhook_id,
-          case when bool_or(x.lease_owner <> $2) then $3 else count(*)::int end as n
-        from deliveries x
-        where x.lease_owner is not null and x.lease_until > $1
-        group by x.webhook_id
+        select l.webhook_id,
+          case when bool_or(l.owner <> $2) then $3 else count(*)::int end as n
+        from delivery_leases l
+        where l.until > $1
+        group by l.webhook_id
       )
       select coalesce(array_agg(s.id), '{}') from (
         select wh.id from webhooks wh
         cross join lateral (
           select x.next_attempt_at from deliveries x
           where x.webhook_id = wh.id and x.status = 'pending' and x.next_attempt_at <= $1
-            and (x.lease_until is null or x.lease_until <= $1)
+            and not exists (select 1 from delivery_leases l
+                            where l.delivery_id = x.id and l.until > $1)
           order by x.next_attempt_at
           limit 1
         ) due

@@ -1,5 +1,5 @@
 -- Completion: a batch of attempt outcomes written in one round trip and one transaction,
--- four statements whatever the batch's size. ../sql/complete-attempts.ts calls it and explains
+-- five statements whatever the batch's size. ../sql/complete-attempts.ts calls it and explains
 -- why it is idempotent and in which order it takes its locks. migrate() installs this file
 -- after the migrations, whenever its text changes.
 --
@@ -43,8 +43,9 @@ begin
       as u(id, delivery_id, account_id, webhook_id, number, started_at, duration_ms,
            status_code, error, request_headers, response_headers, response_body, body_encoding,
            trigger, succeeded, owner)
-    where exists (select 1 from deliveries x where x.id = u.delivery_id
-                  and (u.owner is null or x.lease_owner = u.owner))
+    where exists (select 1 from deliveries x where x.id = u.delivery_id)
+      and (u.owner is null or exists (select 1 from delivery_leases l
+                                      where l.delivery_id = u.delivery_id and l.owner = u.owner))
     on conflict (id) do nothing
     returning attempts.id
   )
@@ -77,11 +78,15 @@ begin
   update deliveries x set
     status = u.status, attempt_count = u.number, next_attempt_at = u.next_attempt_at,
     last_status_code = u.status_code, last_error = u.error, updated_at = u.now,
-    lease_owner = null, lease_until = null,
     trigger = 'scheduled', status_before = null, resume_at = null
   from unnest(p_ids, p_delivery_ids, p_statuses, p_numbers, p_next_attempt_at, p_status_codes,
               p_errors, p_now)
     as u(attempt_id, id, status, number, next_attempt_at, status_code, error, now)
   where x.id = u.id and (v_fresh is null or u.attempt_id = any(v_fresh));
+
+  -- The leases of the recorded outcomes end (a test action's too, whose outcome has no owner).
+  delete from delivery_leases l
+  using unnest(p_ids, p_delivery_ids) as u(attempt_id, id)
+  where l.delivery_id = u.id and (v_fresh is null or u.attempt_id = any(v_fresh));
 end
 $fn$;

@@ -31,16 +31,17 @@ export async function getAccount(pool: Queryable, id: string): Promise<AccountRo
 }
 
 /**
- * `Store.purgeAccount`: the account's rows, children first (the foreign keys do not cascade
- * here); each delete reads an index led by the account or, for attempts, by its deliveries.
+ * `Store.purgeAccount`: the account's rows, children first; each delete reads an index led by
+ * the account or, for attempts and leases (which name no account), by its deliveries.
  */
 export async function purgeAccount(pool: pg.Pool, id: string): Promise<void> {
   await transaction(pool, async (client) => {
-    await client.query(
-      `delete from attempts a using deliveries d
-       where a.delivery_id = d.id and d.account_id = $1`,
-      [id],
-    );
+    for (const child of ['attempts', 'delivery_leases']) {
+      await client.query(
+        `delete from ${child} x using deliveries d where x.delivery_id = d.id and d.account_id = $1`,
+        [id],
+      );
+    }
     for (const table of ACCOUNT_TABLES) {
       await client.query(`delete from ${table} where account_id = $1`, [id]);
     }

@@ -103,9 +103,10 @@ export async function nextDueAt(
 ): Promise<number | null> {
   const { rows } = await query(
     pool,
-    `select min(next_attempt_at) as at from deliveries
-     where status = 'pending' and not listen and (lease_until is null or lease_until <= $1)
-       and ($2::bigint is null or next_attempt_at > $2)`,
+    `select min(d.next_attempt_at) as at from deliveries d
+     where d.status = 'pending' and not d.listen
+       and not exists (select 1 from delivery_leases l where l.delivery_id = d.id and l.until > $1)
+       and ($2::bigint is null or d.next_attempt_at > $2)`,
     [now, after ?? null],
   );
   return rows[0]?.at ?? null;

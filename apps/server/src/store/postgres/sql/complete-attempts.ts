@@ -4,10 +4,11 @@ import { placeholders, query } from '../pool.js';
 
 /**
  * Batched completion, one transaction for the whole batch and one round trip: the function
- * `af_complete_attempts` (`../functions/complete-attempts.sql`) runs four statements whatever
+ * `af_complete_attempts` (`../functions/complete-attempts.sql`) runs five statements whatever
  * the batch's size, one `INSERT … SELECT unnest(…)` for the attempts, one update of the health of
  * the batch's webhooks (`af_record_health`, `../functions/webhook-health.sql`), one update of the
- * webhooks answered 410, one `UPDATE … FROM unnest(…)` for the deliveries.
+ * webhooks answered 410, one `UPDATE … FROM unnest(…)` for the deliveries, one delete of their
+ * leases (`delivery_leases`).
  *
  * Idempotent, because a commit can succeed while its answer is lost with the connection: the
  * worker then writes the same batch again. The attempts go first, `ON CONFLICT (id) DO NOTHING`,

@@ -19,7 +19,7 @@ import {
   pageOf,
 } from '../../types.js';
 import { query } from '../pool.js';
-import { attemptRow, deliveryRow, eventRow } from '../rows.js';
+import { attemptRow, deliveryRow, deliverySelect, eventRow } from '../rows.js';
 
 export async function getEvent(
   pool: pg.Pool,
@@ -68,7 +68,7 @@ export async function getDelivery(
   accountId: string,
   id: string,
 ): Promise<DeliveryDetail | undefined> {
-  const { rows } = await query(pool, 'select * from deliveries where account_id = $1 and id = $2', [
+  const { rows } = await query(pool, `${deliverySelect} where account_id = $1 and id = $2`, [
     accountId,
     id,
   ]);
@@ -89,7 +89,7 @@ export async function listDeliveries(
 ): Promise<Page<DeliveryRow>> {
   const { rows } = await query(
     pool,
-    `select * from deliveries
+    `${deliverySelect}
      where account_id = $1 and ($2::text is null or id < $2)
        and ($3::text is null or event = $3)
        and ($4::bigint is null or (id >= $10 and created_at >= $4))

@@ -1,8 +1,9 @@
 /**
  * Leases (`Store.renewLeases`, `releaseLeases`), as `sqlite/sql/leases.ts` is on SQLite: a
- * claimed delivery carries its owner and an expiry (a visibility timeout); the engine's heartbeat
- * extends the ones it still holds, and a stopping engine releases them, waking idle workers, so
- * another may claim them at once. Only the owner's own leases are touched.
+ * claimed delivery's lease, a row of `delivery_leases` (migration 0013), holds its owner and an
+ * expiry (a visibility timeout); the engine's heartbeat extends the ones it still holds, and a
+ * stopping engine releases them, waking idle workers, so another may claim them at once. Only
+ * the owner's own leases are touched.
  */
 import type pg from 'pg';
 import { sendWakeUp, type WakeUp } from '../notifier.js';
@@ -17,8 +18,8 @@ export async function renewLeases(
   if (deliveryIds.length === 0) return;
   await query(
     pool,
-    `update deliveries set lease_until = $3
-     where lease_owner = $1 and id = any($2::text[])`,
+    `update delivery_leases set until = $3
+     where owner = $1 and delivery_id = any($2::text[])`,
     [owner, deliveryIds, until],
   );
 }
@@ -31,8 +32,8 @@ export async function releaseLeases(
 ): Promise<void> {
   await transaction(pool, async (client) => {
     const { rowCount } = await client.query(
-      `update deliveries set lease_owner = null, lease_until = null
-       where lease_owner = $1 and ($2::text[] is null or id = any($2::text[]))`,
+      `delete from delivery_leases
+       where owner = $1 and ($2::text[] is null or delivery_id = any($2::text[]))`,
       [owner, deliveryIds ?? null],
     );
     if (rowCount) await sendWakeUp(client, wake);

@@ -22,12 +22,19 @@ export async function requestAttempt(
 ): Promise<DeliveryRow | 'in_flight' | undefined> {
   return transaction(pool, async (client) => {
     const { rows } = await client.query<Raw>(
-      'select * from deliveries where account_id = $1 and id = $2 for update',
+      'select id from deliveries where account_id = $1 and id = $2 for update',
       [accountId, id],
     );
-    const d = rows[0];
-    if (!d) return undefined;
-    if (d.lease_owner !== null && d.lease_until > now) return 'in_flight';
+    if (!rows[0]) return undefined;
+    // After the row lock, in a statement of its own: a claim that held the row first and has
+    // committed since took its lease, which this statement's snapshot sees.
+    const live = await client.query(
+      'select 1 from delivery_leases where delivery_id = $1 and until > $2',
+      [id, now],
+    );
+    if (live.rowCount) return 'in_flight';
+    // An expired lease (its worker died or gave it up) goes with the request.
+    await client.query('delete from delivery_leases where delivery_id = $1', [id]);
     // A second request before the first attempt ran keeps the state to return to.
     const { rows: updated } = await client.query<Raw>(
       `update deliveries set
@@ -35,8 +42,7 @@ export async function requestAttempt(
          resume_at = case when trigger = 'scheduled'
            then (case when status = 'pending' then next_attempt_at end) else resume_at end,
          trigger = case when trigger = 'scheduled' then $3 else trigger end,
-         status = 'pending', next_attempt_at = $2, updated_at = $2,
-         lease_owner = null, lease_until = null
+         status = 'pending', next_attempt_at = $2, updated_at = $2
        where id = $1 returning *`,
       [id, now, trigger],
     );
@@ -91,9 +97,12 @@ export async function insertTestDelivery(
     const { rows } = await client.query(
       `with c as (
          insert into deliveries (id, account_id, event_id, event, webhook_id, status,
-           next_attempt_at, created_at, updated_at, lease_owner, lease_until, trigger)
-         values ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, $7, $6::bigint + $8::bigint, 'test')
+           next_attempt_at, created_at, updated_at, trigger)
+         values ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'test')
          returning *
+       ), lease as (
+         insert into delivery_leases (delivery_id, webhook_id, owner, until)
+         values ($1, $5, $7, $6::bigint + $8::bigint)
        ) ${claimedSelect}`,
       [
         delivery.id,

@@ -3,8 +3,8 @@
  * in one short transaction, so no lock is held long and deliveries go on between batches. Events
  * are found on their primary key (ids sort by creation time: `idBefore`), oldest first, locked
  * with `skip locked` so two processes purging at once take different ones; one with a pending
- * delivery is kept whole. Attempts, deliveries, then events (the foreign keys' order); then the
- * rows of deleted webhooks and listen sessions no delivery names any more.
+ * delivery is kept whole. Attempts (and leases), deliveries, then events, children first; then
+ * the rows of deleted webhooks and listen sessions no delivery names any more.
  */
 import type pg from 'pg';
 import { idBefore } from '../../../ids.js';
@@ -39,6 +39,13 @@ export async function purgeFinished(
             [ids],
           )
         ).rowCount ?? 0;
+      // A finished delivery holds no live lease; an expired one may be left (its worker died
+      // and the delivery failed before another took it over).
+      await client.query(
+        `delete from delivery_leases l using deliveries d
+         where d.event_id = any($1) and l.delivery_id = d.id`,
+        [ids],
+      );
       deliveries =
         (await client.query('delete from deliveries where event_id = any($1)', [ids])).rowCount ??
         0;

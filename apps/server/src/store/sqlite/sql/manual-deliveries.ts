@@ -25,6 +25,10 @@ export function requestAttempt(
       | undefined;
     if (!r) return undefined;
     if (r.lease_owner != null && (r.lease_until as number) > now) return 'in_flight';
+    // An expired lease (its worker died or gave it up) goes with the request.
+    if (r.lease_owner != null) {
+      stmt('UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?').run(id);
+    }
     const queued = r.status === 'pending' && r.trigger !== 'scheduled';
     if (!queued) {
       // A manual attempt already queued keeps its first statusBefore/resumeAt.
