@@ -10,7 +10,7 @@
  * in `deliveries_due`, and the slow path's walk steps over sessions.
  */
 import type { ClaimedDelivery, ClaimOptions } from '../../types.js';
-import { CLAIMED_SELECT, type Row, type Stmt, toClaimed } from '../rows.js';
+import { CLAIMED_SELECT, limitOf, type Row, type Stmt, toClaimed } from '../rows.js';
 
 /** Rows scanned in claim order before the claim walks webhook by webhook instead. */
 const CLAIM_SCAN_BUDGET = 1000;
@@ -89,8 +89,8 @@ export class SqliteClaims {
       `SELECT id, webhook_id, account_id FROM deliveries
        WHERE status = 'pending' AND listen = 0 AND next_attempt_at <= ?
          AND (lease_owner IS NULL OR lease_until <= ?)
-       ORDER BY next_attempt_at, id LIMIT ?`,
-    ).iterate(o.now, o.now, budget) as IterableIterator<Row>) {
+       ORDER BY next_attempt_at, id ${limitOf(budget)}`,
+    ).iterate(o.now, o.now) as IterableIterator<Row>) {
       scanned++;
       const w = r.webhook_id as string;
       const a = r.account_id as string;
@@ -148,17 +148,19 @@ export class SqliteClaims {
     accounts: AccountRoom,
     o: ClaimOptions,
   ): string[] {
-    const due = this.stmt(
-      `SELECT id, webhook_id, account_id, next_attempt_at FROM deliveries
-       WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
-         AND (lease_owner IS NULL OR lease_until <= ?)
-       ORDER BY next_attempt_at, id LIMIT ?`,
-    );
+    // One statement per `n` (at most the claim's limit, `CLAIM_BATCH` in the engine): `limitOf`.
+    const due = (n: number) =>
+      this.stmt(
+        `SELECT id, webhook_id, account_id, next_attempt_at FROM deliveries
+         WHERE status = 'pending' AND webhook_id = ? AND next_attempt_at <= ?
+           AND (lease_owner IS NULL OR lease_until <= ?)
+         ORDER BY next_attempt_at, id ${limitOf(n)}`,
+      );
     const candidates: Row[] = [];
     for (const [w, account] of webhooks) {
       if (account !== undefined && accounts.left(account) <= 0) continue;
       const n = Math.min(room(w), o.limit);
-      if (n > 0) candidates.push(...(due.all(w, o.now, o.now, n) as Row[]));
+      if (n > 0) candidates.push(...(due(n).all(w, o.now, o.now) as Row[]));
     }
     candidates.sort(
       (a, b) =>
