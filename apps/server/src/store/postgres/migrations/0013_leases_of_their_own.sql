@@ -14,10 +14,11 @@ create table delivery_leases (
   owner text not null,
   until bigint not null
 );
--- A webhook's leases, counted by each claim. A renewal changes `until` alone, which no index
--- holds: with room left on the page it is a HOT update.
-create index delivery_leases_webhook on delivery_leases (webhook_id);
-alter table delivery_leases set (fillfactor = 80);
+-- A webhook's live leases, counted by each claim: the range `until > now` of the webhook's
+-- entries. Under load thousands of leases a second end (their rows deleted, their index entries
+-- left for vacuum); the range leaves out all but those of the last lease duration, as
+-- deliveries_leased (webhook_id, lease_until) did.
+create index delivery_leases_webhook on delivery_leases (webhook_id, until);
 
 -- The leases of deliveries in flight now move over. deliveries.lease_owner and lease_until and
 -- their index stay, unused and empty: migrations are additive, so that processes of the release
