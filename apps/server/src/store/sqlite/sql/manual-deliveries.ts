@@ -25,25 +25,23 @@ export function requestAttempt(
       | undefined;
     if (!r) return undefined;
     if (r.lease_owner != null && (r.lease_until as number) > now) return 'in_flight';
-    // An expired lease (its worker died or gave it up) goes with the request.
-    if (r.lease_owner != null) {
-      stmt('UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE id = ?').run(id);
-    }
+    // Either update below also clears an expired lease (its worker died or gave it up).
     const queued = r.status === 'pending' && r.trigger !== 'scheduled';
     if (!queued) {
       // A manual attempt already queued keeps its first statusBefore/resumeAt.
       stmt(
         `UPDATE deliveries SET trigger = ?, status_before = status,
            resume_at = CASE WHEN status = 'pending' THEN next_attempt_at ELSE NULL END,
-           status = 'pending', next_attempt_at = ?, updated_at = ?
+           status = 'pending', next_attempt_at = ?, updated_at = ?,
+           lease_owner = NULL, lease_until = NULL
          WHERE id = ?`,
       ).run(trigger, now, now, id);
     } else {
-      stmt('UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = ?').run(
-        now,
-        now,
-        id,
-      );
+      stmt(
+        `UPDATE deliveries SET next_attempt_at = ?, updated_at = ?,
+           lease_owner = NULL, lease_until = NULL
+         WHERE id = ?`,
+      ).run(now, now, id);
     }
     return toDelivery(stmt('SELECT * FROM deliveries WHERE id = ?').get(id) as Row);
   });
