@@ -19,6 +19,7 @@ import { createScratchDatabase, type LayoutName, startLayout } from './lib/layou
 import { ceiling, postBatches, postSteady, waitForDeliveries, wallNow } from './lib/load.js';
 import { PEER_PRESET_TEXT, startGraphilePeer } from './lib/peer.js';
 import {
+  databaseCpuSeconds,
   type Receiver,
   type ReceiverProcess,
   repoRoot,
@@ -226,11 +227,13 @@ async function runPeer() {
     try {
       const events = size.fo10;
       const cpu0 = await peer.cpuSeconds();
+      const db0 = databaseCpuSeconds();
       const started = wallNow();
       await peer.enqueue(events);
       const posted = wallNow();
       const res = await waitForDeliveries(recv, events * proc.urls.length, DRAIN_TIMEOUT);
       const cpu = (await peer.cpuSeconds()) - cpu0;
+      const dbSeconds = databaseCpuSince(db0);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       peer10 = res.complete ? perS : 0;
@@ -246,10 +249,14 @@ async function runPeer() {
         ingest_per_s: round((events * 1000) / (posted - started), 0),
         peak_rss_mb: round(peer.peakRss() / 2 ** 20),
         cpu_s: round(cpu, 2),
+        cpu_us_per_delivery: round((cpu * 1e6) / Math.max(1, res.received), 0),
+        ...(dbSeconds === undefined
+          ? {}
+          : { db_cpu_us_per_delivery: round((dbSeconds * 1e6) / Math.max(1, res.received), 0) }),
         detail: PEER_PRESET_TEXT,
       });
       log(
-        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * proc.urls.length}), CPU ${cpu.toFixed(2)} s, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
+        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * proc.urls.length}), CPU ${cpu.toFixed(2)} s (${((cpu * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery)${dbSeconds === undefined ? '' : `, PostgreSQL ${((dbSeconds * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery`}, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
       );
     } finally {
       await peer.stop();
@@ -260,6 +267,15 @@ async function runPeer() {
     });
     await db.drop();
   }
+}
+
+/**
+ * PostgreSQL's CPU seconds since `before` (`databaseCpuSeconds`), or undefined where the server's
+ * processes are not visible here.
+ */
+function databaseCpuSince(before: number | undefined): number | undefined {
+  const now = databaseCpuSeconds();
+  return before === undefined || now === undefined ? undefined : now - before;
 }
 
 /** The service's fan-out 10 rows against graphile-worker's of the same run (target ≥ 1.3). */
@@ -286,6 +302,7 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
       const mainCpu = () => running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
       const cpuBefore = cpu();
       const mainBefore = mainCpu();
+      const dbBefore = layout === 'sqlite' ? undefined : databaseCpuSeconds();
       const started = wallNow();
       await postBatches(api, events);
       const posted = wallNow();
@@ -294,6 +311,7 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
       // fan-out and delivery together, per delivery.
       const cpuSeconds = cpu() - cpuBefore;
       const mainSeconds = mainCpu() - mainBefore;
+      const dbSeconds = databaseCpuSince(dbBefore);
       const perDelivery = (s: number) => round((s * 1e6) / Math.max(1, res.received), 0);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
@@ -314,9 +332,11 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
         // The event loop's share, and the rest (on SQLite mostly the store's thread).
         main_thread_us: perDelivery(mainSeconds),
         other_threads_us: perDelivery(cpuSeconds - mainSeconds),
+        // PostgreSQL's own processes (on SQLite the database is the store's thread, above).
+        ...(dbSeconds === undefined ? {} : { db_cpu_us_per_delivery: perDelivery(dbSeconds) }),
       });
       log(
-        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut}), service CPU ${perDelivery(cpuSeconds)} µs per delivery (main thread ${perDelivery(mainSeconds)}, other threads ${perDelivery(cpuSeconds - mainSeconds)})`,
+        `throughput ${layout} fan-out ${fanOut}: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * fanOut}), service CPU ${perDelivery(cpuSeconds)} µs per delivery (main thread ${perDelivery(mainSeconds)}, other threads ${perDelivery(cpuSeconds - mainSeconds)})${dbSeconds === undefined ? '' : `, PostgreSQL ${perDelivery(dbSeconds)} µs`}`,
       );
       await api.close();
     });

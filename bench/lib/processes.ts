@@ -1,6 +1,6 @@
 /** Child processes of a benchmark run: receivers and service processes, each in its own process. */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -183,6 +183,46 @@ function statCpuSeconds(path: string): number | undefined {
 /** A process's user + system CPU seconds from /proc (all its threads), or undefined once gone. */
 export function processCpuSeconds(pid: number): number | undefined {
   return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * The CPU seconds the local PostgreSQL server has used so far, every process of it (backends,
+ * autovacuum, the WAL writer, the checkpointer): the live ones' own, and the postmaster's
+ * children that have exited (its `cutime` and `cstime`), so a backend that ends during a run is
+ * still counted. Undefined when no `postgres` process is visible (a database on another host).
+ * The server serves whatever else runs on it too: read it around a window where the benchmark's
+ * database is the only busy one.
+ */
+export function databaseCpuSeconds(): number | undefined {
+  let total = 0;
+  let found = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(open + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    found = true;
+    total += Number(fields[11]) + Number(fields[12]);
+    // The postmaster (its parent is not a postgres process): its exited children's CPU.
+    const parent = Number(fields[1]);
+    if (!isPostgres(parent)) total += Number(fields[13]) + Number(fields[14]);
+  }
+  return found ? total / CLK_TCK : undefined;
+}
+
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return false;
+  }
 }
 
 /**
