@@ -207,7 +207,9 @@ export async function startService(
     servesApi,
     url,
     ...(opts.jitRounds === undefined ? {} : { jitRounds: opts.jitRounds }),
-    ...(delivers ? { deliveries: { engine, metrics, count: config.warmUpDeliveries } } : {}),
+    ...(delivers
+      ? { deliveries: { engine, metrics, count: config.warmUpDeliveries } }
+      : { inserts: { metrics, count: config.warmUpDeliveries } }),
   });
   readiness.markWarm();
   logger.info(
@@ -215,6 +217,7 @@ export async function startService(
       ms: Math.round(warm.ms),
       connections: warm.connections,
       deliveries: warm.deliveries,
+      events: warm.events,
       failed: warm.failed,
     },
     `warmed up in ${Math.round(warm.ms)} ms; /readyz answers 200`,
@@ -294,7 +297,7 @@ function banner(config: Config, url: string, dev: DevAccount | null, warm: WarmU
     `  API docs:     ${url}/docs`,
     `  Database:     ${database}`,
     `  Private networks: ${privateNetworksPolicy(config)}`,
-    `  Warm-up:      ${Math.round(warm.ms)} ms (${warm.connections} database connection${warm.connections === 1 ? '' : 's'}${warm.deliveries ? `, ${warm.deliveries} deliveries` : ''}${warm.failed.length ? `; failed: ${warm.failed.join(', ')}` : ''}${warm.timedOut ? '; cut short' : ''})`,
+    `  Warm-up:      ${Math.round(warm.ms)} ms (${warm.connections} database connection${warm.connections === 1 ? '' : 's'}${warm.deliveries ? `, ${warm.deliveries} deliveries` : ''}${warm.events ? `, ${warm.events} events` : ''}${warm.failed.length ? `; failed: ${warm.failed.join(', ')}` : ''}${warm.timedOut ? '; cut short' : ''})`,
     config.generatedKeys.admin
       ? `  Admin key:    ${config.adminKey}  (generated, kept in ${join(dir, 'admin-key')})`
       : '  Admin key:    from AF_ADMIN_KEY',

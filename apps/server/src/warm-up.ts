@@ -25,16 +25,18 @@
  *    went from 120 to 60 ms and the 10 s p99 from about 100 to 45-55 ms; on SQLite the first
  *    100 ms' p50 from 30-50 to under 10 ms; for about half a second more of warm-up.
  *
- * 5. Real deliveries, in a process that serves the API and delivers (`AF_ROLE=all`): the
- *    rounds above leave the engine, the store's writes and claims, the sender and the insert
- *    cold, and V8 keeps optimizing a process's hot path over its first tens of thousands of
- *    deliveries (measured in docs/performance.md: a process's third 20,000 deliveries cost about
- *    a fifth less CPU than its first). So the warm-up makes an account of its own with
+ * 5. Real deliveries, in a process that delivers (`AF_ROLE=all` or `worker`): the rounds above
+ *    leave the engine, the store's writes and claims, the sender and the insert cold, and V8
+ *    keeps optimizing a process's hot path over its first tens of thousands of deliveries
+ *    (measured in docs/performance.md: a process's third 20,000 deliveries cost about a fifth
+ *    less CPU than its first). So the warm-up makes an account of its own with
  *    `WARM_UP_WEBHOOKS` webhooks pointing at a receiver it serves on 127.0.0.1 (let past the SSRF
  *    guard for that port alone: `Sender.allowOwnReceiver`), posts events through the API (in
- *    batches and one by one, with the admin key) until `AF_WARM_UP_DELIVERIES` deliveries are
- *    made, waits until each is received and recorded, then deletes the account and everything
- *    of it (`Store.purgeAccount`) and zeroes the traffic counters of /metrics
+ *    batches and one by one, with the admin key; a worker, which serves no API, inserts the same
+ *    envelopes through the store, as the API would, and wakes its engine) until
+ *    `AF_WARM_UP_DELIVERIES` deliveries are made, waits until each is received and recorded,
+ *    then deletes the account and everything of it (`Store.purgeAccount`) and zeroes the
+ *    traffic counters of /metrics
  *    (`Metrics.forgetTraffic`). Nothing of it stays; while it runs the admin key can see the
  *    account, named `warm-up`. On PostgreSQL every process on the database claims due
  *    deliveries, and an idle one took all 10,000 of a starting one's (its guard refused them)
@@ -42,6 +44,9 @@
  *    one worker at a time per webhook, so no other process claims those webhooks' deliveries.
  *    What a warm-up killed before its purge left is deleted by the next one
  *    (`WARM_UP_ACCOUNT_PREFIX`).
+ *    An api process (`AF_ROLE=api`) sends nothing: it posts the same events through its API to
+ *    an account of its own without webhooks (`warmInserts`), so that the hot route's insert and
+ *    answer are warm too and no worker is given work.
  *
  * A step that fails is logged as a warning and the next runs; the whole is bounded
  * (`WARM_UP_TIMEOUT_MS`), after which the service is ready anyway: a warm-up never holds
@@ -54,6 +59,7 @@ import { eventSamples } from '@agentfactory/webhooks';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
+import { buildEnvelope } from './api/envelope.js';
 import type { Config } from './config.js';
 import type { DeliveryEngine } from './delivery/engine.js';
 import { RequestBuilder } from './delivery/request.js';
@@ -123,13 +129,23 @@ export interface WarmUpDeps {
   /** Default `JIT_ROUNDS`. */
   jitRounds?: number;
   /**
-   * Step 5, in a process that serves the API and delivers (`all`): the engine (its sender lets
-   * the warm-up's receiver through) and the counters zeroed after it. Absent: no step 5.
+   * Step 5, in a process that delivers (`all`, `worker`): the engine (its sender lets the
+   * warm-up's receiver through; a worker's is woken for the events it inserts) and the counters
+   * zeroed after it. Absent: no step 5.
    */
   deliveries?: {
-    engine: Pick<DeliveryEngine, 'allowOwnReceiver' | 'owner'>;
+    engine: Pick<DeliveryEngine, 'allowOwnReceiver' | 'owner' | 'notify'>;
     metrics: Pick<Metrics, 'forgetTraffic'>;
     /** Deliveries to send (`AF_WARM_UP_DELIVERIES`); 0 skips the step. */
+    count: number;
+  };
+  /**
+   * Step 5 in a process that serves the API and does not deliver (`api`): events inserted
+   * through the API alone (`warmInserts`), and the counters zeroed after it. Absent: no step 5.
+   */
+  inserts?: {
+    metrics: Pick<Metrics, 'forgetTraffic'>;
+    /** As `deliveries.count`: this many deliveries' worth of events. */
     count: number;
   };
 }
@@ -144,6 +160,8 @@ export interface WarmUpResult {
   timedOut: boolean;
   /** Deliveries step 5 sent and its receiver answered (0 when it did not run). */
   deliveries: number;
+  /** Events step 5 inserted in an api process (0 elsewhere). */
+  events: number;
 }
 
 /** The user agent of the warm-up's requests and of its made-up attempt. */
@@ -171,6 +189,7 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
     failed: [],
     timedOut: false,
     deliveries: 0,
+    events: 0,
   };
   const steps: [string, () => Promise<void>][] = [
     [
@@ -205,13 +224,10 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
     [
       'deliveries',
       async () => {
-        if (deps.deliveries && deps.url && deps.servesApi) {
-          result.deliveries = await warmDeliveries(
-            deps,
-            deps.url,
-            deps.deliveries,
-            () => result.timedOut,
-          );
+        if (deps.deliveries) {
+          result.deliveries = await warmDeliveries(deps, deps.deliveries, () => result.timedOut);
+        } else if (deps.inserts && deps.url && deps.servesApi) {
+          result.events = await warmInserts(deps, deps.url, deps.inserts, () => result.timedOut);
         }
       },
     ],
@@ -306,16 +322,10 @@ async function warmRoutes(deps: WarmUpDeps, via?: Call): Promise<void> {
  */
 async function warmDeliveries(
   deps: WarmUpDeps,
-  url: string,
   opts: NonNullable<WarmUpDeps['deliveries']>,
   cutShort: () => boolean,
 ): Promise<number> {
-  // What a warm-up that never finished left (with the setting at 0 too: it may be 0 since).
-  const leftovers = await deps.store.listAccountIds(
-    WARM_UP_ACCOUNT_PREFIX,
-    Date.now() - LEFTOVER_AFTER_MS,
-  );
-  for (const left of leftovers) await deps.store.purgeAccount(left);
+  await purgeLeftovers(deps.store);
   const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
   if (events <= 0) return 0;
   let received = 0;
@@ -364,38 +374,12 @@ async function warmDeliveries(
         now,
       );
     }
-    // Through the API as any event: in batches of 50, the last fifth one request each, four
-    // requests at once. A refused request (a rate limit) only means fewer deliveries.
-    const call = overHttp(url, agent);
-    const headers = {
-      'user-agent': USER_AGENT,
-      [TOKEN_HEADER]: TOKEN,
-      authorization: `Bearer ${deps.config.adminKey}`,
-    };
-    const event = { event: 'conversation.message', data: eventSamples['conversation.message'] };
-    const single = Math.ceil(events / 5);
-    const requests: (() => Promise<number>)[] = [];
-    for (let left = events - single; left > 0; left -= 50) {
-      const n = Math.min(50, left);
-      const payload = { account_id: accountId, events: Array.from({ length: n }, () => event) };
-      requests.push(async () => {
-        const res = await call({ method: 'POST', url: '/v1/events/batch', headers, payload });
-        return res.statusCode === 202 ? n : 0;
-      });
-    }
-    for (let i = 0; i < single; i++) {
-      const payload = { ...event, account_id: accountId };
-      requests.push(async () => {
-        const res = await call({ method: 'POST', url: '/v1/events', headers, payload });
-        return res.statusCode === 202 ? 1 : 0;
-      });
-    }
-    let accepted = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let r = requests.shift(); r && !cutShort(); r = requests.shift())
-          accepted += await r();
-      }),
+    const accepted = await insertAll(
+      deps.servesApi && deps.url
+        ? throughApi(deps.config, accountId, overHttp(deps.url, agent))
+        : throughStore(deps.store, opts.engine, accountId),
+      events,
+      cutShort,
     );
     // Every delivery answered and its outcome recorded (none pending but the holders), or the
     // step's bound.
@@ -422,6 +406,139 @@ async function warmDeliveries(
     await deps.store.purgeAccount(accountId);
     if (!cutShort()) opts.metrics.forgetTraffic();
   }
+}
+
+/** What a warm-up that never finished left (with the setting at 0 too: it may be 0 since). */
+async function purgeLeftovers(store: Store): Promise<void> {
+  const leftovers = await store.listAccountIds(
+    WARM_UP_ACCOUNT_PREFIX,
+    Date.now() - LEFTOVER_AFTER_MS,
+  );
+  for (const left of leftovers) await store.purgeAccount(left);
+}
+
+/**
+ * Step 5 in an api process (`AF_ROLE=api`), which sends nothing: events posted through the API
+ * as in a process that delivers, to an account of the warm-up's own without webhooks (so nothing
+ * is due for the workers), then the account removed and the counters zeroed. Warms what the
+ * rounds leave cold on the hot route: the body past validation, the insert and its answer.
+ * Answers how many events were accepted.
+ */
+async function warmInserts(
+  deps: WarmUpDeps,
+  url: string,
+  opts: NonNullable<WarmUpDeps['inserts']>,
+  cutShort: () => boolean,
+): Promise<number> {
+  await purgeLeftovers(deps.store);
+  const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
+  if (events <= 0) return 0;
+  const now = Date.now();
+  const accountId = warmUpAccountId(now);
+  const agent = new Agent({ connections: 4 });
+  try {
+    await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
+    return await insertAll(
+      throughApi(deps.config, accountId, overHttp(url, agent)),
+      events,
+      cutShort,
+    );
+  } finally {
+    await agent.close();
+    await deps.store.purgeAccount(accountId);
+    if (!cutShort()) opts.metrics.forgetTraffic();
+  }
+}
+
+/** Step 5's events, `n` at once into the warm-up's account; answers how many were accepted. */
+type InsertEvents = (n: number) => Promise<number>;
+
+/**
+ * `events` events through `insert`: in batches of 50, the last fifth one event each (both shapes
+ * of the route, the single one as most traffic comes), four requests at once. Answers how many
+ * were accepted.
+ */
+async function insertAll(
+  insert: InsertEvents,
+  events: number,
+  cutShort: () => boolean,
+): Promise<number> {
+  const single = Math.ceil(events / 5);
+  const requests: (() => Promise<number>)[] = [];
+  for (let left = events - single; left > 0; left -= 50) {
+    const n = Math.min(50, left);
+    requests.push(() => insert(n));
+  }
+  for (let i = 0; i < single; i++) requests.push(() => insert(1));
+  let accepted = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let r = requests.shift(); r && !cutShort(); r = requests.shift()) {
+        // Not `accepted += await r()`: that reads `accepted` before the await, and the four
+        // loops' additions would overwrite each other.
+        const n = await r();
+        accepted += n;
+      }
+    }),
+  );
+  return accepted;
+}
+
+const WARM_UP_EVENT = {
+  event: 'conversation.message',
+  data: eventSamples['conversation.message'],
+} as const;
+
+/**
+ * Through the API as any event, with the admin key: `POST /v1/events/batch`, or `POST
+ * /v1/events` for one. A refused request (a rate limit) only means fewer deliveries.
+ */
+function throughApi(config: Config, accountId: string, call: Call): InsertEvents {
+  const headers = {
+    'user-agent': USER_AGENT,
+    [TOKEN_HEADER]: TOKEN,
+    authorization: `Bearer ${config.adminKey}`,
+  };
+  return async (n) => {
+    const res =
+      n === 1
+        ? await call({
+            method: 'POST',
+            url: '/v1/events',
+            headers,
+            payload: { ...WARM_UP_EVENT, account_id: accountId },
+          })
+        : await call({
+            method: 'POST',
+            url: '/v1/events/batch',
+            headers,
+            payload: {
+              account_id: accountId,
+              events: Array.from({ length: n }, () => WARM_UP_EVENT),
+            },
+          });
+    return res.statusCode === 202 ? n : 0;
+  };
+}
+
+/**
+ * In a worker, which serves no API: the envelopes the API would make, inserted through the store
+ * (the fan-out to the warm-up's webhooks is the store's), then the engine woken, as the API does.
+ */
+function throughStore(
+  store: Store,
+  engine: Pick<DeliveryEngine, 'notify'>,
+  accountId: string,
+): InsertEvents {
+  return async (n) => {
+    const now = Date.now();
+    const events = Array.from({ length: n }, () =>
+      buildEnvelope(WARM_UP_EVENT.event, WARM_UP_EVENT.data, now),
+    );
+    const results = await store.insertEvents(accountId, events, now);
+    engine.notify();
+    return results.filter((r) => r.status === 'created').length;
+  };
 }
 
 /** One attempt's headers, built and signed for a made-up delivery (nothing is sent). */

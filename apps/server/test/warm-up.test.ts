@@ -135,21 +135,21 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
     AF_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
   });
 
+  /** The row count of every table the warm-up writes, in `schema`. */
+  const rowCounts = (schema: string) => async () =>
+    Object.fromEntries(
+      await Promise.all(
+        // PostgreSQL keeps leases in a table of their own (the warm-up's holding ones too).
+        [...TABLES, 'delivery_leases'].map(
+          async (t) =>
+            [t, Number((await pg.sql(`select count(*) as n from ${schema}.${t}`))[0]!.n)] as const,
+        ),
+      ),
+    );
+
   it('/readyz is 503 warming until the warm-up ran, then 200; every pooled connection is open; no row is left', async () => {
     const schema = pg.freshSchema();
-    const count = async () =>
-      Object.fromEntries(
-        await Promise.all(
-          // PostgreSQL keeps leases in a table of their own (the warm-up's holding ones too).
-          [...TABLES, 'delivery_leases'].map(
-            async (t) =>
-              [
-                t,
-                Number((await pg.sql(`select count(*) as n from ${schema}.${t}`))[0]!.n),
-              ] as const,
-          ),
-        ),
-      );
+    const count = rowCounts(schema);
     const env = { ...pgEnv(), ...WARM_DELIVERIES };
     const started = await startHeld(env, count, schema);
     await expectWarmStart(started);
@@ -168,6 +168,40 @@ await describePostgres('warm-up on PostgreSQL', (pg) => {
        where datname = current_database() and application_name = 'agentfactory-webhooks'`,
     );
     expect(Number(activity!.n)).toBeGreaterThanOrEqual(10);
+  });
+
+  it('a worker (AF_ROLE=worker), which serves no API, warms up with real deliveries of events it inserts through the store; no row is left', async () => {
+    const schema = pg.freshSchema();
+    const count = rowCounts(schema);
+    const started = await startHeld(
+      { ...pgEnv(), ...WARM_DELIVERIES, AF_ROLE: 'worker' },
+      count,
+      schema,
+    );
+    await expectWarmStart(started);
+    expect(await readyz(started.service.url)).toMatchObject({
+      status: 200,
+      body: { status: 'ready' },
+    });
+    expect(await count()).toEqual(started.before.rows);
+  });
+
+  it('an api process (AF_ROLE=api), which sends nothing, posts events through its API to an account without webhooks; no row is left', async () => {
+    const schema = pg.freshSchema();
+    const count = rowCounts(schema);
+    const started = await startHeld(
+      { ...pgEnv(), ...WARM_DELIVERIES, AF_ROLE: 'api' },
+      count,
+      schema,
+    );
+    expect(started.service.warmUp).toMatchObject({ failed: [], timedOut: false, deliveries: 0 });
+    // 400 deliveries' worth at four webhooks each: 100 events, every one accepted.
+    expect(started.service.warmUp.events).toBe(100);
+    expect(started.printed).toMatch(/Warm-up: +\d+ ms \(10 database connections, 100 events\)/);
+    expect(started.lines.filter((l) => l.includes('"msg":"request"'))).toHaveLength(1);
+    const metrics = await (await fetch(`${started.service.url}/metrics`)).text();
+    expect(metrics).toMatch(/^agentfactory_events_accepted_total 0$/m);
+    expect(await count()).toEqual(started.before.rows);
   });
 
   it("another process on the database claims none of a starting process's warm-up deliveries", async () => {
