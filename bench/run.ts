@@ -234,6 +234,7 @@ async function runPeer() {
       const res = await waitForDeliveries(recv, events * proc.urls.length, DRAIN_TIMEOUT);
       const cpu = (await peer.cpuSeconds()) - cpu0;
       const dbSeconds = databaseCpuSince(db0);
+      const perDelivery = (s: number) => round((s * 1e6) / Math.max(1, res.received), 0);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       peer10 = res.complete ? perS : 0;
@@ -249,14 +250,12 @@ async function runPeer() {
         ingest_per_s: round((events * 1000) / (posted - started), 0),
         peak_rss_mb: round(peer.peakRss() / 2 ** 20),
         cpu_s: round(cpu, 2),
-        cpu_us_per_delivery: round((cpu * 1e6) / Math.max(1, res.received), 0),
-        ...(dbSeconds === undefined
-          ? {}
-          : { db_cpu_us_per_delivery: round((dbSeconds * 1e6) / Math.max(1, res.received), 0) }),
+        cpu_us_per_delivery: perDelivery(cpu),
+        ...(dbSeconds === undefined ? {} : { db_cpu_us_per_delivery: perDelivery(dbSeconds) }),
         detail: PEER_PRESET_TEXT,
       });
       log(
-        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * proc.urls.length}), CPU ${cpu.toFixed(2)} s (${((cpu * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery)${dbSeconds === undefined ? '' : `, PostgreSQL ${((dbSeconds * 1e6) / Math.max(1, res.received)).toFixed(0)} µs per delivery`}, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
+        `peer graphile-worker fan-out 10: ${perS.toFixed(0)} deliveries/s (${res.received}/${events * proc.urls.length}), CPU ${cpu.toFixed(2)} s (${perDelivery(cpu)} µs per delivery)${dbSeconds === undefined ? '' : `, PostgreSQL ${perDelivery(dbSeconds)} µs per delivery`}, peak RSS ${(peer.peakRss() / 2 ** 20).toFixed(0)} MB`,
       );
     } finally {
       await peer.stop();
