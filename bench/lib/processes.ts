@@ -168,16 +168,32 @@ export interface ServiceProcess {
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`: 100 on Linux). */
 const CLK_TCK = 100;
 
-/** User + system CPU seconds of a /proc `stat` file, or undefined once the process is gone. */
-function statCpuSeconds(path: string): number | undefined {
+/**
+ * A /proc `stat` file: the command name, and the fields after it (`fields[1]` the parent's pid,
+ * `[11]`/`[12]` user/system ticks, `[13]`/`[14]` those of its exited children). Undefined once
+ * the process is gone.
+ */
+function readStat(path: string): { comm: string; fields: string[] } | undefined {
   try {
     const stat = readFileSync(path, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    // The command name is in parentheses and may hold spaces.
+    const close = stat.lastIndexOf(')');
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      fields: stat.slice(close + 2).split(' '),
+    };
   } catch {
     return undefined;
   }
+}
+
+/** User + system ticks of a `stat` file's fields. */
+const ownTicks = (fields: string[]) => Number(fields[11]) + Number(fields[12]);
+
+/** User + system CPU seconds of a /proc `stat` file, or undefined once the process is gone. */
+function statCpuSeconds(path: string): number | undefined {
+  const stat = readStat(path);
+  return stat && ownTicks(stat.fields) / CLK_TCK;
 }
 
 /** A process's user + system CPU seconds from /proc (all its threads), or undefined once gone. */
@@ -194,35 +210,20 @@ export function processCpuSeconds(pid: number): number | undefined {
  * database is the only busy one.
  */
 export function databaseCpuSeconds(): number | undefined {
-  let total = 0;
-  let found = false;
+  const server = new Map<number, string[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(open + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    found = true;
-    total += Number(fields[11]) + Number(fields[12]);
+    const stat = readStat(`/proc/${entry}/stat`);
+    if (stat?.comm === 'postgres') server.set(Number(entry), stat.fields);
+  }
+  if (server.size === 0) return undefined;
+  let ticks = 0;
+  for (const fields of server.values()) {
+    ticks += ownTicks(fields);
     // The postmaster (its parent is not a postgres process): its exited children's CPU.
-    const parent = Number(fields[1]);
-    if (!isPostgres(parent)) total += Number(fields[13]) + Number(fields[14]);
+    if (!server.has(Number(fields[1]))) ticks += Number(fields[13]) + Number(fields[14]);
   }
-  return found ? total / CLK_TCK : undefined;
-}
-
-function isPostgres(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
-  } catch {
-    return false;
-  }
+  return ticks / CLK_TCK;
 }
 
 /**
