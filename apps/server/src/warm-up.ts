@@ -223,10 +223,19 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
     [
       'deliveries',
       async () => {
+        // Real deliveries where this process delivers, else the inserts alone where it serves
+        // the API.
+        const step = deps.deliveries ?? (deps.servesApi && deps.url ? deps.inserts : undefined);
+        if (!step) return;
+        // What a warm-up that never finished left (with the setting at 0 too: it may be 0 since).
+        await purgeLeftovers(deps.store);
+        const events = Math.ceil(step.count / WARM_UP_WEBHOOKS);
+        if (events <= 0) return;
+        const cutShort = () => result.timedOut;
         if (deps.deliveries) {
-          result.deliveries = await warmDeliveries(deps, deps.deliveries, () => result.timedOut);
-        } else if (deps.inserts && deps.url && deps.servesApi) {
-          result.events = await warmInserts(deps, deps.url, deps.inserts, () => result.timedOut);
+          result.deliveries = await warmDeliveries(deps, deps.deliveries, events, cutShort);
+        } else if (deps.url) {
+          result.events = await warmInserts(deps, deps.url, step.metrics, events, cutShort);
         }
       },
     ],
@@ -316,17 +325,40 @@ async function warmRoutes(deps: WarmUpDeps, via?: Call): Promise<void> {
 }
 
 /**
- * Step 5 (see the top of this file): real deliveries of an account of the warm-up's own to its
- * own receiver, then the account removed. Returns how many deliveries the receiver answered.
+ * Step 5's frame, in both its forms: `body` given an account of the warm-up's own (made here) and
+ * an HTTP client for its requests; afterwards, whatever `body` did, the account and everything
+ * of it deleted and, unless the warm-up was cut short, the traffic counters of /metrics zeroed.
+ */
+async function inWarmUpAccount(
+  deps: WarmUpDeps,
+  metrics: Pick<Metrics, 'forgetTraffic'>,
+  cutShort: () => boolean,
+  body: (accountId: string, now: number, agent: Agent) => Promise<number>,
+): Promise<number> {
+  const now = Date.now();
+  const accountId = warmUpAccountId(now);
+  const agent = new Agent({ connections: 4 });
+  try {
+    await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
+    return await body(accountId, now, agent);
+  } finally {
+    await agent.close();
+    await deps.store.purgeAccount(accountId);
+    if (!cutShort()) metrics.forgetTraffic();
+  }
+}
+
+/**
+ * Step 5 (see the top of this file): `events` events' real deliveries, of an account of the
+ * warm-up's own to its own receiver, then the account removed. Returns how many deliveries the
+ * receiver answered.
  */
 async function warmDeliveries(
   deps: WarmUpDeps,
   opts: NonNullable<WarmUpDeps['deliveries']>,
+  events: number,
   cutShort: () => boolean,
 ): Promise<number> {
-  await purgeLeftovers(deps.store);
-  const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
-  if (events <= 0) return 0;
   let received = 0;
   const receiver = createServer((req, res) => {
     req.resume();
@@ -341,12 +373,8 @@ async function warmDeliveries(
   });
   const port = (receiver.address() as AddressInfo).port;
   const release = opts.engine.allowOwnReceiver(port);
-  const now = Date.now();
-  const accountId = warmUpAccountId(now);
-  const agent = new Agent({ connections: 4 });
   const holders = new Set<string>();
-  try {
-    await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
+  const deliver = async (accountId: string, now: number, agent: Agent) => {
     for (let i = 0; i < WARM_UP_WEBHOOKS; i++) {
       const id = newId('wh', now);
       await deps.store.createWebhook(
@@ -397,17 +425,17 @@ async function warmDeliveries(
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return received;
+  };
+  try {
+    return await inWarmUpAccount(deps, opts.metrics, cutShort, deliver);
   } finally {
     release();
     receiver.closeAllConnections();
     receiver.close();
-    await agent.close();
-    await deps.store.purgeAccount(accountId);
-    if (!cutShort()) opts.metrics.forgetTraffic();
   }
 }
 
-/** What a warm-up that never finished left (with the setting at 0 too: it may be 0 since). */
+/** What a warm-up that never finished left. */
 async function purgeLeftovers(store: Store): Promise<void> {
   const leftovers = await store.listAccountIds(
     WARM_UP_ACCOUNT_PREFIX,
@@ -426,27 +454,13 @@ async function purgeLeftovers(store: Store): Promise<void> {
 async function warmInserts(
   deps: WarmUpDeps,
   url: string,
-  opts: NonNullable<WarmUpDeps['inserts']>,
+  metrics: Pick<Metrics, 'forgetTraffic'>,
+  events: number,
   cutShort: () => boolean,
 ): Promise<number> {
-  await purgeLeftovers(deps.store);
-  const events = Math.ceil(opts.count / WARM_UP_WEBHOOKS);
-  if (events <= 0) return 0;
-  const now = Date.now();
-  const accountId = warmUpAccountId(now);
-  const agent = new Agent({ connections: 4 });
-  try {
-    await deps.store.createAccount({ id: accountId, name: 'warm-up', createdAt: now });
-    return await insertAll(
-      throughApi(deps.config, accountId, overHttp(url, agent)),
-      events,
-      cutShort,
-    );
-  } finally {
-    await agent.close();
-    await deps.store.purgeAccount(accountId);
-    if (!cutShort()) opts.metrics.forgetTraffic();
-  }
+  return inWarmUpAccount(deps, metrics, cutShort, (accountId, _now, agent) =>
+    insertAll(throughApi(deps.config, accountId, overHttp(url, agent)), events, cutShort),
+  );
 }
 
 /** Step 5's events, `n` at once into the warm-up's account; answers how many were accepted. */
