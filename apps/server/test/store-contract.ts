@@ -1191,6 +1191,44 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         ).toHaveLength(4);
       });
 
+      it('claims up to a higher lease cap given to a fast webhook, never from another owner', async () => {
+        const fast = await addWebhook(acctA, { events: ['agent.created'] });
+        const other = await addWebhook(acctA, { events: ['usage.limit'] });
+        for (let i = 0; i < 20; i++) await publish(acctA, 'agent.created', T0 - 100 + i);
+        for (let i = 0; i < 5; i++) await publish(acctA, 'usage.limit', T0 - 50 + i);
+        const fairness = { webhookCaps: { [fast.id]: 8 }, accountRoom: {}, accountShare: 100 };
+        const of = (cs: ClaimedDelivery[], id: string) =>
+          cs.filter((c) => c.webhook?.id === id).length;
+        const first = await store.claimDue(claimOpts({ webhookLeases: 3, fairness }));
+        expect(of(first, fast.id)).toBe(8);
+        expect(of(first, other.id)).toBe(3);
+        // Held by w1: another owner gets none of it whatever cap it was given.
+        for (const webhooks of [undefined, [fast.id]]) {
+          expect(
+            await store.claimDue(claimOpts({ webhookLeases: 3, fairness, owner: 'w2', webhooks })),
+          ).toEqual([]);
+        }
+        // The refill of its holder tops it up to the higher cap, not beyond.
+        await store.completeAttempts(
+          first
+            .filter((c) => c.webhook?.id === fast.id)
+            .map((c) => outcome(c))
+            .slice(0, 5),
+        );
+        const refill = await store.claimDue(
+          claimOpts({ webhookLeases: 3, fairness, webhooks: [fast.id] }),
+        );
+        expect(of(refill, fast.id)).toBe(5);
+        expect(refill).toHaveLength(5);
+        expect(
+          await store.claimDue(claimOpts({ webhookLeases: 3, fairness, webhooks: [fast.id] })),
+        ).toEqual([]);
+        // Without its cap, the default applies again: 8 live leases are above it, none more.
+        expect(await store.claimDue(claimOpts({ webhookLeases: 3, webhooks: [fast.id] }))).toEqual(
+          [],
+        );
+      });
+
       it("claims no more of an account than its room, and reaches the others' work", async () => {
         const a1 = await addWebhook(acctA, { events: ['usage.limit'] });
         const a2 = await addWebhook(acctA, { events: ['agent.created'] });

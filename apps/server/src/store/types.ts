@@ -541,7 +541,8 @@ export interface ClaimOptions {
   /** The lease lasts until `now + leaseMs`; an expired lease may be claimed again. */
   leaseMs: number;
   /**
-   * At most this many live leases per webhook. A webhook is claimed by one worker at a time:
+   * At most this many live leases per webhook (unless `fairness.webhookCaps` names it). A
+   * webhook is claimed by one worker at a time:
    * none is taken from a webhook another owner holds live leases on, so that worker alone
    * decides how many of its attempts run at once (`AF_ENDPOINT_CONCURRENCY`), and may hold
    * more leases than that: the next deliveries, started the moment an attempt ends.
@@ -553,15 +554,15 @@ export interface ClaimOptions {
    */
   webhooks?: string[] | undefined;
   /**
-   * Fair sharing of the claiming worker (see `delivery/fairness.ts`): lower lease caps for
-   * some webhooks (endpoints that time out), and at most `accountRoom[account]` (else
+   * Fair sharing of the claiming worker (see `delivery/fairness.ts`): other lease caps for
+   * some webhooks (lower for endpoints that time out, higher for fast ones), and at most `accountRoom[account]` (else
    * `accountShare`) new leases per account in this claim. Absent: only `webhookLeases` applies.
    */
   fairness?: ClaimFairness | undefined;
 }
 
 export interface ClaimFairness {
-  /** Webhook id → its lease cap, below `webhookLeases`. */
+  /** Webhook id → its lease cap, instead of `webhookLeases` (lower or higher). */
   webhookCaps: Record<string, number>;
   /** Account id → how many more deliveries it may be leased now (0: none). */
   accountRoom: Record<string, number>;

@@ -31,7 +31,7 @@
 -- The measurements behind this are in docs/performance.md.
 --
 -- One worker at a time sends to a webhook: a webhook another owner holds live leases on has no
--- room for this claim (those leases count as its whole cap), so that worker alone keeps its
+-- room for this claim (those leases count as more than any cap), so that worker alone keeps its
 -- attempts in flight under AF_ENDPOINT_CONCURRENCY and may lease the next deliveries ahead, to
 -- start each the moment an attempt ends.
 --
@@ -87,10 +87,11 @@ create type af_claimed_delivery as (
   w_deleted_at bigint
 );
 
--- A webhook's lease cap: p_cap, or lower for a webhook the worker slowed down.
+-- A webhook's lease cap: p_cap, or the worker's own for it (lower for a webhook it slowed down,
+-- higher for one that answers fast).
 create function af_webhook_cap(p_fair jsonb, p_webhook text, p_cap int) returns int
 language sql immutable as $$
-  select least(p_cap, coalesce((p_fair->'caps'->>p_webhook)::int, p_cap))
+  select coalesce((p_fair->'caps'->>p_webhook)::int, p_cap)
 $$;
 
 -- How many deliveries of the account this claim may lease.
@@ -109,7 +110,7 @@ as $fn$
 begin
   -- Step 2 of a claim (af_claim_due, af_refill), in a new snapshot taken after the caller
   -- locked p_locked: each webhook's oldest due deliveries, at most its cap minus its live
-  -- leases (another owner's count as the whole cap), within each account's room, then the
+  -- leases (another owner's count as more than any cap), within each account's room, then the
   -- oldest p_limit of all.
   return query
   with caps as (
@@ -117,7 +118,7 @@ begin
   ),
   live as (
     select l.webhook_id,
-      case when bool_or(l.owner <> p_owner) then p_cap else count(*)::int end as n
+      case when bool_or(l.owner <> p_owner) then 2147483647 else count(*)::int end as n
     from delivery_leases l
     where l.webhook_id = any(p_locked) and l.until > p_now
     group by l.webhook_id
@@ -204,7 +205,7 @@ begin
   ),
   live as (
     select l.webhook_id,
-      case when bool_or(l.owner <> p_owner) then p_cap else count(*)::int end as n
+      case when bool_or(l.owner <> p_owner) then 2147483647 else count(*)::int end as n
     from delivery_leases l
     where l.webhook_id = any(array(select distinct h.webhook_id from head h))
       and l.until > p_now
@@ -239,7 +240,7 @@ begin
     execute $walk$
       with live as (
         select l.webhook_id,
-          case when bool_or(l.owner <> $2) then $3 else count(*)::int end as n
+          case when bool_or(l.owner <> $2) then 2147483647 else count(*)::int end as n
         from delivery_leases l
         where l.until > $1
         group by l.webhook_id

@@ -36,11 +36,11 @@ export class SqliteClaims {
        WHERE lease_owner IS NOT NULL AND lease_until > ? GROUP BY webhook_id`,
     ).all(o.owner, o.now) as Row[]) {
       // A webhook another owner holds leases on is that owner's for now (see ClaimOptions).
-      live.set(r.webhook_id as string, r.other ? o.webhookLeases : (r.n as number));
+      live.set(r.webhook_id as string, r.other ? Number.POSITIVE_INFINITY : (r.n as number));
     }
     const caps = o.fairness?.webhookCaps;
     const room = (webhookId: string) =>
-      Math.min(o.webhookLeases, caps?.[webhookId] ?? o.webhookLeases) - (live.get(webhookId) ?? 0);
+      (caps?.[webhookId] ?? o.webhookLeases) - (live.get(webhookId) ?? 0);
     const accounts = new AccountRoom(o);
     const picked = o.webhooks
       ? this.oldestDue(
