@@ -107,6 +107,39 @@ describe('engine: isolation and bounds', () => {
     }
   });
 
+  it('leases an endpoint that answers fast further ahead, and takes it back after a slow answer', async () => {
+    const h = await setup({ endpointConcurrency: 2 });
+    const rx = await receiver();
+    // The first attempts are answered at once, then every one is held until the test answers.
+    let answered = 0;
+    const held: import('node:http').ServerResponse[] = [];
+    rx.setHandler((_req, res) => {
+      if (answered < 6) {
+        answered++;
+        res.end('ok');
+      } else held.push(res);
+    });
+    await h.webhook({ url: rx.url });
+    for (let i = 0; i < 40; i++) await h.publish('agent.created', eventSamples['agent.created']);
+    const leased = async () =>
+      (await h.store.listDeliveries(h.accountId, {}, { limit: 100 })).data.filter((d) => d.inFlight)
+        .length;
+    h.engine.start();
+    // Fast answers: twelve leased (6 × the cap of 2, within the account's share), two running.
+    await h.until(async () => (await leased()) === 12 && rx.inFlight() === 2);
+    // A slow answer: back to 3 × the cap; the deliveries waiting beyond it go back unsent.
+    await new Promise((r) => setTimeout(r, 50));
+    held.shift()!.end('ok');
+    await h.until(async () => (await leased()) <= 6);
+    rx.setHandler((_req, res) => {
+      res.end('ok');
+    });
+    for (const res of held.splice(0)) res.end('ok');
+    await h.until(async () => (await h.store.countPending()) === 0);
+    expect(rx.maxInFlight()).toBe(2);
+    expect(new Set(rx.requests.map((r) => r.headers['webhook-id'])).size).toBe(40);
+  });
+
   it('stop: deliveries waiting for their endpoint never start, and their leases are released', async () => {
     const h = await setup({ endpointConcurrency: 1, timeoutMs: 5000 });
     const rx = await receiver();

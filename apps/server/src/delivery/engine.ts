@@ -62,10 +62,18 @@ export interface DeliveryEngineOptions {
 /**
  * Leases per webhook, as a multiple of `endpointConcurrency`: the attempts in flight, and the
  * next deliveries ready to start as attempts end while their outcomes are written and more are
- * claimed (see the class comment). Three is where the measured gain flattens
- * (`docs/performance.md`); more would let a slow endpoint hold more of the worker.
+ * claimed (see the class comment). Three covers an endpoint that answers in tens of
+ * milliseconds; more would only let a slow endpoint hold more of the worker.
  */
 const WEBHOOK_LEASES_PER_SLOT = 3;
+/**
+ * The same for an endpoint that answers within `FAST_MS` (`fairness.ts`): each slot runs several
+ * attempts while one write and claim are under way, and with three per slot the slots of one
+ * busy webhook on PostgreSQL ran dry most of the time (`docs/performance.md`, the eighth pass:
+ * fan-out 1 +16–30 %). Ten raised fan-out 1 further but lowered fan-out 10, where an account's
+ * share of the worker ran out on the first webhooks claimed.
+ */
+const FAST_LEASES_PER_SLOT = 6;
 
 /**
  * The delivery engine: claim → sign → send → complete, in batches. This file wires the parts
@@ -129,6 +137,7 @@ export class DeliveryEngine {
     this.fairness = new Fairness(
       config.endpointConcurrency,
       webhookLeases,
+      config.endpointConcurrency * FAST_LEASES_PER_SLOT,
       Math.max(1, Math.floor(maxInFlight * (opts.accountShare ?? BUILT_IN.accountShare))),
     );
     this.slots = new WebhookSlots(this.fairness);
@@ -343,15 +352,19 @@ export class DeliveryEngine {
 
   /**
    * One attempt (`attempt.ts`), then what it tells of the endpoint (`fairness.ts`): a timeout
-   * lowers the webhook's limit, and its deliveries waiting beyond the new lease cap go back
-   * (`slots.ts`). Only what the endpoint answered (or did not) tells how it copes; an attempt
+   * lowers the webhook's limit, a slow answer its lease-ahead, and its deliveries waiting beyond
+   * the new lease cap go back (`slots.ts`). Only what the endpoint answered (or did not) tells how it copes; an attempt
    * that sent nothing says nothing of it.
    */
   private async attempt(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
     const outcome = await this.attempts.run(c, mode);
-    const { error } = outcome.attempt;
+    const { error, durationMs } = outcome.attempt;
     const sent = error !== 'endpoint_disabled' && error !== 'configuration_error';
-    if (sent && outcome.webhookId !== '' && this.fairness.attemptEnded(outcome.webhookId, error)) {
+    if (
+      sent &&
+      outcome.webhookId !== '' &&
+      this.fairness.attemptEnded(outcome.webhookId, error, durationMs)
+    ) {
       this.slots.shed(outcome.webhookId);
     }
     return outcome;

@@ -10,6 +10,14 @@ import type { AttemptError, ClaimFairness } from '../store/types.js';
  *   outcome adds one back, up to `AF_ENDPOINT_CONCURRENCY`. A webhook below its full limit is
  *   leased only as many deliveries as it may run (no lease-ahead: its attempts are slow anyway),
  *   so a black hole holds one slot of the worker, not `3 × AF_ENDPOINT_CONCURRENCY`.
+ * - Per webhook, how far ahead it is leased: the deliveries beyond those running wait in this
+ *   worker and start the moment an attempt ends, while outcomes are written and more claimed (a
+ *   few milliseconds, see `engine.ts`). An endpoint that answers within `FAST_MS` uses up its
+ *   lease-ahead within that time, so while this worker holds it and its last attempt was that
+ *   fast it is leased up to `fastLeases` instead of `fullLeases`; one slower answer takes it
+ *   back. The extra comes out of its account's share only as far as the account's other
+ *   webhooks held here leave it: with ten busy webhooks an account's share is used up at about
+ *   `fullLeases` each, and more for some would leave others' slots idle.
  * - Per account, a share of the worker: an account holds at most `accountShare` deliveries of
  *   this worker (held = claimed and not yet completed), enforced inside the claim, so the rest
  *   is always there for the other accounts whatever one account's endpoints do.
@@ -22,12 +30,21 @@ export class Fairness {
   private readonly limits = new Map<string, number>();
   /** Account → deliveries held by this worker. */
   private readonly held = new Map<string, number>();
+  /**
+   * Webhook → its account, deliveries held by this worker, and whether its last attempt was
+   * fast. Forgotten when none is held, so it never grows beyond the deliveries held.
+   */
+  private readonly webhooks = new Map<string, { account: string; held: number; fast: boolean }>();
+  /** Account → its webhooks in `webhooks`. */
+  private readonly accountWebhooks = new Map<string, number>();
 
   constructor(
     /** `AF_ENDPOINT_CONCURRENCY`. */
     private readonly cap: number,
     /** Leases of a healthy webhook, `cap × leases per slot`. */
     private readonly fullLeases: number,
+    /** Leases of a healthy webhook that answers within `FAST_MS`. */
+    private readonly fastLeases: number,
     /** Deliveries one account may hold in this worker. */
     readonly accountShare: number,
   ) {}
@@ -39,11 +56,35 @@ export class Fairness {
 
   /** Deliveries this worker may hold for the webhook (running and waiting to start). */
   leases(webhookId: string): number {
-    return this.limits.get(webhookId) ?? this.fullLeases;
+    const limit = this.limits.get(webhookId);
+    if (limit !== undefined) return limit;
+    const w = this.webhooks.get(webhookId);
+    return w?.fast ? this.fastLeasesOf(w.account) : this.fullLeases;
   }
 
-  /** An attempt to the webhook ended; true when its limit went down. */
-  attemptEnded(webhookId: string, error: AttemptError | null): boolean {
+  /** A fast webhook's leases: up to `fastLeases`, as its account's share allows (the header). */
+  private fastLeasesOf(account: string): number {
+    const busy = this.accountWebhooks.get(account) ?? 1;
+    return Math.max(
+      this.fullLeases,
+      Math.min(this.fastLeases, Math.floor(this.accountShare / busy)),
+    );
+  }
+
+  /**
+   * An attempt that reached the webhook's endpoint (or tried to) ended after `durationMs`; true
+   * when the deliveries it may be leased went down (its waiting ones beyond go back, `slots.ts`).
+   */
+  attemptEnded(webhookId: string, error: AttemptError | null, durationMs: number): boolean {
+    const leases = this.leases(webhookId);
+    const w = this.webhooks.get(webhookId);
+    if (w) w.fast = error !== 'timeout' && durationMs < FAST_MS;
+    this.adapt(webhookId, error);
+    return this.leases(webhookId) < leases;
+  }
+
+  /** The webhook's limit after an attempt (the AIMD rule in the header). */
+  private adapt(webhookId: string, error: AttemptError | null): void {
     const before = this.limit(webhookId);
     if (error === 'timeout') {
       const next = Math.max(1, Math.floor(before / 2));
@@ -54,23 +95,38 @@ export class Fairness {
         const oldest = this.limits.keys().next().value;
         if (oldest !== undefined) this.limits.delete(oldest);
       }
-      return next < before;
+      return;
     }
     if (before < this.cap) {
       if (before + 1 >= this.cap) this.limits.delete(webhookId);
       else this.limits.set(webhookId, before + 1);
     }
-    return false;
   }
 
-  hold(accountId: string): void {
+  /** A delivery of the account's webhook is now held by this worker (claimed). */
+  hold(accountId: string, webhookId: string): void {
     this.held.set(accountId, (this.held.get(accountId) ?? 0) + 1);
+    if (webhookId === '') return; // a deleted webhook's delivery: sent nowhere
+    const w = this.webhooks.get(webhookId);
+    if (w) {
+      w.held++;
+      return;
+    }
+    this.webhooks.set(webhookId, { account: accountId, held: 1, fast: false });
+    this.accountWebhooks.set(accountId, (this.accountWebhooks.get(accountId) ?? 0) + 1);
   }
 
-  release(accountId: string): void {
+  /** A delivery held is no longer (its outcome is durable, or it was given back or up). */
+  release(accountId: string, webhookId: string): void {
     const n = (this.held.get(accountId) ?? 0) - 1;
     if (n > 0) this.held.set(accountId, n);
     else this.held.delete(accountId);
+    const w = this.webhooks.get(webhookId);
+    if (!w || --w.held > 0) return;
+    this.webhooks.delete(webhookId);
+    const busy = (this.accountWebhooks.get(w.account) ?? 0) - 1;
+    if (busy > 0) this.accountWebhooks.set(w.account, busy);
+    else this.accountWebhooks.delete(w.account);
   }
 
   /**
@@ -95,13 +151,27 @@ export class Fairness {
     for (const [account, n] of this.held) {
       accountRoom[account] = Math.max(0, this.accountShare - n + (freed.get(account) ?? 0));
     }
+    const webhookCaps: Record<string, number> = {};
+    for (const [id, w] of this.webhooks) {
+      const leases = w.fast ? this.fastLeasesOf(w.account) : this.fullLeases;
+      if (leases !== this.fullLeases) webhookCaps[id] = leases;
+    }
+    for (const [id, limit] of this.limits) webhookCaps[id] = limit;
     return {
-      webhookCaps: Object.fromEntries(this.limits),
+      webhookCaps,
       accountRoom,
       accountShare: this.accountShare,
     };
   }
 }
+
+/**
+ * An attempt that ended within this many milliseconds makes its webhook fast (see the header). A
+ * write and a claim take a few milliseconds under load (`docs/performance.md`); an endpoint
+ * slower than this gets through fewer attempts per slot meanwhile than `fullLeases` leaves
+ * waiting, so leasing it further ahead would only hold more of the worker.
+ */
+const FAST_MS = 25;
 
 /**
  * Slowed webhooks remembered at once; past it the one slowed longest ago is forgotten (it starts

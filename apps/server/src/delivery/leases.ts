@@ -29,6 +29,8 @@ import type { Cancel } from './sender.js';
 export interface Lease {
   readonly id: string;
   readonly accountId: string;
+  /** '' for a delivery whose webhook was deleted. */
+  readonly webhookId: string;
   /** When the lease ends as far as this worker knows (renewals included), clock time. */
   until: number;
   /** The delivery's work in this worker, from its claim until its outcome is queued. */
@@ -44,8 +46,11 @@ export interface LeasesOptions {
   /** This worker's lease owner id. */
   owner: string;
   leaseMs: number;
-  /** Counts the deliveries held per account (the account's share, `fairness.ts`). */
-  accounts: { hold(accountId: string): void; release(accountId: string): void };
+  /** Counts the deliveries held per account and webhook (`fairness.ts`). */
+  accounts: {
+    hold(accountId: string, webhookId: string): void;
+    release(accountId: string, webhookId: string): void;
+  };
   /** Leases given up (not renewed in time): their attempts were aborted and the leases ended. */
   lost(ids: string[]): void;
 }
@@ -80,16 +85,17 @@ export class Leases {
   }
 
   /** A claim at `now` leased the delivery to this worker. */
-  take(c: Pick<ClaimedDelivery, 'id' | 'accountId'>, now: number): Lease {
+  take(c: Pick<ClaimedDelivery, 'id' | 'accountId' | 'webhook'>, now: number): Lease {
     const lease: Lease = {
       id: c.id,
       accountId: c.accountId,
+      webhookId: c.webhook?.id ?? '',
       until: now + this.opts.leaseMs,
       run: undefined,
       abort: undefined,
     };
     this.held.set(c.id, lease);
-    this.opts.accounts.hold(c.accountId);
+    this.opts.accounts.hold(lease.accountId, lease.webhookId);
     return lease;
   }
 
@@ -118,7 +124,7 @@ export class Leases {
     const lease = this.held.get(id);
     if (!lease) return;
     this.held.delete(id);
-    this.opts.accounts.release(lease.accountId);
+    this.opts.accounts.release(lease.accountId, lease.webhookId);
   }
 
   /**
