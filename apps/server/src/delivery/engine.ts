@@ -70,8 +70,8 @@ const WEBHOOK_LEASES_PER_SLOT = 3;
  * The same for an endpoint that answers within `FAST_MS` (`fairness.ts`): each slot runs several
  * attempts while one write and claim are under way, and with three per slot the slots of one
  * busy webhook on PostgreSQL ran dry most of the time (`docs/performance.md`, the eighth pass:
- * fan-out 1 +16–30 %). Ten raised fan-out 1 further but lowered fan-out 10, where an account's
- * share of the worker ran out on the first webhooks claimed.
+ * fan-out 1 +27–30 %). Ten for every webhook lowered fan-out 10, where an account's share of the
+ * worker ran out on the webhooks refilled first: hence the share's division in `fairness.ts`.
  */
 const FAST_LEASES_PER_SLOT = 6;
 
