@@ -129,7 +129,9 @@ describe('engine: isolation and bounds', () => {
     await h.until(async () => (await leased()) === 12 && rx.inFlight() === 2);
     // Slow answers from now on: what it holds still runs (nothing sent back), and it is refilled
     // only up to 3 × the cap again.
-    const slow = (res: import('node:http').ServerResponse) => setTimeout(() => res.end('ok'), 40);
+    const slow = (res: import('node:http').ServerResponse) => {
+      setTimeout(() => res.end('ok'), 40);
+    };
     rx.setHandler((_req, res) => slow(res));
     for (const res of held.splice(0)) slow(res);
     await h.until(async () => (await leased()) <= 6);

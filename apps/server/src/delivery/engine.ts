@@ -353,8 +353,8 @@ export class DeliveryEngine {
   /**
    * One attempt (`attempt.ts`), then what it tells of the endpoint (`fairness.ts`): a timeout
    * lowers the webhook's limit and its deliveries waiting beyond the new lease cap go back
-   * (`slots.ts`); how fast it answered sets how far ahead it is leased. Only what the endpoint answered (or did not) tells how it copes; an attempt
-   * that sent nothing says nothing of it.
+   * (`slots.ts`); how fast it answered sets how far ahead it is leased. Only what the endpoint
+   * answered (or did not) tells how it copes; an attempt that sent nothing says nothing of it.
    */
   private async attempt(c: ClaimedDelivery, mode: AttemptMode): Promise<AttemptOutcome> {
     const outcome = await this.attempts.run(c, mode);

@@ -16,9 +16,10 @@ import type { AttemptError, ClaimFairness } from '../store/types.js';
  *   lease-ahead within that time, so while this worker holds it and its last attempt was that
  *   fast it is leased up to `fastLeases` instead of `fullLeases`; after a slower answer it is
  *   refilled only up to `fullLeases` again (what it holds beyond still runs: given back, the
- *   same deliveries would be claimed again at once, ~1 % of them in the benchmark). The extra comes out of its account's share only as far as the account's other
- *   webhooks held here leave it: with ten busy webhooks an account's share is used up at about
- *   `fullLeases` each, and more for some would leave others' slots idle.
+ *   same deliveries would be claimed again at once, ~1 % of them in the benchmark). The extra
+ *   comes out of its account's share only as far as the account's other webhooks held here
+ *   leave it: with ten busy webhooks an account's share is used up at about `fullLeases` each,
+ *   and more for some would leave others' slots idle.
  * - Per account, a share of the worker: an account holds at most `accountShare` deliveries of
  *   this worker (held = claimed and not yet completed), enforced inside the claim, so the rest
  *   is always there for the other accounts whatever one account's endpoints do.

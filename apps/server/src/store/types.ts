@@ -542,10 +542,10 @@ export interface ClaimOptions {
   leaseMs: number;
   /**
    * At most this many live leases per webhook (unless `fairness.webhookCaps` names it). A
-   * webhook is claimed by one worker at a time:
-   * none is taken from a webhook another owner holds live leases on, so that worker alone
-   * decides how many of its attempts run at once (`AF_ENDPOINT_CONCURRENCY`), and may hold
-   * more leases than that: the next deliveries, started the moment an attempt ends.
+   * webhook is claimed by one worker at a time: none is taken from a webhook another owner
+   * holds live leases on, so that worker alone decides how many of its attempts run at once
+   * (`AF_ENDPOINT_CONCURRENCY`), and may hold more leases than that: the next deliveries,
+   * started the moment an attempt ends.
    */
   webhookLeases: number;
   /**
@@ -555,8 +555,9 @@ export interface ClaimOptions {
   webhooks?: string[] | undefined;
   /**
    * Fair sharing of the claiming worker (see `delivery/fairness.ts`): other lease caps for
-   * some webhooks (lower for endpoints that time out, higher for fast ones), and at most `accountRoom[account]` (else
-   * `accountShare`) new leases per account in this claim. Absent: only `webhookLeases` applies.
+   * some webhooks (lower for endpoints that time out, higher for fast ones), and at most
+   * `accountRoom[account]` (else `accountShare`) new leases per account in this claim. Absent:
+   * only `webhookLeases` applies.
    */
   fairness?: ClaimFairness | undefined;
 }
@@ -792,8 +793,9 @@ export interface Store {
   // The delivery engine.
   /**
    * Leases up to `limit` due deliveries (pending, `nextAttemptAt <= now`, no live lease), oldest
-   * due first, never one of a listen session unless `webhooks` names it, never more than `webhookLeases` live leases per webhook, and none of a webhook
-   * another owner holds live leases on.
+   * due first, never one of a listen session unless `webhooks` names it, never more live leases
+   * per webhook than its cap (`fairness.webhookCaps`, else `webhookLeases`), and none of a
+   * webhook another owner holds live leases on.
    */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /**
