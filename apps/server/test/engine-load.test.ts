@@ -125,8 +125,8 @@ describe('engine: isolation and bounds', () => {
       (await h.store.listDeliveries(h.accountId, {}, { limit: 100 })).data.filter((d) => d.inFlight)
         .length;
     h.engine.start();
-    // Fast answers: twelve leased (6 × the cap of 2, within the account's share), two running.
-    await h.until(async () => (await leased()) === 12 && rx.inFlight() === 2);
+    // Fast answers: twenty leased (10 × the cap of 2, within the account's share), two running.
+    await h.until(async () => (await leased()) === 20 && rx.inFlight() === 2);
     // Slow answers from now on: what it holds still runs (nothing sent back), and it is refilled
     // only up to 3 × the cap again.
     const slow = (res: import('node:http').ServerResponse) => {

@@ -69,11 +69,12 @@ const WEBHOOK_LEASES_PER_SLOT = 3;
 /**
  * The same for an endpoint that answers within `FAST_MS` (`fairness.ts`): each slot runs several
  * attempts while one write and claim are under way, and with three per slot the slots of one
- * busy webhook on PostgreSQL ran dry most of the time (`docs/performance.md`, the eighth pass:
- * fan-out 1 +27–30 %). Ten for every webhook lowered fan-out 10, where an account's share of the
- * worker ran out on the webhooks refilled first: hence the share's division in `fairness.ts`.
+ * busy webhook on PostgreSQL ran dry most of the time. Measured at fan-out 1 on PostgreSQL
+ * (`docs/performance.md`, the eighth pass): six +27–30 %, ten another +9–18 %. Ten for every
+ * webhook lowered fan-out 10, where an account's share of the worker ran out on the webhooks
+ * refilled first: hence the share's division in `fairness.ts`.
  */
-const FAST_LEASES_PER_SLOT = 6;
+const FAST_LEASES_PER_SLOT = 10;
 
 /**
  * The delivery engine: claim → sign → send → complete, in batches. This file wires the parts
