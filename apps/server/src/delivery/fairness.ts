@@ -30,15 +30,13 @@ import type { AttemptError, ClaimFairness } from '../store/types.js';
 export class Fairness {
   /** Webhooks below their full limit → the attempts they may run at once. */
   private readonly limits = new Map<string, number>();
-  /** Account → deliveries held by this worker. */
-  private readonly held = new Map<string, number>();
+  /** Account → deliveries held by this worker, and how many of its webhooks are in `webhooks`. */
+  private readonly accounts = new Map<string, { held: number; webhooks: number }>();
   /**
    * Webhook → its account, deliveries held by this worker, and whether its last attempt was
    * fast. Forgotten when none is held, so it never grows beyond the deliveries held.
    */
   private readonly webhooks = new Map<string, { account: string; held: number; fast: boolean }>();
-  /** Account → its webhooks in `webhooks`. */
-  private readonly accountWebhooks = new Map<string, number>();
 
   constructor(
     /** `AF_ENDPOINT_CONCURRENCY`. */
@@ -66,7 +64,7 @@ export class Fairness {
 
   /** A fast webhook's leases: up to `fastLeases`, as its account's share allows (the header). */
   private fastLeasesOf(account: string): number {
-    const busy = this.accountWebhooks.get(account) ?? 1;
+    const busy = this.accounts.get(account)?.webhooks || 1;
     return Math.max(
       this.fullLeases,
       Math.min(this.fastLeases, Math.floor(this.accountShare / busy)),
@@ -102,7 +100,12 @@ export class Fairness {
 
   /** A delivery of the account's webhook is now held by this worker (claimed). */
   hold(accountId: string, webhookId: string): void {
-    this.held.set(accountId, (this.held.get(accountId) ?? 0) + 1);
+    let a = this.accounts.get(accountId);
+    if (!a) {
+      a = { held: 0, webhooks: 0 };
+      this.accounts.set(accountId, a);
+    }
+    a.held++;
     if (webhookId === '') return; // a deleted webhook's delivery: sent nowhere
     const w = this.webhooks.get(webhookId);
     if (w) {
@@ -110,20 +113,20 @@ export class Fairness {
       return;
     }
     this.webhooks.set(webhookId, { account: accountId, held: 1, fast: false });
-    this.accountWebhooks.set(accountId, (this.accountWebhooks.get(accountId) ?? 0) + 1);
+    a.webhooks++;
   }
 
   /** A delivery held is no longer (its outcome is durable, or it was given back or up). */
   release(accountId: string, webhookId: string): void {
-    const n = (this.held.get(accountId) ?? 0) - 1;
-    if (n > 0) this.held.set(accountId, n);
-    else this.held.delete(accountId);
+    const a = this.accounts.get(accountId);
+    if (!a) return;
     const w = this.webhooks.get(webhookId);
-    if (!w || --w.held > 0) return;
-    this.webhooks.delete(webhookId);
-    const busy = (this.accountWebhooks.get(w.account) ?? 0) - 1;
-    if (busy > 0) this.accountWebhooks.set(w.account, busy);
-    else this.accountWebhooks.delete(w.account);
+    if (w && --w.held <= 0) {
+      this.webhooks.delete(webhookId);
+      a.webhooks--;
+    }
+    // Its last delivery held was also the last of each of its webhooks.
+    if (--a.held <= 0) this.accounts.delete(accountId);
   }
 
   /**
@@ -133,7 +136,7 @@ export class Fairness {
    */
   heldBelowShare(): number {
     let n = 0;
-    for (const held of this.held.values()) if (held < this.accountShare) n += held;
+    for (const { held } of this.accounts.values()) if (held < this.accountShare) n += held;
     return n;
   }
 
@@ -145,15 +148,15 @@ export class Fairness {
     const freed = new Map<string, number>();
     for (const a of completing) freed.set(a, (freed.get(a) ?? 0) + 1);
     const accountRoom: Record<string, number> = {};
-    for (const [account, n] of this.held) {
-      accountRoom[account] = Math.max(0, this.accountShare - n + (freed.get(account) ?? 0));
+    for (const [account, { held }] of this.accounts) {
+      accountRoom[account] = Math.max(0, this.accountShare - held + (freed.get(account) ?? 0));
     }
-    const webhookCaps: Record<string, number> = {};
-    for (const [id, w] of this.webhooks) {
-      const leases = w.fast ? this.fastLeasesOf(w.account) : this.fullLeases;
+    // Every cap other than the default: the slowed webhooks', and the held webhooks' own.
+    const webhookCaps: Record<string, number> = Object.fromEntries(this.limits);
+    for (const id of this.webhooks.keys()) {
+      const leases = this.leases(id);
       if (leases !== this.fullLeases) webhookCaps[id] = leases;
     }
-    for (const [id, limit] of this.limits) webhookCaps[id] = limit;
     return {
       webhookCaps,
       accountRoom,
