@@ -120,6 +120,11 @@ async function withLayout<T>(
 
 let ceiling1 = 0;
 let ceiling10 = 0;
+/** CPU `seconds` spread over `deliveries`, in whole µs each: the rows' per-delivery figures. */
+function microsPer(seconds: number, deliveries: number): number | null {
+  return round((seconds * 1e6) / Math.max(1, deliveries), 0);
+}
+
 /** graphile-worker's fan-out 10 rate in this run (the peer row), 0 if it did not run. */
 let peer10 = 0;
 
@@ -234,7 +239,7 @@ async function runPeer() {
       const res = await waitForDeliveries(recv, events * proc.urls.length, DRAIN_TIMEOUT);
       const cpu = (await peer.cpuSeconds()) - cpu0;
       const dbSeconds = databaseCpuSince(db0);
-      const perDelivery = (s: number) => round((s * 1e6) / Math.max(1, res.received), 0);
+      const perDelivery = (s: number) => microsPer(s, res.received);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       peer10 = res.complete ? perS : 0;
@@ -311,7 +316,7 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
       const cpuSeconds = cpu() - cpuBefore;
       const mainSeconds = mainCpu() - mainBefore;
       const dbSeconds = databaseCpuSince(dbBefore);
-      const perDelivery = (s: number) => round((s * 1e6) / Math.max(1, res.received), 0);
+      const perDelivery = (s: number) => microsPer(s, res.received);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
       const ref = fanOut === 1 ? ceiling1 : ceiling10;
