@@ -37,12 +37,12 @@
  *    `AF_WARM_UP_DELIVERIES` deliveries are made, waits until each is received and recorded,
  *    then deletes the account and everything of it (`Store.purgeAccount`) and zeroes the
  *    traffic counters of /metrics (`Metrics.forgetTraffic`). Nothing of it stays; while it runs
- *    the admin key can see the account, named `warm-up`. On PostgreSQL every process on the database claims due
- *    deliveries, and an idle one took all 10,000 of a starting one's (its guard refused them)
- *    until each warm-up webhook got a delivery leased to this process at once and never sent:
- *    one worker at a time per webhook, so no other process claims those webhooks' deliveries.
- *    What a warm-up killed before its purge left is deleted by the next one
- *    (`WARM_UP_ACCOUNT_PREFIX`).
+ *    the admin key can see the account, named `warm-up`. On PostgreSQL every process on the
+ *    database claims due deliveries, and an idle one took all 10,000 of a starting one's (its
+ *    guard refused them) until each warm-up webhook got a delivery leased to this process at
+ *    once and never sent: one worker at a time per webhook, so no other process claims those
+ *    webhooks' deliveries. What a warm-up killed before its purge left is deleted by the next
+ *    one (`WARM_UP_ACCOUNT_PREFIX`).
  *    An api process (`AF_ROLE=api`) sends nothing: it posts the same events through its API to
  *    an account of its own without webhooks (`warmInserts`), so that the hot route's insert and
  *    answer are warm too and no worker is given work.
