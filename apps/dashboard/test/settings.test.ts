@@ -103,11 +103,34 @@ describe.runIf(runs)('dashboard settings', () => {
       const dialog = page.getByRole('dialog', { name: 'Revoke API key “Reporting”?' });
       await dialog.waitFor();
       expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Cancel');
+      // The browser fires the dialog's `close` event in a task of its own after it closes; a busy
+      // page may run it late. Held back here until after Revoke is pressed again: the dialog
+      // that opens again must open, and stay open when the late event comes.
+      await page.evaluate(() => {
+        const w = window as Window & { lateClose?: 'held' | 'fired' };
+        w.lateClose = 'held';
+        window.addEventListener(
+          'close',
+          (event) => {
+            event.stopImmediatePropagation();
+            setTimeout(() => {
+              event.target?.dispatchEvent(new Event('close'));
+              w.lateClose = 'fired';
+            }, 300);
+          },
+          { capture: true, once: true },
+        );
+      });
       await dialog.getByRole('button', { name: 'Cancel' }).click();
       await dialog.waitFor({ state: 'hidden' });
       expect(await get('/v1/webhooks', key)).toBe(200);
 
       await row.getByRole('button', { name: 'Revoke API key Reporting' }).click();
+      await dialog.waitFor();
+      await page.waitForFunction(
+        () => (window as Window & { lateClose?: string }).lateClose === 'fired',
+      );
+      expect(await dialog.isVisible()).toBe(true);
       await dialog.getByRole('button', { name: 'Revoke key' }).click();
       await dialog.waitFor({ state: 'hidden' });
       await row.waitFor({ state: 'detached' });

@@ -5,6 +5,12 @@ import { ErrorMessage } from './error-message.js';
  * A modal confirmation of an action that cannot be undone (delete, revoke, rotate). It shows while
  * `open`, which callers set once it can name what it acts on, and opens focused on Cancel, so a
  * second Enter does not confirm. Closing it any way (Cancel, Escape) calls `onClose`.
+ *
+ * Cancel and Escape call `onClose` at once rather than from the `close` event, which the browser
+ * fires in a task of its own after the dialog has closed: on a busy page the person may already
+ * have pressed the row's button again, which (with `open` still true) would not reopen it, and the
+ * late event would then close it. A `close` event that arrives while the dialog is open again is
+ * such a late one and is ignored.
  */
 export function ConfirmDialog({
   id,
@@ -48,7 +54,10 @@ export function ConfirmDialog({
       ref={dialog}
       aria-labelledby={`${id}-title`}
       aria-describedby={`${id}-desc`}
-      onClose={onClose}
+      onCancel={onClose}
+      onClose={() => {
+        if (!dialog.current?.open) onClose();
+      }}
     >
       {open ? (
         <>
@@ -63,7 +72,10 @@ export function ConfirmDialog({
               ref={cancel}
               type="button"
               className="secondary"
-              onClick={() => dialog.current?.close()}
+              onClick={() => {
+                onClose();
+                dialog.current?.close();
+              }}
             >
               Cancel
             </button>
