@@ -130,6 +130,10 @@ describe.runIf(runs)('dashboard settings', () => {
       await page.waitForFunction(
         () => (window as Window & { lateClose?: string }).lateClose === 'fired',
       );
+      // Two frames: a close the late event caused would have run its effect by then.
+      await page.evaluate(
+        () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
+      );
       expect(await dialog.isVisible()).toBe(true);
       await dialog.getByRole('button', { name: 'Revoke key' }).click();
       await dialog.waitFor({ state: 'hidden' });
