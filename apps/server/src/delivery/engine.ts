@@ -70,9 +70,10 @@ const WEBHOOK_LEASES_PER_SLOT = 3;
  * The same for an endpoint that answers within `FAST_MS` (`fairness.ts`): each slot runs several
  * attempts while one write and claim are under way, and with three per slot the slots of one
  * busy webhook on PostgreSQL ran dry most of the time. Measured at fan-out 1 on PostgreSQL
- * (`docs/performance.md`, the eighth pass): six +27–30 %, ten another +9–18 %. Ten for every
- * webhook lowered fan-out 10, where an account's share of the worker ran out on the webhooks
- * refilled first: hence the share's division in `fairness.ts`.
+ * (`docs/performance.md`, the eighth pass): six +27–30 %, ten another +9–18 %; twenty and forty
+ * gave no more (the ninth pass). Ten for every webhook lowered fan-out 10, where an account's
+ * share of the worker ran out on the webhooks refilled first: hence the share's division in
+ * `fairness.ts`.
  */
 const FAST_LEASES_PER_SLOT = 10;
 
