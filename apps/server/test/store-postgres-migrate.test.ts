@@ -20,12 +20,13 @@ const FUNCTIONS = [
   'af_complete_and_claim',
   'af_complete_and_refill',
   'af_complete_attempts',
+  'af_next_due',
   'af_record_health',
   'af_refill',
   'af_webhook_cap',
 ];
-/** The functions the released code (`releasedV5`) created; `af_record_health` came after. */
-const RELEASED_FUNCTIONS = FUNCTIONS.filter((f) => f !== 'af_record_health');
+/** The functions the released code (`releasedV5`) created; `af_next_due` and `af_record_health` came after. */
+const RELEASED_FUNCTIONS = FUNCTIONS.filter((f) => f !== 'af_record_health' && f !== 'af_next_due');
 const CLAIMS = [
   'af_claim_due',
   'af_claim_locked',

@@ -305,3 +305,23 @@ begin
     p_lease_ms, p_fair);
 end
 $fn$;
+
+-- When the next delivery after p_after falls due and is not leased: the engine's next wake-up
+-- (nextDueAt in ../sql/claim-due.ts; the pump asks after every claim that took less than its
+-- limit). The head of deliveries_due walked in order and stopped at the first delivery without a
+-- live lease, as the claims' head is. Written as min() over the same rows it read every pending
+-- delivery, whatever the plan: 24 ms a call behind a backlog of 20,000, where this takes 0.4.
+create function af_next_due(p_now bigint, p_after bigint) returns bigint
+language plpgsql stable
+set plan_cache_mode = force_generic_plan set enable_seqscan = off set enable_bitmapscan = off
+as $fn$
+begin
+  return (
+    select x.next_attempt_at from deliveries x
+    where x.status = 'pending' and not x.listen and x.next_attempt_at > p_after
+      and not exists (select 1 from delivery_leases l
+                      where l.delivery_id = x.id and l.until > p_now)
+    order by x.next_attempt_at
+    limit 1);
+end
+$fn$;

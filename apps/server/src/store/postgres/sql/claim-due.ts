@@ -101,13 +101,11 @@ export async function nextDueAt(
   now: number,
   after?: number,
 ): Promise<number | null> {
-  const { rows } = await query(
+  const { rows } = await query<{ at: number | null }>(
     pool,
-    `select min(d.next_attempt_at) as at from deliveries d
-     where d.status = 'pending' and not d.listen
-       and not exists (select 1 from delivery_leases l where l.delivery_id = d.id and l.until > $1)
-       and ($2::bigint is null or d.next_attempt_at > $2)`,
-    [now, after ?? null],
+    'select af_next_due($1, $2) as at',
+    [now, after ?? Number.MIN_SAFE_INTEGER],
+    'af_next_due',
   );
   return rows[0]?.at ?? null;
 }
