@@ -49,6 +49,8 @@ export interface ServiceOptions {
    * `JIT_ROUNDS`. Tests that start many services pass 0: they measure no latency.
    */
   jitRounds?: number;
+  /** The warm-up's bound; default `WARM_UP_TIMEOUT_MS`. Tests of the bound itself pass less. */
+  warmUpTimeoutMs?: number;
 }
 
 export interface DevAccount {
@@ -207,6 +209,7 @@ export async function startService(
     servesApi,
     url,
     ...(opts.jitRounds === undefined ? {} : { jitRounds: opts.jitRounds }),
+    ...(opts.warmUpTimeoutMs === undefined ? {} : { timeoutMs: opts.warmUpTimeoutMs }),
     ...(delivers
       ? { deliveries: { engine, metrics, count: config.warmUpDeliveries } }
       : { inserts: { metrics, count: config.warmUpDeliveries } }),

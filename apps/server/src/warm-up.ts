@@ -78,8 +78,22 @@ export const JIT_ROUNDS = 300;
 /** Step 5's webhooks: each event it posts is a delivery to each. */
 export const WARM_UP_WEBHOOKS = 4;
 
-/** The longest step 5 waits for its deliveries before it removes its account anyway. */
-const WARM_UP_DELIVERIES_MS = 8_000;
+/**
+ * Step 5's share of the bound: it makes deliveries until `MAKE_SHARE` of the bound has passed
+ * since the warm-up began and waits for them until `WAIT_SHARE`, and the rest is for removing its
+ * account. A slow or busy machine gets fewer warm-up deliveries, not a warm-up cut at the bound:
+ * a cut one leaves its deliveries and its purge running beside the first traffic (two workers
+ * starting together on a slow host were both cut, and 500 events/s from ready then ran seconds
+ * late: docs/performance.md, the tenth pass).
+ */
+const MAKE_SHARE = 0.5;
+const WAIT_SHARE = 0.8;
+
+/**
+ * Step 5's deliveries made and not yet answered, at most: it makes them as fast as this process
+ * sends them, so that when it stops making more there are no more than this to wait for.
+ */
+const WARM_UP_AHEAD = 1_000;
 
 /**
  * How long step 5's holding leases last (see `warmDeliveries`): past the whole warm-up's bound,
@@ -182,6 +196,7 @@ export function isWarmUpRequest(request: { headers: IncomingHttpHeaders }): bool
 /** Runs the warm-up (see the top of this file); never rejects. */
 export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
   const started = performance.now();
+  const bound = deps.timeoutMs ?? WARM_UP_TIMEOUT_MS;
   const result: WarmUpResult = {
     ms: 0,
     connections: 0,
@@ -231,18 +246,22 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
         await purgeLeftovers(deps.store);
         const events = Math.ceil(step.count / WARM_UP_WEBHOOKS);
         if (events <= 0) return;
-        const cutShort = () => result.timedOut;
+        const budget: StepBudget = {
+          cutShort: () => result.timedOut,
+          stopMaking: () => result.timedOut || performance.now() > started + bound * MAKE_SHARE,
+          waitUntil: started + bound * WAIT_SHARE,
+        };
         if (deps.deliveries) {
-          result.deliveries = await warmDeliveries(deps, deps.deliveries, events, cutShort);
+          result.deliveries = await warmDeliveries(deps, deps.deliveries, events, budget);
         } else if (deps.url) {
-          result.events = await warmInserts(deps, deps.url, step.metrics, events, cutShort);
+          result.events = await warmInserts(deps, deps.url, step.metrics, events, budget);
         }
       },
     ],
   ];
   let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), deps.timeoutMs ?? WARM_UP_TIMEOUT_MS);
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), bound);
   });
   const run = (async () => {
     for (const [name, step] of steps) {
@@ -255,11 +274,9 @@ export async function warmUp(deps: WarmUpDeps): Promise<WarmUpResult> {
       }
     }
   })();
-  if ((await Promise.race([run, bound])) === 'timeout') {
+  if ((await Promise.race([run, timeout])) === 'timeout') {
     result.timedOut = true;
-    deps.logger.warn(
-      `the warm-up did not finish within ${deps.timeoutMs ?? WARM_UP_TIMEOUT_MS} ms; ready anyway`,
-    );
+    deps.logger.warn(`the warm-up did not finish within ${bound} ms; ready anyway`);
   }
   clearTimeout(timer);
   result.ms = performance.now() - started;
@@ -357,7 +374,7 @@ async function warmDeliveries(
   deps: WarmUpDeps,
   opts: NonNullable<WarmUpDeps['deliveries']>,
   events: number,
-  cutShort: () => boolean,
+  budget: StepBudget,
 ): Promise<number> {
   let received = 0;
   const receiver = createServer((req, res) => {
@@ -401,17 +418,24 @@ async function warmDeliveries(
         now,
       );
     }
-    const accepted = await insertAll(
+    const insert =
       deps.servesApi && deps.url
         ? throughApi(deps.config, accountId, overHttp(deps.url, agent))
-        : throughStore(deps.store, opts.engine, accountId),
-      events,
-      cutShort,
-    );
+        : throughStore(deps.store, opts.engine, accountId);
+    let made = 0;
+    const paced: InsertEvents = async (n) => {
+      while (made - received >= WARM_UP_AHEAD && !budget.stopMaking()) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      if (budget.stopMaking()) return 0;
+      const accepted = await insert(n);
+      made += accepted * WARM_UP_WEBHOOKS;
+      return accepted;
+    };
+    const accepted = await insertAll(paced, events, budget.stopMaking);
     // Every delivery answered and its outcome recorded (none pending but the holders), or the
-    // step's bound.
+    // step's share of the bound.
     const expected = accepted * WARM_UP_WEBHOOKS;
-    const deadline = performance.now() + WARM_UP_DELIVERIES_MS;
     const pending = async () =>
       (
         await deps.store.listDeliveries(
@@ -420,14 +444,14 @@ async function warmDeliveries(
           { limit: WARM_UP_WEBHOOKS + 1 },
         )
       ).data.some((d) => !holders.has(d.id));
-    while (!cutShort() && performance.now() < deadline) {
+    while (!budget.cutShort() && performance.now() < budget.waitUntil) {
       if (received >= expected && !(await pending())) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return received;
   };
   try {
-    return await inWarmUpAccount(deps, opts.metrics, cutShort, deliver);
+    return await inWarmUpAccount(deps, opts.metrics, budget.cutShort, deliver);
   } finally {
     release();
     receiver.closeAllConnections();
@@ -456,15 +480,25 @@ async function warmInserts(
   url: string,
   metrics: Pick<Metrics, 'forgetTraffic'>,
   events: number,
-  cutShort: () => boolean,
+  budget: StepBudget,
 ): Promise<number> {
-  return inWarmUpAccount(deps, metrics, cutShort, (accountId, _now, agent) =>
-    insertAll(throughApi(deps.config, accountId, overHttp(url, agent)), events, cutShort),
+  return inWarmUpAccount(deps, metrics, budget.cutShort, (accountId, _now, agent) =>
+    insertAll(throughApi(deps.config, accountId, overHttp(url, agent)), events, budget.stopMaking),
   );
 }
 
 /** Step 5's events, `n` at once into the warm-up's account; answers how many were accepted. */
 type InsertEvents = (n: number) => Promise<number>;
+
+/** Step 5's time (see `MAKE_SHARE`). */
+interface StepBudget {
+  /** The whole warm-up's bound was reached. */
+  cutShort(): boolean;
+  /** Past the step's share for making deliveries (or cut short): make no more. */
+  stopMaking(): boolean;
+  /** Until when it waits for what it made (`performance.now()` time). */
+  waitUntil: number;
+}
 
 /**
  * `events` events through `insert`: in batches of 50, the last fifth one event each (both shapes
@@ -474,7 +508,7 @@ type InsertEvents = (n: number) => Promise<number>;
 async function insertAll(
   insert: InsertEvents,
   events: number,
-  cutShort: () => boolean,
+  stop: () => boolean,
 ): Promise<number> {
   const single = Math.ceil(events / 5);
   const requests: (() => Promise<number>)[] = [];
@@ -486,7 +520,7 @@ async function insertAll(
   let accepted = 0;
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      for (let r = requests.shift(); r && !cutShort(); r = requests.shift()) {
+      for (let r = requests.shift(); r && !stop(); r = requests.shift()) {
         // Not `accepted += await r()`: that reads `accepted` before the await, and the four
         // loops' additions would overwrite each other.
         const n = await r();

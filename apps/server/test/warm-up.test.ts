@@ -57,6 +57,7 @@ async function startHeld(
   env: Record<string, string>,
   count: (dataDir: string) => Promise<Record<string, number>>,
   databaseSchema?: string,
+  options: { warmUpTimeoutMs?: number; jitRounds?: number } = {},
 ) {
   const dataDir = mkdtempSync(join(tmpdir(), 'af-warm-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -72,6 +73,7 @@ async function startHeld(
       print: (text) => void printed.push(text),
       dashboardDir: null,
       ...(databaseSchema ? { databaseSchema } : {}),
+      ...options,
       beforeWarmUp: async (url) => {
         before = { readyz: await readyz(url), rows: await count(dataDir) };
       },
@@ -102,30 +104,52 @@ async function expectWarmStart(started: Awaited<ReturnType<typeof startHeld>>) {
   expect(metrics).not.toMatch(/^agentfactory_delivery_attempts_total\{/m);
 }
 
+/** Every table's row count in the SQLite file of `dataDir`. */
+async function sqliteCounts(dataDir: string) {
+  const db = new Database(join(dataDir, 'agentfactory.db'), { readonly: true });
+  try {
+    return Object.fromEntries(
+      TABLES.map((t) => [
+        t,
+        (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n,
+      ]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
 it('SQLite: /readyz is 503 warming until the warm-up ran, then 200; no row is left', async () => {
-  const count = async (dataDir: string) => {
-    const db = new Database(join(dataDir, 'agentfactory.db'), { readonly: true });
-    try {
-      return Object.fromEntries(
-        TABLES.map((t) => [
-          t,
-          (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n,
-        ]),
-      );
-    } finally {
-      db.close();
-    }
-  };
-  const started = await startHeld(WARM_DELIVERIES, count);
+  const started = await startHeld(WARM_DELIVERIES, sqliteCounts);
   await expectWarmStart(started);
   expect(started.service.warmUp.connections).toBe(1);
   expect(await readyz(started.service.url)).toMatchObject({
     status: 200,
     body: { status: 'ready' },
   });
-  expect(await count(started.dataDir)).toEqual(started.before.rows);
+  expect(await sqliteCounts(started.dataDir)).toEqual(started.before.rows);
   // The development account exists (made before the warm-up), and nothing else.
   expect(started.before.rows).toMatchObject({ accounts: 1, events: 0, deliveries: 0 });
+});
+
+it('makes only the deliveries it can send within its bound, so it is never cut short with work left running', async () => {
+  // More deliveries than any machine sends in the bound: a slow or busy machine, as two workers
+  // starting together on a slow host are. The step stops making them at half the bound, waits
+  // for those made (never more than a thousand ahead), and removes its account in time.
+  const started = await startHeld(
+    { AF_WARM_UP_DELIVERIES: '100000', AF_ALLOW_PRIVATE_NETWORKS: 'false' },
+    sqliteCounts,
+    undefined,
+    { warmUpTimeoutMs: 5_000, jitRounds: 0 },
+  );
+  const warm = started.service.warmUp;
+  expect(warm.timedOut).toBe(false);
+  expect(warm.failed).toEqual([]);
+  expect(warm.deliveries).toBeGreaterThan(0);
+  expect(warm.deliveries).toBeLessThan(100_000);
+  expect(warm.deliveries % 4).toBe(0); // every event made was answered at its four webhooks
+  // Nothing of it is left for the first traffic: no row, no delivery still to send.
+  expect(await sqliteCounts(started.dataDir)).toEqual(started.before.rows);
 });
 
 await describePostgres('warm-up on PostgreSQL', (pg) => {
