@@ -501,9 +501,10 @@ interface StepBudget {
 }
 
 /**
- * `events` events through `insert`: in batches of 50, the last fifth one event each (both shapes
- * of the route, the single one as most traffic comes), four requests at once. Answers how many
- * were accepted.
+ * `events` events through `insert`: in batches of 50 and a fifth of them one event each (both
+ * shapes of the route, the single one as most traffic comes), the two shapes interleaved so that
+ * a step stopped early (`stop`, see `MAKE_SHARE`) has run both, four requests at once. Answers
+ * how many were accepted.
  */
 async function insertAll(
   insert: InsertEvents,
@@ -511,12 +512,20 @@ async function insertAll(
   stop: () => boolean,
 ): Promise<number> {
   const single = Math.ceil(events / 5);
-  const requests: (() => Promise<number>)[] = [];
+  const batches: (() => Promise<number>)[] = [];
   for (let left = events - single; left > 0; left -= 50) {
     const n = Math.min(50, left);
-    requests.push(() => insert(n));
+    batches.push(() => insert(n));
   }
-  for (let i = 0; i < single; i++) requests.push(() => insert(1));
+  const singlesPerBatch = Math.ceil(single / Math.max(1, batches.length));
+  const requests: (() => Promise<number>)[] = [];
+  for (let s = 0; s < single || batches.length > 0; ) {
+    const batch = batches.shift();
+    if (batch) requests.push(batch);
+    for (const end = Math.min(single, s + singlesPerBatch); s < end; s++) {
+      requests.push(() => insert(1));
+    }
+  }
   let accepted = 0;
   await Promise.all(
     Array.from({ length: 4 }, async () => {
