@@ -511,29 +511,23 @@ async function insertAll(
   events: number,
   stop: () => boolean,
 ): Promise<number> {
+  // Each request's number of events, in order: a batch, then its share of the single ones.
   const single = Math.ceil(events / 5);
-  const batches: (() => Promise<number>)[] = [];
-  for (let left = events - single; left > 0; left -= 50) {
-    const n = Math.min(50, left);
-    batches.push(() => insert(n));
-  }
-  const singlesPerBatch = Math.ceil(single / Math.max(1, batches.length));
-  const requests: (() => Promise<number>)[] = [];
-  for (let s = 0; s < single || batches.length > 0; ) {
-    const batch = batches.shift();
-    if (batch) requests.push(batch);
-    for (const end = Math.min(single, s + singlesPerBatch); s < end; s++) {
-      requests.push(() => insert(1));
-    }
+  const singlesPerBatch = Math.ceil(single / Math.max(1, Math.ceil((events - single) / 50)));
+  const sizes: number[] = [];
+  for (let batched = events - single, singles = single; batched > 0 || singles > 0; ) {
+    if (batched > 0) sizes.push(Math.min(50, batched));
+    batched -= 50;
+    for (let k = Math.min(singlesPerBatch, singles); k > 0; k--, singles--) sizes.push(1);
   }
   let accepted = 0;
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      for (let r = requests.shift(); r && !stop(); r = requests.shift()) {
-        // Not `accepted += await r()`: that reads `accepted` before the await, and the four
-        // loops' additions would overwrite each other.
-        const n = await r();
-        accepted += n;
+      for (let n = sizes.shift(); n !== undefined && !stop(); n = sizes.shift()) {
+        // Not `accepted += await insert(n)`: that reads `accepted` before the await, and the
+        // four loops' additions would overwrite each other.
+        const got = await insert(n);
+        accepted += got;
       }
     }),
   );
