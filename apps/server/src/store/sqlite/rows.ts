@@ -183,6 +183,26 @@ LEFT JOIN webhooks w ON w.id = d.webhook_id`;
 /** Prepares (once per distinct SQL text, see `SqliteStore.stmt`) the statement for `sql`. */
 export type Stmt = (sql: string) => Database.Statement;
 
+/** Runs `fn` in a transaction, or in a savepoint when one is open already (`transactions`). */
+export type RunInTransaction = <T>(fn: () => T) => T;
+
+/**
+ * The connection's transaction runners, made once. better-sqlite3's `db.transaction(fn)` makes
+ * four wrappers and defines five properties on each at every call, on the hot path (an insert, a
+ * claim and a completion per event when events come one at a time). Here the wrappers are made
+ * once and the work is their argument.
+ */
+export function transactions(db: Database.Database): {
+  immediate: RunInTransaction;
+  deferred: RunInTransaction;
+} {
+  const tx = db.transaction((fn: () => unknown) => fn());
+  return {
+    immediate: <T>(fn: () => T) => tx.immediate(fn) as T,
+    deferred: <T>(fn: () => T) => tx.deferred(fn) as T,
+  };
+}
+
 /**
  * `LIMIT n`, written into a statement's text rather than bound: SQLite plans an `ORDER BY` with
  * its LIMIT's value in mind, so a statement whose LIMIT is a bound parameter is parsed and planned

@@ -35,7 +35,7 @@ import type {
   WebhookStats,
 } from '../types.js';
 import { migrate } from './migrate.js';
-import type { Stmt } from './rows.js';
+import { type Stmt, transactions } from './rows.js';
 import {
   createAccount,
   createApiKey,
@@ -118,6 +118,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly claims: SqliteClaims;
+  /** Transactions of the hot path (`transactions` in rows.ts says why not `db.transaction`). */
+  private readonly tx: ReturnType<typeof transactions>;
   private insertQueue: {
     run: () => InsertEventResult[];
     resolve: (r: InsertEventResult[]) => void;
@@ -131,6 +133,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.claims = new SqliteClaims(this.stmt);
+    this.tx = transactions(this.db);
     releaseOrphaned(this.stmt);
   }
 
@@ -382,17 +385,15 @@ export class SqliteStore implements Store {
     this.insertQueue = [];
     const settled: ({ ok: InsertEventResult[] } | { err: unknown })[] = [];
     try {
-      this.db
-        .transaction(() => {
-          for (const job of jobs) {
-            try {
-              settled.push({ ok: job.run() });
-            } catch (err) {
-              settled.push({ err });
-            }
+      this.tx.immediate(() => {
+        for (const job of jobs) {
+          try {
+            settled.push({ ok: job.run() });
+          } catch (err) {
+            settled.push({ err });
           }
-        })
-        .immediate();
+        }
+      });
     } catch (err) {
       for (const job of jobs) job.reject(err);
       return;
@@ -406,7 +407,7 @@ export class SqliteStore implements Store {
 
   /** One request's events, in its own transaction (a savepoint inside a group commit). */
   private insertEventsNow(accountId: string, events: NewEvent[], now: number): InsertEventResult[] {
-    return insertEvents(this.db, this.stmt, accountId, events, now);
+    return insertEvents(this.tx.immediate, this.stmt, accountId, events, now);
   }
 
   async purgeIdempotencyKeys(before: number): Promise<number> {
@@ -474,7 +475,7 @@ export class SqliteStore implements Store {
 
   async claimDue(o: ClaimOptions): Promise<ClaimedDelivery[]> {
     if (o.limit <= 0) return [];
-    return this.relaxed(() => this.db.transaction(() => this.claims.claim(o)).immediate());
+    return this.relaxed(() => this.tx.immediate(() => this.claims.claim(o)));
   }
 
   /**
@@ -483,20 +484,16 @@ export class SqliteStore implements Store {
    */
   async completeAndClaim(outcomes: AttemptOutcome[], o: ClaimOptions): Promise<ClaimedDelivery[]> {
     return this.relaxed(() =>
-      this.db
-        .transaction(() => {
-          completeAttempts(this.stmt, outcomes);
-          return o.limit > 0 ? this.claims.claim(o) : [];
-        })
-        .immediate(),
+      this.tx.immediate(() => {
+        completeAttempts(this.stmt, outcomes);
+        return o.limit > 0 ? this.claims.claim(o) : [];
+      }),
     );
   }
 
   async completeAttempts(outcomes: AttemptOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    this.relaxed(() =>
-      this.db.transaction(() => completeAttempts(this.stmt, outcomes)).immediate(),
-    );
+    this.relaxed(() => this.tx.immediate(() => completeAttempts(this.stmt, outcomes)));
   }
 
   async renewLeases(owner: string, deliveryIds: string[], until: number): Promise<void> {
@@ -544,9 +541,7 @@ export class SqliteStore implements Store {
   // Retention: sql/retention.ts.
 
   async purgeFinished(before: number, limit: number): Promise<PurgeCounts> {
-    return this.relaxed(() =>
-      this.db.transaction(() => purgeFinished(this.stmt, before, limit)).immediate(),
-    );
+    return this.relaxed(() => this.tx.immediate(() => purgeFinished(this.stmt, before, limit)));
   }
 
   // Stats: sql/webhook-stats.ts.

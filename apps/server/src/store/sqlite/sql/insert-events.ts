@@ -9,13 +9,12 @@
  */
 
 import { matchesEvent } from '@agentfactory/webhooks';
-import type Database from 'better-sqlite3';
 import { newId } from '../../../ids.js';
 import { IDEMPOTENCY_KEY_TTL_MS, type InsertEventResult, type NewEvent } from '../../types.js';
-import { json, type Row, type Stmt, toEvent } from '../rows.js';
+import { json, type Row, type RunInTransaction, type Stmt, toEvent } from '../rows.js';
 
 export function insertEvents(
-  db: Database.Database,
+  immediate: RunInTransaction,
   stmt: Stmt,
   accountId: string,
   events: NewEvent[],
@@ -23,7 +22,7 @@ export function insertEvents(
 ): InsertEventResult[] {
   const conflict = new Error('idempotency conflict');
   let conflictResult: InsertEventResult | undefined;
-  const tx = db.transaction((): InsertEventResult[] => {
+  const tx = (): InsertEventResult[] => {
     const hooks = (
       stmt('SELECT id, events, listen FROM webhooks WHERE account_id = ? AND active = 1').all(
         accountId,
@@ -97,9 +96,9 @@ export function insertEvents(
       });
     }
     return results;
-  });
+  };
   try {
-    return tx.immediate();
+    return immediate(tx);
   } catch (err) {
     if (err === conflict && conflictResult) return [conflictResult];
     throw err;
