@@ -370,9 +370,16 @@ async function runLatency(layout: LayoutName) {
       const readyMs = Math.max(...running.processes.map((p) => p.readyMs));
       const readyAt = wallNow();
       const api = await setupAccount(admin, [recv[0]!.url]);
+      const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
+      const cpuBefore = cpu();
+      const dbBefore = layout === 'sqlite' ? undefined : databaseCpuSeconds();
       const started = wallNow();
       const sent = await postSteady(api, 500, size.latencySeconds);
       const res = await collectLatencies(recv, sent, 60_000);
+      // What one event costs at this rate, one at a time: the service's processes and, on
+      // PostgreSQL, the database server's, from the first event to the last delivery.
+      const cpuPerEvent = microsPer(cpu() - cpuBefore, res.received);
+      const dbSeconds = databaseCpuSince(dbBefore);
       const lastSeconds = Math.min(5, size.latencySeconds / 2);
       const whole = windowOf(res.samples, started);
       const last = windowOf(res.samples, started + (size.latencySeconds - lastSeconds) * 1000);
@@ -395,10 +402,20 @@ async function runLatency(layout: LayoutName) {
         first_s_p50_ms: round(first.p50),
         first_s_p99_ms: round(first.p99),
         first_s_max_ms: round(first.max),
+        cpu_us_per_event: cpuPerEvent,
+        ...(dbSeconds === undefined
+          ? {}
+          : { db_cpu_us_per_event: microsPer(dbSeconds, res.received) }),
       });
       log(
-        `latency ${layout}: ready ${readyMs.toFixed(0)} ms after start; ${size.latencySeconds} s: p50 ${whole.p50?.toFixed(1)} p90 ${whole.p90?.toFixed(1)} p99 ${whole.p99?.toFixed(1)} max ${whole.max?.toFixed(1)} ms; last ${lastSeconds} s: p50 ${last.p50?.toFixed(1)} p99 ${last.p99?.toFixed(1)} ms; first s: p50 ${first.p50?.toFixed(1)} p99 ${first.p99?.toFixed(1)} ms`,
+        `latency ${layout}: ready ${readyMs.toFixed(0)} ms after start; ${size.latencySeconds} s: p50 ${whole.p50?.toFixed(1)} p90 ${whole.p90?.toFixed(1)} p99 ${whole.p99?.toFixed(1)} max ${whole.max?.toFixed(1)} ms; last ${lastSeconds} s: p50 ${last.p50?.toFixed(1)} p99 ${last.p99?.toFixed(1)} ms; first s: p50 ${first.p50?.toFixed(1)} p99 ${first.p99?.toFixed(1)} ms; CPU per event: service ${cpuPerEvent} µs${dbSeconds === undefined ? '' : `, PostgreSQL ${microsPer(dbSeconds, res.received)} µs`}`,
       );
+      // Each second apart (by send time): where in the run the slow deliveries are.
+      const seconds = Array.from({ length: size.latencySeconds }, (_, i) => {
+        const w = windowOf(res.samples, started + i * 1000, started + (i + 1) * 1000);
+        return `${w.p50?.toFixed(0)}/${w.p99?.toFixed(0)}`;
+      });
+      log(`latency ${layout}: p50/p99 ms each second: ${seconds.join(' ')}`);
       await api.close();
     });
   } finally {
