@@ -192,15 +192,9 @@ export type RunInTransaction = <T>(fn: () => T) => T;
  * claim and a completion per event when events come one at a time). Here the wrappers are made
  * once and the work is their argument.
  */
-export function transactions(db: Database.Database): {
-  immediate: RunInTransaction;
-  deferred: RunInTransaction;
-} {
+export function transactions(db: Database.Database): { immediate: RunInTransaction } {
   const tx = db.transaction((fn: () => unknown) => fn());
-  return {
-    immediate: <T>(fn: () => T) => tx.immediate(fn) as T,
-    deferred: <T>(fn: () => T) => tx.deferred(fn) as T,
-  };
+  return { immediate: <T>(fn: () => T) => tx.immediate(fn) as T };
 }
 
 /**
