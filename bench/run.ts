@@ -15,7 +15,12 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Api, setupAccount } from './lib/api.js';
 import { collectLatencies, windowOf } from './lib/latency.js';
-import { createScratchDatabase, type LayoutName, startLayout } from './lib/layouts.js';
+import {
+  createScratchDatabase,
+  type LayoutName,
+  type RunningLayout,
+  startLayout,
+} from './lib/layouts.js';
 import { ceiling, postBatches, postSteady, waitForDeliveries, wallNow } from './lib/load.js';
 import { PEER_PRESET_TEXT, startGraphilePeer } from './lib/peer.js';
 import {
@@ -282,6 +287,24 @@ function databaseCpuSince(before: number | undefined): number | undefined {
   return before === undefined || now === undefined ? undefined : now - before;
 }
 
+/**
+ * Starts counting CPU for a phase of a scenario; the function it answers reads the seconds spent
+ * since: the layout's service processes (all threads, and the event loops alone) and, beside
+ * PostgreSQL, the database server's (undefined on SQLite, whose database is the store's thread).
+ */
+function cpuMeter(running: RunningLayout, layout: LayoutName) {
+  const service = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
+  const main = () => running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
+  const serviceBefore = service();
+  const mainBefore = main();
+  const dbBefore = layout === 'sqlite' ? undefined : databaseCpuSeconds();
+  return () => ({
+    service: service() - serviceBefore,
+    main: main() - mainBefore,
+    db: databaseCpuSince(dbBefore),
+  });
+}
+
 /** The service's fan-out 10 rows against graphile-worker's of the same run (target ≥ 1.3). */
 function compareToPeer() {
   if (!peer10) return;
@@ -302,20 +325,14 @@ async function runThroughput(layout: LayoutName, fanOut: number, events: number)
   try {
     await withLayout(layout, {}, async (running, admin) => {
       const api = await setupAccount(admin, proc.urls);
-      const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
-      const mainCpu = () => running.processes.reduce((sum, p) => sum + p.mainThreadCpuSeconds(), 0);
-      const cpuBefore = cpu();
-      const mainBefore = mainCpu();
-      const dbBefore = layout === 'sqlite' ? undefined : databaseCpuSeconds();
+      const spent = cpuMeter(running, layout);
       const started = wallNow();
       await postBatches(api, events);
       const posted = wallNow();
       const res = await waitForDeliveries(recv, events * fanOut, DRAIN_TIMEOUT);
       // The service's processes only (not the database server, not the receivers): ingest,
       // fan-out and delivery together, per delivery.
-      const cpuSeconds = cpu() - cpuBefore;
-      const mainSeconds = mainCpu() - mainBefore;
-      const dbSeconds = databaseCpuSince(dbBefore);
+      const { service: cpuSeconds, main: mainSeconds, db: dbSeconds } = spent();
       const perDelivery = (s: number) => microsPer(s, res.received);
       const seconds = (res.lastAt - started) / 1000;
       const perS = res.received / seconds;
@@ -370,16 +387,15 @@ async function runLatency(layout: LayoutName) {
       const readyMs = Math.max(...running.processes.map((p) => p.readyMs));
       const readyAt = wallNow();
       const api = await setupAccount(admin, [recv[0]!.url]);
-      const cpu = () => running.processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
-      const cpuBefore = cpu();
-      const dbBefore = layout === 'sqlite' ? undefined : databaseCpuSeconds();
+      const spent = cpuMeter(running, layout);
       const started = wallNow();
       const sent = await postSteady(api, 500, size.latencySeconds);
       const res = await collectLatencies(recv, sent, 60_000);
       // What one event costs at this rate, one at a time: the service's processes and, on
       // PostgreSQL, the database server's, from the first event to the last delivery.
-      const cpuPerEvent = microsPer(cpu() - cpuBefore, res.received);
-      const dbSeconds = databaseCpuSince(dbBefore);
+      const cpu = spent();
+      const cpuPerEvent = microsPer(cpu.service, res.received);
+      const dbPerEvent = cpu.db === undefined ? undefined : microsPer(cpu.db, res.received);
       const lastSeconds = Math.min(5, size.latencySeconds / 2);
       const whole = windowOf(res.samples, started);
       const last = windowOf(res.samples, started + (size.latencySeconds - lastSeconds) * 1000);
@@ -403,12 +419,10 @@ async function runLatency(layout: LayoutName) {
         first_s_p99_ms: round(first.p99),
         first_s_max_ms: round(first.max),
         cpu_us_per_event: cpuPerEvent,
-        ...(dbSeconds === undefined
-          ? {}
-          : { db_cpu_us_per_event: microsPer(dbSeconds, res.received) }),
+        ...(dbPerEvent === undefined ? {} : { db_cpu_us_per_event: dbPerEvent }),
       });
       log(
-        `latency ${layout}: ready ${readyMs.toFixed(0)} ms after start; ${size.latencySeconds} s: p50 ${whole.p50?.toFixed(1)} p90 ${whole.p90?.toFixed(1)} p99 ${whole.p99?.toFixed(1)} max ${whole.max?.toFixed(1)} ms; last ${lastSeconds} s: p50 ${last.p50?.toFixed(1)} p99 ${last.p99?.toFixed(1)} ms; first s: p50 ${first.p50?.toFixed(1)} p99 ${first.p99?.toFixed(1)} ms; CPU per event: service ${cpuPerEvent} µs${dbSeconds === undefined ? '' : `, PostgreSQL ${microsPer(dbSeconds, res.received)} µs`}`,
+        `latency ${layout}: ready ${readyMs.toFixed(0)} ms after start; ${size.latencySeconds} s: p50 ${whole.p50?.toFixed(1)} p90 ${whole.p90?.toFixed(1)} p99 ${whole.p99?.toFixed(1)} max ${whole.max?.toFixed(1)} ms; last ${lastSeconds} s: p50 ${last.p50?.toFixed(1)} p99 ${last.p99?.toFixed(1)} ms; first s: p50 ${first.p50?.toFixed(1)} p99 ${first.p99?.toFixed(1)} ms; CPU per event: service ${cpuPerEvent} µs${dbPerEvent === undefined ? '' : `, PostgreSQL ${dbPerEvent} µs`}`,
       );
       // Each second apart (by send time): where in the run the slow deliveries are.
       const seconds = Array.from({ length: size.latencySeconds }, (_, i) => {
